@@ -1,0 +1,90 @@
+"""Settings: one typed object read once from `appliance.toml` and `APPLIANCE_*` environment variables.
+
+Precedence (highest first): environment, the TOML file named by `APPLIANCE_CONFIG` (or
+`./appliance.toml` when present), the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import msgspec
+
+
+class ConfigError(Exception):
+    """A setting has a wrong type or value."""
+
+
+class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    # HTTP API and console
+    host: str = "0.0.0.0"
+    port: int = 8080
+    data_dir: str = "./data"
+    # Calls
+    max_concurrent_calls: int = 4
+    max_queued_calls: int = 1000
+    calls_per_minute: int = 600  # rate limit on POST /v1/calls; 0 disables it
+    price_per_minute_milli_cents: int = 0  # chargeback rate: billed minutes × this
+    # Telephony (every port configurable so two boxes can share one host)
+    sip_host: str = "0.0.0.0"
+    sip_port: int = 5060
+    carrier_sip_port: int = 5062  # the loopback test carrier's own transport on 127.0.0.1
+    rtp_start: int = 20000
+    rtp_end: int = 20999
+    ari_port: int = 8088
+    ami_port: int = 5038
+    asterisk_root: str = ""  # a chroot holding Asterisk; "" = auto-detect
+    loopback_trunk: bool = True
+    # Logging
+    log_level: str = "info"
+    log_json: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("port", "sip_port", "carrier_sip_port", "rtp_start", "rtp_end", "ari_port", "ami_port"):
+            value = getattr(self, name)
+            if not 1 <= value <= 65535:
+                raise ConfigError(f"{name} must be a port number 1-65535, got {value}")
+        if self.rtp_end <= self.rtp_start:
+            raise ConfigError("rtp_end must be greater than rtp_start")
+        if self.max_concurrent_calls < 1:
+            raise ConfigError("max_concurrent_calls must be at least 1")
+        if self.calls_per_minute < 0 or self.price_per_minute_milli_cents < 0 or self.max_queued_calls < 1:
+            raise ConfigError("calls_per_minute, price_per_minute_milli_cents must be >= 0, max_queued_calls >= 1")
+        if self.log_level not in ("debug", "info", "warning", "error"):
+            raise ConfigError(f"log_level must be debug|info|warning|error, got {self.log_level!r}")
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).resolve()
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_path / "appliance.db"
+
+
+ENV_PREFIX = "APPLIANCE_"
+
+
+def load_settings(env: dict[str, str] | None = None, config_file: str | None = None) -> Settings:
+    """Merge defaults, the TOML file and the environment into a validated `Settings`."""
+    env = dict(os.environ if env is None else env)
+    raw: dict[str, object] = {}
+    path = config_file or env.get("APPLIANCE_CONFIG") or ("appliance.toml" if Path("appliance.toml").exists() else None)
+    if path:
+        try:
+            raw.update(tomllib.loads(Path(path).read_text()))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    fields = {f.name for f in msgspec.structs.fields(Settings)}
+    for key, value in env.items():
+        if key.startswith(ENV_PREFIX) and key != "APPLIANCE_CONFIG":
+            name = key[len(ENV_PREFIX) :].lower()
+            if name in fields:
+                raw[name] = value
+    try:
+        # strict=False lets "8081" from the environment become an int, "true" a bool.
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(str(exc)) from exc
