@@ -26,7 +26,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_concurrent_calls: int = 4
     max_queued_calls: int = 1000
     calls_per_minute: int = 600  # rate limit on POST /v1/calls; 0 disables it
-    price_per_minute_milli_cents: int = 0  # chargeback rate: billed minutes × this
+    price_per_minute_milli_cents: int = 0  # chargeback rate: billed minutes x this
     # Telephony (every port configurable so two boxes can share one host)
     sip_host: str = "0.0.0.0"
     sip_port: int = 5060
@@ -37,6 +37,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ami_port: int = 5038
     asterisk_root: str = ""  # a chroot holding Asterisk; "" = auto-detect
     loopback_trunk: bool = True
+    telephony: bool = True  # false: API only (no Asterisk, calls stay queued) — for API tests and benchmarks
     # Logging
     log_level: str = "info"
     log_json: bool = False

@@ -1,0 +1,52 @@
+"""Operational routes outside /v1: health, readiness, metrics, the OpenAPI document and its docs page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from appliance.runtime import Runtime
+
+
+@get("/healthz", include_in_schema=False, sync_to_thread=False)
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", include_in_schema=False)
+async def readyz(runtime: Runtime) -> Response[dict[str, Any]]:
+    checks: dict[str, bool] = {}
+    try:
+        runtime.db.execute("SELECT 1").fetchone()
+        checks["database"] = True
+    except Exception:
+        checks["database"] = False
+    checks["telephony"] = bool(runtime.telephony and runtime.telephony.is_ready())
+    ready = all(checks.values())
+    return Response({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+@get("/metrics", include_in_schema=False, sync_to_thread=False)
+def metrics() -> Response[bytes]:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@get("/openapi.json", include_in_schema=False, sync_to_thread=False)
+def openapi_json(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    return Response(request.app.openapi_schema.to_schema(), media_type="application/json")
+
+
+DOCS_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Appliance API</title>
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
+</body></html>"""
+
+
+@get("/docs", include_in_schema=False, sync_to_thread=False, media_type="text/html")
+def docs() -> str:
+    return DOCS_PAGE

@@ -1,0 +1,165 @@
+"""`appliance serve | doctor | keys | models`: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+
+import structlog
+
+from appliance.config import ConfigError, Settings, load_settings
+from appliance.logs import configure_logging
+from appliance.store import keys as key_store
+from appliance.store.db import open_db
+
+log = structlog.get_logger(__name__)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="appliance", description="On-prem AI phone-agent appliance")
+    parser.add_argument("--config", help="path to appliance.toml (default: $APPLIANCE_CONFIG or ./appliance.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="start the API, the console and the telephony side")
+    sub.add_parser("doctor", help="report what is installed and reachable")
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="create a key (printed once)")
+    create.add_argument("--name", required=True)
+    keys.add_parser("list", help="list keys (never the keys themselves)")
+    revoke = keys.add_parser("revoke", help="revoke a key at once")
+    revoke.add_argument("key_id", help="the key's id or its shown prefix")
+    sub.add_parser("models", help="list installed models and voices")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings(config_file=args.config)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_json)
+
+    if args.command == "serve":
+        return asyncio.run(serve(settings))
+    if args.command == "doctor":
+        return doctor(settings)
+    if args.command == "models":
+        return models()
+    db = open_db(settings.db_path)
+    if args.keys_command == "create":
+        record, key = key_store.create_key(db, args.name)
+        print(f"created key {record.id} ({record.name}); store it now, it is not shown again:\n{key}")
+    elif args.keys_command == "list":
+        for k in key_store.list_keys(db):
+            state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
+            print(f"{k.id}  {k.prefix}…  {k.name}  created {k.created_at}  {state}")
+    elif args.keys_command == "revoke":
+        from appliance.errors import NotFound
+
+        try:
+            k = key_store.revoke_key(db, args.key_id)
+        except NotFound as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
+        print(f"revoked {k.id} ({k.name})")
+    return 0
+
+
+async def serve(settings: Settings) -> int:
+    import uvicorn
+
+    from appliance.api.app import create_asgi
+    from appliance.runtime import Runtime
+    from appliance.store.trunks import ensure_loopback
+
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    db = open_db(settings.db_path)
+    if settings.loopback_trunk:
+        ensure_loopback(db, settings.carrier_sip_port)
+    runtime = Runtime(settings=settings, db=db)
+    first_key = None
+    if key_store.count_active(db) == 0:
+        _, first_key = key_store.create_key(db, "first key")
+
+    config = uvicorn.Config(
+        create_asgi(runtime),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    server_task = asyncio.create_task(server.serve(), name="http")
+    while not server.started and not server_task.done():  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
+        await asyncio.sleep(0.05)
+    if server_task.done():
+        await server_task
+        return 1
+    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    base = f"http://{shown}:{settings.port}"
+    print(f"API:      {base}/v1\nDocs:     {base}/docs\nOpenAPI:  {base}/openapi.json", flush=True)
+    if first_key:
+        print(f"First API key (shown once, store it now): {first_key}", flush=True)
+    print("Ready.", flush=True)
+    log.info("appliance.started", url=base, data_dir=str(settings.data_path))
+    await stop.wait()
+    log.info("appliance.stopping")
+    server.should_exit = True
+    await server_task
+    db.conn.close()
+    return 0
+
+
+def doctor(settings: Settings) -> int:
+    """What is installed and what answers; exit 1 if something needed is missing."""
+    ok = True
+
+    def line(name: str, good: bool, detail: str) -> None:
+        nonlocal ok
+        ok = ok and good
+        print(f"[{'ok' if good else '!!'}] {name}: {detail}")
+
+    line("python", sys.version_info >= (3, 11), sys.version.split()[0])
+    try:
+        db = open_db(settings.db_path)
+        integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+        line(
+            "database", integrity == "ok", f"{settings.db_path} ({integrity}, {key_store.count_active(db)} active keys)"
+        )
+    except Exception as exc:
+        line("database", False, f"{settings.db_path}: {exc}")
+    with socket.socket() as s:
+        in_use = s.connect_ex(("127.0.0.1", settings.port)) == 0
+    print(f"[--] api port {settings.port}: {'something is listening (the appliance?)' if in_use else 'free'}")
+    for tool in ("sipp", "espeak-ng", "sox"):
+        path = shutil.which(tool)
+        line(tool, path is not None, path or "not installed (make setup installs it)")
+    from appliance.models import installed_voices
+
+    voices = installed_voices()
+    line("voices", bool(voices), ", ".join(voices) or "none installed")
+    return 0 if ok else 1
+
+
+def models() -> int:
+    from appliance.models import installed_voices
+
+    print("Voices (Piper):")
+    for voice in installed_voices().values():
+        print(f"  {voice.id:30} {voice.source:24} {voice.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

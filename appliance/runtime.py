@@ -1,0 +1,30 @@
+"""What a running appliance holds: settings, the store, and (when serving) the telephony side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import sqlite_utils
+
+from appliance.config import Settings
+from appliance.store.trunks import TrunkState
+
+
+class Telephony(Protocol):
+    """What the API needs from the telephony side (the dialer and Asterisk)."""
+
+    def is_ready(self) -> bool: ...
+    def trunk_state(self) -> TrunkState: ...
+    def wake(self) -> None: ...
+    async def cancel(self, call_id: str) -> None: ...
+    async def trunks_changed(self) -> None: ...
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: sqlite_utils.Database
+    telephony: Telephony | None = None
+    # Sliding one-minute window of call creations, for the per-minute rate limit.
+    recent_creates: list[float] = field(default_factory=list)

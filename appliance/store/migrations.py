@@ -1,0 +1,144 @@
+"""The schema, as numbered migrations. Never edit a shipped one: append a new one."""
+
+MIGRATIONS: list[str] = [
+    # 1: the initial schema
+    """
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        prefix TEXT NOT NULL,
+        key_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT,
+        last_used_at TEXT
+    );
+    CREATE TABLE trunks (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        transport TEXT NOT NULL,
+        username TEXT,
+        password TEXT,
+        register INTEGER NOT NULL DEFAULT 0,
+        from_domain TEXT,
+        codecs TEXT NOT NULL,
+        max_channels INTEGER,
+        builtin INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE numbers (
+        id TEXT PRIMARY KEY,
+        e164 TEXT NOT NULL UNIQUE,
+        friendly_name TEXT,
+        country_code TEXT,
+        number_type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        trunk_id TEXT REFERENCES trunks(id),
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE agents (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        persona TEXT,
+        instructions TEXT,
+        voice TEXT,
+        language TEXT NOT NULL,
+        returns TEXT,
+        tools TEXT NOT NULL,
+        webhook_url TEXT,
+        voicemail_action TEXT NOT NULL,
+        first_message TEXT,
+        voicemail_message TEXT,
+        max_duration_seconds INTEGER NOT NULL,
+        silence_timeout_seconds INTEGER NOT NULL,
+        ring_timeout_seconds INTEGER NOT NULL,
+        primary_number_id TEXT REFERENCES numbers(id),
+        archived_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX agents_type ON agents(type, created_at);
+    CREATE TABLE agent_numbers (
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        number_id TEXT NOT NULL REFERENCES numbers(id) ON DELETE CASCADE,
+        attached_at TEXT NOT NULL,
+        PRIMARY KEY (agent_id, number_id)
+    );
+    CREATE INDEX agent_numbers_number ON agent_numbers(number_id);
+    CREATE TABLE calls (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        agent_id TEXT REFERENCES agents(id),
+        direction TEXT NOT NULL,
+        to_number TEXT NOT NULL,
+        from_number TEXT,
+        trunk_id TEXT,
+        status TEXT NOT NULL,
+        answered_by TEXT,
+        agent_snapshot TEXT NOT NULL,
+        instructions TEXT,
+        context TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        result TEXT,
+        result_status TEXT,
+        result_error TEXT,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        answered_at TEXT,
+        ended_at TEXT,
+        updated_at TEXT NOT NULL,
+        duration_seconds INTEGER,
+        billed_duration_seconds INTEGER,
+        billing_amount_milli_cents INTEGER,
+        webhook_url TEXT,
+        webhook_status TEXT NOT NULL,
+        webhook_error TEXT,
+        error_code TEXT,
+        error_message TEXT,
+        hangup_cause TEXT,
+        end_reason TEXT,
+        recording_path TEXT,
+        latency TEXT,
+        voicemail_left INTEGER NOT NULL DEFAULT 0,
+        channel_id TEXT,
+        idempotency_key TEXT,
+        request_hash TEXT
+    );
+    CREATE INDEX calls_status ON calls(status, seq);
+    CREATE INDEX calls_direction ON calls(direction, seq);
+    CREATE INDEX calls_agent ON calls(agent_id, seq);
+    CREATE INDEX calls_created ON calls(created_at);
+    CREATE UNIQUE INDEX calls_idempotency ON calls(idempotency_key) WHERE idempotency_key IS NOT NULL;
+    CREATE TABLE call_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        call_id TEXT NOT NULL REFERENCES calls(id),
+        type TEXT NOT NULL,
+        at TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX call_events_call ON call_events(call_id, seq);
+    CREATE TABLE transcript_segments (
+        call_id TEXT NOT NULL REFERENCES calls(id),
+        sequence_no INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        text TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        PRIMARY KEY (call_id, sequence_no)
+    );
+    CREATE TABLE webhook_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        call_id TEXT NOT NULL REFERENCES calls(id),
+        type TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        payload TEXT NOT NULL
+    );
+    CREATE INDEX webhook_events_call ON webhook_events(call_id, seq)
+    """,
+]

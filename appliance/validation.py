@@ -1,0 +1,85 @@
+"""Field checks shared by the API and the CLI. Each raises InvalidInput naming the field."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+import phonenumbers
+
+from appliance.errors import InvalidInput
+
+LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+
+_TYPE_NAMES = {
+    phonenumbers.PhoneNumberType.TOLL_FREE: "toll_free",
+    phonenumbers.PhoneNumberType.MOBILE: "mobile",
+    phonenumbers.PhoneNumberType.PREMIUM_RATE: "premium_rate",
+    phonenumbers.PhoneNumberType.VOIP: "voip",
+}
+
+
+def e164(value: str, field: str) -> str:
+    """Return `value` if it is a valid E.164 number (`+` and digits, a real numbering plan)."""
+    if not re.fullmatch(r"\+[1-9]\d{1,14}", value or ""):
+        raise InvalidInput(f"{field} must be an E.164 number like +12025550123, got {value!r}", field=field)
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        raise InvalidInput(f"{field} is not a valid phone number: {value!r}", field=field) from None
+    if not phonenumbers.is_valid_number(parsed) and not is_test_number(value):
+        raise InvalidInput(f"{field} is not a valid phone number: {value!r}", field=field)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_test_number(value: str) -> bool:
+    """+1 202 555 01xx: the fictional range of the loopback test carrier (phonenumbers calls it invalid)."""
+    return re.fullmatch(r"\+1202555\d{4}", value) is not None
+
+
+def number_info(value: str) -> tuple[str | None, str]:
+    """(ISO country code, number_type) of a valid E.164 number."""
+    parsed = phonenumbers.parse(value, None)
+    region = phonenumbers.region_code_for_number(parsed)
+    kind = _TYPE_NAMES.get(phonenumbers.number_type(parsed), "local")
+    return region, kind
+
+
+def language(value: str, field: str = "language") -> str:
+    if not LANGUAGE.match(value):
+        raise InvalidInput(f"{field} must be a BCP-47 language tag like en or en-US, got {value!r}", field=field)
+    return value
+
+
+def http_url(value: str, field: str) -> str:
+    """An absolute http(s) URL with a host (LAN hosts allowed: this is an on-prem box)."""
+    if len(value) > 2048:
+        raise InvalidInput(f"{field} is longer than 2048 characters", field=field)
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise InvalidInput(f"{field} is not a valid URL: {value!r}", field=field) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"{field} must be an absolute http:// or https:// URL, got {value!r}", field=field)
+    if port == 0 or not (host(parts.hostname, field, raise_=False)):
+        raise InvalidInput(f"{field} has an invalid host: {value!r}", field=field)
+    return value
+
+
+def host(value: str, field: str, *, raise_: bool = True) -> bool:
+    """A hostname or an IP address."""
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        pass
+    if HOSTNAME.match(value):
+        return True
+    if raise_:
+        raise InvalidInput(f"{field} must be a hostname or an IP address, got {value!r}", field=field)
+    return False

@@ -1,0 +1,90 @@
+"""Test helpers: free ports and a real `appliance serve` process."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """`appliance serve` in a child process with its own data dir and ports."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "APPLIANCE_DATA_DIR": str(data_dir),
+            "APPLIANCE_PORT": str(self.port),
+            "APPLIANCE_HOST": "127.0.0.1",
+            "APPLIANCE_LOG_JSON": "true",
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen[str] | None = None
+        self.key: str | None = None
+        self.output: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> ServerProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "appliance.cli", "serve"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + timeout
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("appliance serve exited:\n" + "".join(self.output))
+            self.output.append(line)
+            if m := re.search(r"First API key .*: (sk_\S+)", line):
+                self.key = m.group(1)
+            if line.strip() == "Ready.":
+                break
+        else:
+            raise RuntimeError("appliance serve did not start in time:\n" + "".join(self.output))
+        # Keep draining output so the child never blocks on a full pipe.
+        threading.Thread(target=self._drain, daemon=True).start()
+        httpx.get(self.url + "/healthz", timeout=5).raise_for_status()
+        return self
+
+    def _drain(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key or self.key}"}, timeout=30)
+
+    def stop(self, sig: int | None = None) -> None:
+        if self.proc is None:
+            return
+        if sig is None:
+            self.proc.terminate()
+        else:
+            self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
