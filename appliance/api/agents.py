@@ -17,6 +17,7 @@ from appliance.store.paging import check_limit
 from appliance.store.records import Agent, AgentList
 from appliance.tools import validate_tools
 
+from .edge import ERROR_RESPONSES
 from .schemas import AttachNumber, CreateAgent, SetPrimaryNumber, UpdateAgent, strict_body
 
 
@@ -42,7 +43,7 @@ class AgentController(Controller):
     path = "/agents"
     tags = ["agents"]
 
-    @get("/")
+    @get("/", responses=ERROR_RESPONSES)
     async def list_agents(
         self,
         runtime: Runtime,
@@ -52,18 +53,18 @@ class AgentController(Controller):
     ) -> AgentList:
         return AgentList(store.list_agents(runtime.db, agent_type, check_limit(limit), starting_after))
 
-    @post("/")
+    @post("/", responses=ERROR_RESPONSES)
     async def create_agent(self, runtime: Runtime, data: CreateAgent, request: Request[Any, Any, Any]) -> Agent:
         data = await strict_body(request, CreateAgent)
         fields = check_agent_fields(data.sent())
         agent_id = store.create_agent(runtime.db, fields)
         return store.get_agent(runtime.db, agent_id)
 
-    @get("/{agent_id:str}")
+    @get("/{agent_id:str}", responses=ERROR_RESPONSES)
     async def get_agent(self, runtime: Runtime, agent_id: str) -> Agent:
         return store.get_agent(runtime.db, agent_id)
 
-    @patch("/{agent_id:str}")
+    @patch("/{agent_id:str}", responses=ERROR_RESPONSES)
     async def update_agent(
         self, runtime: Runtime, agent_id: str, data: UpdateAgent, request: Request[Any, Any, Any]
     ) -> Agent:
@@ -77,12 +78,12 @@ class AgentController(Controller):
         store.update_agent(runtime.db, agent_id, check_agent_fields(fields))
         return store.get_agent(runtime.db, agent_id)
 
-    @delete("/{agent_id:str}", status_code=200)
+    @delete("/{agent_id:str}", responses=ERROR_RESPONSES, status_code=200)
     async def archive_agent(self, runtime: Runtime, agent_id: str) -> Agent:
         store.archive_agent(runtime.db, agent_id)
         return store.get_agent(runtime.db, agent_id)
 
-    @post("/{agent_id:str}/numbers", status_code=200)
+    @post("/{agent_id:str}/numbers", responses=ERROR_RESPONSES, status_code=200)
     async def attach_number(
         self, runtime: Runtime, agent_id: str, data: AttachNumber, request: Request[Any, Any, Any]
     ) -> Agent:
@@ -91,12 +92,12 @@ class AgentController(Controller):
         store.attach_number(runtime.db, agent_id, data.number_id, data.set_as_primary)
         return store.get_agent(runtime.db, agent_id)
 
-    @delete("/{agent_id:str}/numbers/{number_id:str}", status_code=200)
+    @delete("/{agent_id:str}/numbers/{number_id:str}", responses=ERROR_RESPONSES, status_code=200)
     async def detach_number(self, runtime: Runtime, agent_id: str, number_id: str) -> Agent:
         store.detach_number(runtime.db, agent_id, number_id)
         return store.get_agent(runtime.db, agent_id)
 
-    @put("/{agent_id:str}/primary-number")
+    @put("/{agent_id:str}/primary-number", responses=ERROR_RESPONSES)
     async def set_primary_number(
         self, runtime: Runtime, agent_id: str, data: SetPrimaryNumber, request: Request[Any, Any, Any]
     ) -> Agent:

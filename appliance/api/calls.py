@@ -25,6 +25,7 @@ from appliance.store.paging import check_limit
 from appliance.store.records import Call, CallEvents, Transcript, Usage
 from appliance.store.usage import usage
 
+from .edge import ERROR_RESPONSES
 from .schemas import CreateCall, strict_body
 
 
@@ -69,7 +70,7 @@ class CallController(Controller):
     path = "/calls"
     tags = ["calls"]
 
-    @post("/")
+    @post("/", responses=ERROR_RESPONSES)
     async def create_call(
         self,
         runtime: Runtime,
@@ -131,7 +132,7 @@ class CallController(Controller):
         headers = {} if created else {"Idempotent-Replayed": "true"}
         return Response(call, status_code=201, headers=headers)
 
-    @get("/")
+    @get("/", responses=ERROR_RESPONSES)
     async def list_calls(
         self,
         runtime: Runtime,
@@ -154,19 +155,19 @@ class CallController(Controller):
             starting_after=starting_after,
         )
 
-    @get("/{call_id:str}")
+    @get("/{call_id:str}", responses=ERROR_RESPONSES)
     async def get_call(self, runtime: Runtime, call_id: str) -> Call:
         return store.get_call(runtime.db, call_id)
 
-    @get("/{call_id:str}/transcript")
+    @get("/{call_id:str}/transcript", responses=ERROR_RESPONSES)
     async def get_transcript(self, runtime: Runtime, call_id: str) -> Transcript:
         return store.transcript(runtime.db, call_id)
 
-    @get("/{call_id:str}/events")
+    @get("/{call_id:str}/events", responses=ERROR_RESPONSES)
     async def get_events(self, runtime: Runtime, call_id: str) -> CallEvents:
         return store.events(runtime.db, call_id)
 
-    @get("/{call_id:str}/recording", media_type="audio/wav")
+    @get("/{call_id:str}/recording", responses=ERROR_RESPONSES, media_type="audio/wav")
     async def get_recording(self, runtime: Runtime, call_id: str) -> File:
         row = store.call_row(runtime.db, call_id)
         path = row["recording_path"]
@@ -174,7 +175,7 @@ class CallController(Controller):
             raise NotFound(f"call {call_id} has no recording", code="recording_not_found")
         return File(path=path, filename=f"{call_id}.wav", media_type="audio/wav")
 
-    @post("/{call_id:str}/cancel", status_code=200)
+    @post("/{call_id:str}/cancel", responses=ERROR_RESPONSES, status_code=200)
     async def cancel_call(self, runtime: Runtime, call_id: str) -> Call:
         call = store.get_call(runtime.db, call_id)
         if call.status in TERMINAL:
@@ -191,7 +192,7 @@ class UsageController(Controller):
     path = "/usage"
     tags = ["usage"]
 
-    @get("/")
+    @get("/", responses=ERROR_RESPONSES)
     async def get_usage(
         self,
         runtime: Runtime,

@@ -11,6 +11,7 @@ import msgspec
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter, Histogram
 
@@ -84,6 +85,27 @@ async def _send_error(send: Send, status: int, message: str, code: str, request_
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
+
+class ErrorBody(msgspec.Struct):
+    """Every error: a human message naming the field, a machine code, the request id."""
+
+    error: str
+    code: str
+    request_id: str
+
+
+ERROR_RESPONSES = {
+    status: ResponseSpec(data_container=ErrorBody, description=text, generate_examples=False)
+    for status, text in (
+        (400, "Bad body or parameter; the message names the field"),
+        (401, "Missing, wrong or revoked API key"),
+        (404, "Unknown id or route"),
+        (409, "Conflict with the current state"),
+        (413, "Body over 1 MiB"),
+        (415, "Body is not application/json"),
+        (429, "Over the rate or queue limit (see Retry-After)"),
+    )
+}
 
 _CODES = {
     400: "invalid_request",

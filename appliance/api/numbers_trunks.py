@@ -12,6 +12,7 @@ from appliance.store import trunks as trunk_store
 from appliance.store.paging import check_limit
 from appliance.store.records import Number, Trunk
 
+from .edge import ERROR_RESPONSES
 from .schemas import CreateNumber, CreateTrunk, UpdateTrunk, strict_body
 
 
@@ -19,21 +20,21 @@ class NumberController(Controller):
     path = "/numbers"
     tags = ["numbers"]
 
-    @get("/")
+    @get("/", responses=ERROR_RESPONSES)
     async def list_numbers(self, runtime: Runtime, limit: int = 50, starting_after: str | None = None) -> list[Number]:
         return number_store.list_numbers(runtime.db, check_limit(limit), starting_after)
 
-    @post("/")
+    @post("/", responses=ERROR_RESPONSES)
     async def register_number(self, runtime: Runtime, data: CreateNumber, request: Request[Any, Any, Any]) -> Number:
         data = await strict_body(request, CreateNumber)
         number_id = number_store.register_number(runtime.db, data.e164, data.friendly_name, data.trunk_id)
         return number_store.get_number(runtime.db, number_id)
 
-    @get("/{number_id:str}")
+    @get("/{number_id:str}", responses=ERROR_RESPONSES)
     async def get_number(self, runtime: Runtime, number_id: str) -> Number:
         return number_store.get_number(runtime.db, number_id)
 
-    @delete("/{number_id:str}", status_code=204)
+    @delete("/{number_id:str}", responses=ERROR_RESPONSES, status_code=204)
     async def release_number(self, runtime: Runtime, number_id: str) -> None:
         number_store.release_number(runtime.db, number_id)
 
@@ -46,22 +47,22 @@ class TrunkController(Controller):
     def _state(runtime: Runtime) -> trunk_store.TrunkState:
         return runtime.telephony.trunk_state() if runtime.telephony else {}
 
-    @get("/")
+    @get("/", responses=ERROR_RESPONSES)
     async def list_trunks(self, runtime: Runtime) -> list[Trunk]:
         return trunk_store.list_trunks(runtime.db, self._state(runtime))
 
-    @post("/")
+    @post("/", responses=ERROR_RESPONSES)
     async def create_trunk(self, runtime: Runtime, data: CreateTrunk, request: Request[Any, Any, Any]) -> Trunk:
         data = await strict_body(request, CreateTrunk)
         trunk_id = trunk_store.create_trunk(runtime.db, data.sent())
         await _apply(runtime)
         return trunk_store.get_trunk(runtime.db, trunk_id, self._state(runtime))
 
-    @get("/{trunk_id:str}")
+    @get("/{trunk_id:str}", responses=ERROR_RESPONSES)
     async def get_trunk(self, runtime: Runtime, trunk_id: str) -> Trunk:
         return trunk_store.get_trunk(runtime.db, trunk_id, self._state(runtime))
 
-    @patch("/{trunk_id:str}")
+    @patch("/{trunk_id:str}", responses=ERROR_RESPONSES)
     async def update_trunk(
         self, runtime: Runtime, trunk_id: str, data: UpdateTrunk, request: Request[Any, Any, Any]
     ) -> Trunk:
@@ -70,7 +71,7 @@ class TrunkController(Controller):
         await _apply(runtime)
         return trunk_store.get_trunk(runtime.db, trunk_id, self._state(runtime))
 
-    @delete("/{trunk_id:str}", status_code=204)
+    @delete("/{trunk_id:str}", responses=ERROR_RESPONSES, status_code=204)
     async def delete_trunk(self, runtime: Runtime, trunk_id: str) -> None:
         trunk_store.delete_trunk(runtime.db, trunk_id)
         await _apply(runtime)

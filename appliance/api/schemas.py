@@ -136,9 +136,3 @@ class UpdateTrunk(Body):
     from_domain: Annotated[str, Meta(max_length=253)] | UnsetType | None = UNSET
     codecs: Annotated[list[str], Meta(min_length=1, max_length=3)] | UnsetType = UNSET
     max_channels: Channels | UnsetType | None = UNSET
-
-
-class ErrorBody(msgspec.Struct):
-    error: str
-    code: str
-    request_id: str
