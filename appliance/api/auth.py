@@ -7,14 +7,15 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers import BaseRouteHandler
 
 from appliance.runtime import Runtime
-from appliance.store.keys import verify_key
+from appliance.store.keys import KeyCache
 
 
-def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     runtime: Runtime = connection.app.state.runtime
     header = connection.headers.get("authorization", "")
     scheme, _sep, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key:
         raise NotAuthorizedException("missing API key: send Authorization: Bearer sk_...")
-    if verify_key(runtime.db, key.strip()) is None:
+    cache: KeyCache = runtime.key_cache
+    if cache.verify(runtime.db, key.strip()) is None:
         raise NotAuthorizedException("invalid or revoked API key")

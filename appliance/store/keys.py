@@ -64,6 +64,28 @@ def verify_key(db: sqlite_utils.Database, key: str) -> str | None:
     return row[0]
 
 
+class KeyCache:
+    """Verified keys kept in memory. Keys are revoked by `appliance keys revoke`, another process: SQLite's
+    `data_version` changes whenever another connection commits, and any such change empties the cache,
+    so a revoked key fails on the very next request."""
+
+    def __init__(self) -> None:
+        self._valid: dict[str, str] = {}
+        self._version: int | None = None
+
+    def verify(self, db: sqlite_utils.Database, key: str) -> str | None:
+        version = db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._valid.clear()
+            self._version = version
+        if (key_id := self._valid.get(key)) is not None:
+            return key_id
+        key_id = verify_key(db, key)
+        if key_id is not None:
+            self._valid[key] = key_id
+        return key_id
+
+
 def _record(row: dict) -> ApiKey:
     return ApiKey(
         id=row["id"],
