@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from appliance import validation
+from appliance.errors import InvalidInput
+
+
+@pytest.mark.parametrize("value", ["+14155550123", "+442079460958", "+12025550101", "+18005550199"])
+def test_valid_e164_numbers_pass(value: str) -> None:
+    assert validation.e164(value, "to") == value
+
+
+@pytest.mark.parametrize("value", ["14155550123", "+1415", "+1 415 555 0123", "+0414", "", "+99912345678"])
+def test_invalid_e164_numbers_name_the_field(value: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        validation.e164(value, "from_number")
+    assert info.value.field == "from_number"
+
+
+@given(st.text(max_size=40))
+def test_e164_never_raises_anything_but_invalid_input(value: str) -> None:
+    try:
+        assert validation.e164(value, "to").startswith("+")
+    except InvalidInput:
+        pass
+
+
+def test_test_carrier_numbers_are_recognised() -> None:
+    assert validation.is_test_number("+12025550104")
+    assert not validation.is_test_number("+14155550104")
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.5:9000/hook", "https://crm.local/x?y=1", "http://[::1]:80/"])
+def test_lan_webhook_urls_are_accepted(url: str) -> None:
+    assert validation.http_url(url, "webhook_url") == url
+
+
+@pytest.mark.parametrize("url", ["ftp://x/y", "http://", "not a url", "http://bad host/", "http://h:99999/"])
+def test_bad_urls_are_refused(url: str) -> None:
+    with pytest.raises(InvalidInput):
+        validation.http_url(url, "webhook_url")
+
+
+@pytest.mark.parametrize(
+    ("tag", "ok"), [("en", True), ("en-US", True), ("zh-Hant-TW", True), ("e", False), ("en_US", False)]
+)
+def test_language_tags(tag: str, ok: bool) -> None:
+    if ok:
+        assert validation.language(tag) == tag
+    else:
+        with pytest.raises(InvalidInput):
+            validation.language(tag)
