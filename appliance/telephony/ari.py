@@ -1,0 +1,545 @@
+"""A thin asyncio ARI client: REST over httpx, events over one websocket that reconnects.
+
+Events are typed (`ari_events`) and routed by id to `Subscription` queues: subscribe to a channel id
+*before* you originate or create it with that id, so no early event is lost. StasisStart of a
+channel nobody subscribed to (an inbound call) goes to `subscribe_new_channels()`. When the
+websocket drops (Asterisk restarted), `connected` is cleared, the listeners are told, and every
+subscription receives `ConnectionLost`; the client keeps reconnecting with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+import msgspec
+import structlog
+import websockets
+from websockets.asyncio.client import connect
+
+from appliance.telephony.ari_events import (
+    AsteriskInfo,
+    Bridge,
+    Channel,
+    ConnectionLost,
+    Event,
+    LiveRecording,
+    Playback,
+    StasisStart,
+    decode_event,
+)
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+E = TypeVar("E", bound=Event)
+
+
+class AriError(Exception):
+    """ARI answered with an error status (or, with status 0, could not be reached)."""
+
+    def __init__(self, status: int, message: str, method: str = "", path: str = "") -> None:
+        super().__init__(f"ARI {method} {path} -> {status}: {message}".replace("  ", " "))
+        self.status = status
+        self.message = message
+
+
+class AriUnavailable(AriError):
+    """No HTTP answer at all: Asterisk is down or restarting."""
+
+
+class AriNotFound(AriError):
+    pass
+
+
+class ChannelNotFound(AriNotFound):
+    """The channel is gone (hung up): harmless for hangups and cleanup."""
+
+
+class BridgeNotFound(AriNotFound):
+    pass
+
+
+@dataclass(frozen=True)
+class ExternalMedia:
+    """An externalMedia channel and the address Asterisk receives our RTP on."""
+
+    channel: Channel
+    rtp_address: tuple[str, int]  # UNICASTRTP_LOCAL_ADDRESS / _PORT
+
+
+class Subscription(asyncio.Queue[Event]):
+    """Events for a set of ids (channels, bridges, playbacks, recordings), in arrival order.
+
+    A plain asyncio.Queue (`get`, `get_nowait`) that also iterates; close it (or use `with`) when done."""
+
+    def __init__(self, client: AriClient, keys: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._client = client
+        self.keys: set[str] = set()
+        for key in keys:
+            self.add(key)
+
+    def add(self, key: str) -> None:
+        """Also receive events for `key` (e.g. the bridge created later for this call)."""
+        self.keys.add(key)
+        self._client._routes.setdefault(key, set()).add(self)
+
+    def close(self) -> None:
+        self._client._unroute(self)
+
+    async def wait_for(self, *types: type[E], predicate: Callable[[E], bool] | None = None) -> E:
+        """The next event of one of `types` (matching `predicate`); other events are discarded.
+
+        Raises `ConnectionError` on ConnectionLost. Wrap in `asyncio.timeout()`."""
+        while True:
+            event = await self.get()
+            if isinstance(event, ConnectionLost) and ConnectionLost not in types:
+                raise ConnectionError("ARI event connection lost")
+            if isinstance(event, types) and (predicate is None or predicate(event)):  # type: ignore[arg-type]
+                return event  # type: ignore[return-value]
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Event:
+        return await self.get()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AriClient:
+    """One ARI application: REST calls plus the event websocket, shared by every call in the process."""
+
+    def __init__(
+        self,
+        base_url: str,
+        user: str,
+        password: str,
+        app: str,
+        *,
+        http_timeout: float = 10.0,
+        reconnect_min: float = 0.2,
+        reconnect_max: float = 5.0,
+        ping_interval: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        base = base_url.rstrip("/")
+        self.base_url = base if base.endswith("/ari") else base + "/ari"
+        self.app = app
+        self.events_url = self.base_url.replace("http", "ws", 1) + f"/events?app={quote(app)}&subscribeAll=false"
+        self._auth_header = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, auth=(user, password), timeout=http_timeout, transport=transport
+        )
+        self.reconnect_min, self.reconnect_max, self.ping_interval = reconnect_min, reconnect_max, ping_interval
+        self.connected = asyncio.Event()
+        self.listeners: list[Callable[[bool], None]] = []  # called with True / False as the websocket goes up / down
+        self._routes: dict[str, set[Subscription]] = {}
+        self._all: set[Subscription] = set()
+        self._new_channels: set[Subscription] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the event websocket task (it connects and reconnects on its own)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._events_forever(), name="ari-events")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- event routing ----------------------------------------------------------------------------
+
+    def subscribe(self, *keys: str) -> Subscription:
+        """Events whose channel / bridge / playback / recording id is one of `keys`."""
+        return Subscription(self, keys)
+
+    def subscribe_new_channels(self) -> Subscription:
+        """StasisStart of channels that no subscription claims: inbound calls."""
+        sub = Subscription(self)
+        self._new_channels.add(sub)
+        return sub
+
+    def subscribe_all(self) -> Subscription:
+        """Every event (diagnostics, tests)."""
+        sub = Subscription(self)
+        self._all.add(sub)
+        return sub
+
+    def _unroute(self, sub: Subscription) -> None:
+        for key in sub.keys:
+            subs = self._routes.get(key)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self._routes[key]
+        self._all.discard(sub)
+        self._new_channels.discard(sub)
+
+    def dispatch(self, event: Event) -> None:
+        """Deliver one event to its subscribers (public so tests and replays can inject events)."""
+        targets: set[Subscription] = set(self._all)
+        claimed = False
+        for key in event.route_keys():
+            subs = self._routes.get(key)
+            if subs:
+                targets.update(subs)
+                claimed = True
+        if not claimed and isinstance(event, StasisStart):
+            if self._new_channels:
+                targets.update(self._new_channels)
+            else:
+                log.warning("ari.unclaimed_channel", channel=event.channel.id, name=event.channel.name)
+        for sub in targets:
+            sub.put_nowait(event)
+
+    async def _events_forever(self) -> None:
+        backoff = self.reconnect_min
+        while True:
+            try:
+                async with connect(
+                    self.events_url,
+                    additional_headers={"Authorization": self._auth_header},
+                    open_timeout=5,
+                    ping_interval=self.ping_interval,  # finds a hung Asterisk, not only a dead one
+                    ping_timeout=self.ping_interval,
+                    max_size=2**22,
+                    compression=None,
+                ) as ws:
+                    backoff = self.reconnect_min
+                    self._set_connected(True)
+                    async for raw in ws:
+                        try:
+                            event = decode_event(raw)
+                        except msgspec.DecodeError as exc:
+                            log.warning("ari.bad_event", error=str(exc), raw=str(raw)[:200])
+                            continue
+                        self.dispatch(event)
+            except asyncio.CancelledError:
+                self._set_connected(False)
+                raise
+            except (OSError, TimeoutError, websockets.WebSocketException) as exc:
+                if self.connected.is_set():
+                    log.warning("ari.events_lost", error=str(exc))
+                else:
+                    log.debug("ari.connect_failed", error=str(exc), retry_in=round(backoff, 2))
+            self._set_connected(False)
+            # Jitter so a fleet of clients does not hammer a restarting Asterisk in lockstep.
+            await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
+            backoff = min(backoff * 2, self.reconnect_max)
+
+    def _set_connected(self, up: bool) -> None:
+        if up == self.connected.is_set():
+            return
+        if up:
+            self.connected.set()
+            log.info("ari.connected", app=self.app)
+        else:
+            self.connected.clear()
+            log.warning("ari.disconnected", app=self.app)
+            lost = ConnectionLost(application=self.app)
+            for sub in {s for subs in self._routes.values() for s in subs} | self._all | self._new_channels:
+                sub.put_nowait(lost)
+        for listener in list(self.listeners):
+            try:
+                listener(up)
+            except Exception:
+                log.exception("ari.listener_failed")
+
+    # --- REST plumbing ----------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        result: type[T] | None = None,
+    ) -> T | None:
+        query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        try:
+            r = await self._http.request(method, path, params=query, json=body)
+        except httpx.TransportError as exc:
+            raise AriUnavailable(0, str(exc) or type(exc).__name__, method, path) from exc
+        if r.status_code >= 400:
+            raise _error(r.status_code, r.content, method, path)
+        if result is None or not r.content:
+            return None
+        return msgspec.json.decode(r.content, type=result)
+
+    # --- asterisk / applications ------------------------------------------------------------------
+
+    async def asterisk_info(self) -> AsteriskInfo:
+        """GET /asterisk/info: a cheap readiness probe that also gives the version."""
+        return await self._request("GET", "/asterisk/info", result=AsteriskInfo)  # type: ignore[return-value]
+
+    async def app_subscribe(self, event_source: str) -> None:
+        """Subscribe the app to an event source, e.g. `channel:<id>` (it must exist: 422 otherwise)."""
+        await self._request("POST", f"/applications/{quote(self.app)}/subscription", {"eventSource": event_source})
+
+    async def app_unsubscribe(self, event_source: str) -> None:
+        await self._request("DELETE", f"/applications/{quote(self.app)}/subscription", {"eventSource": event_source})
+
+    # --- channels ---------------------------------------------------------------------------------
+
+    async def originate(
+        self,
+        endpoint: str,
+        *,
+        channel_id: str | None = None,
+        app_args: Sequence[str] | str = (),
+        caller_id: str | None = None,
+        ring_timeout: int = 30,
+        variables: Mapping[str, str] | None = None,
+        context: str | None = None,
+        extension: str | None = None,
+        priority: int | None = None,
+        label: str | None = None,
+        originator: str | None = None,
+        formats: str | None = None,
+        other_channel_id: str | None = None,
+    ) -> Channel:
+        """Dial `endpoint` (e.g. `PJSIP/+15551234@trunk`, `Local/s@ctx`). Returns at once; the outcome comes
+        as events: ChannelStateChange/Dial while ringing, StasisStart on answer, ChannelDestroyed.cause.
+
+        Without `context` the answered channel enters our app (subscribed from creation). With `context`
+        it runs that dialplan first (e.g. AMD, then Stasis) and we subscribe right after creating it;
+        a call that fails within that millisecond raises ChannelNotFound. HTTP 500 = endpoint unusable.
+        """
+        params: dict[str, Any] = {
+            "endpoint": endpoint,
+            "channelId": channel_id,
+            "callerId": caller_id,
+            "timeout": ring_timeout,
+            "originator": originator,
+            "formats": formats,
+            "otherChannelId": other_channel_id,
+        }
+        if context is None:
+            params.update(app=self.app, appArgs=app_args if isinstance(app_args, str) else ",".join(app_args))
+        else:
+            params.update(context=context, extension=extension, priority=priority, label=label)
+        body = {"variables": dict(variables)} if variables else None
+        channel: Channel = await self._request("POST", "/channels", params, body, Channel)  # type: ignore[assignment]
+        if context is not None:
+            try:
+                await self.app_subscribe(f"channel:{channel.id}")
+            except AriError as exc:
+                if exc.status in (404, 422):
+                    raise ChannelNotFound(exc.status, "channel ended before we could subscribe") from exc
+                raise
+        return channel
+
+    async def continue_in_dialplan(
+        self,
+        channel_id: str,
+        context: str | None = None,
+        extension: str | None = None,
+        priority: int | None = None,
+        label: str | None = None,
+    ) -> None:
+        """Send a channel in our app back to the dialplan (e.g. into AMD; it may come back via Stasis)."""
+        params = {"context": context, "extension": extension, "priority": priority, "label": label}
+        await self._request("POST", f"/channels/{quote(channel_id)}/continue", params)
+
+    async def answer(self, channel_id: str) -> None:
+        await self._request("POST", f"/channels/{quote(channel_id)}/answer")
+
+    async def ring(self, channel_id: str) -> None:
+        await self._request("POST", f"/channels/{quote(channel_id)}/ring")
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> bool:
+        """Hang up with an ARI reason (normal, busy, congestion, no_answer, rejected, ...).
+
+        Returns False if the channel was already gone, which is not an error."""
+        try:
+            await self._request("DELETE", f"/channels/{quote(channel_id)}", {"reason": reason})
+        except ChannelNotFound:
+            return False
+        return True
+
+    async def get_channel(self, channel_id: str) -> Channel:
+        return await self._request("GET", f"/channels/{quote(channel_id)}", result=Channel)  # type: ignore[return-value]
+
+    async def list_channels(self) -> list[Channel]:
+        return await self._request("GET", "/channels", result=list[Channel]) or []  # type: ignore[return-value]
+
+    async def get_var(self, channel_id: str, name: str) -> str | None:
+        """A channel variable or dialplan function; None when the variable is not set."""
+        try:
+            reply = await self._request(
+                "GET", f"/channels/{quote(channel_id)}/variable", {"variable": name}, result=dict[str, str]
+            )
+        except ChannelNotFound as exc:
+            if "variable" in exc.message.lower():  # 404 "Provided variable was not found"
+                return None
+            raise
+        return (reply or {}).get("value")
+
+    async def set_var(self, channel_id: str, name: str, value: str) -> None:
+        await self._request("POST", f"/channels/{quote(channel_id)}/variable", {"variable": name, "value": value})
+
+    async def send_dtmf(self, channel_id: str, dtmf: str, between_ms: int = 100, duration_ms: int = 100) -> None:
+        params = {"dtmf": dtmf, "between": between_ms, "duration": duration_ms}
+        await self._request("POST", f"/channels/{quote(channel_id)}/dtmf", params)
+
+    async def external_media(
+        self,
+        channel_id: str,
+        external_host: str,
+        *,
+        format: str = "ulaw",
+        variables: Mapping[str, str] | None = None,
+    ) -> ExternalMedia:
+        """An RTP/UDP externalMedia channel sending to `external_host` ("127.0.0.1:port") and entering our app.
+
+        Use `ulaw`: only static payload types are accepted back (asterisk.md §1.4)."""
+        params = {
+            "app": self.app,
+            "external_host": external_host,
+            "format": format,
+            "channelId": channel_id,
+            "encapsulation": "rtp",
+            "transport": "udp",
+        }
+        body = {"variables": dict(variables)} if variables else None
+        channel: Channel = await self._request("POST", "/channels/externalMedia", params, body, Channel)  # type: ignore[assignment]
+        cv = channel.channelvars or {}
+        try:
+            address = (cv["UNICASTRTP_LOCAL_ADDRESS"], int(cv["UNICASTRTP_LOCAL_PORT"]))
+        except (KeyError, ValueError) as exc:
+            raise AriError(
+                200, f"externalMedia reply without RTP address: {cv}", "POST", "/channels/externalMedia"
+            ) from exc
+        return ExternalMedia(channel, address)
+
+    # --- bridges ----------------------------------------------------------------------------------
+
+    async def create_bridge(
+        self, bridge_id: str | None = None, type: str = "mixing", name: str | None = None
+    ) -> Bridge:
+        params = {"type": type, "bridgeId": bridge_id, "name": name}
+        return await self._request("POST", "/bridges", params, result=Bridge)  # type: ignore[return-value]
+
+    async def add_channel(
+        self, bridge_id: str, *channel_ids: str, role: str | None = None, absorb_dtmf: bool | None = None,
+        mute: bool | None = None,
+    ) -> None:  # fmt: skip
+        params = {"channel": ",".join(channel_ids), "role": role, "absorbDTMF": absorb_dtmf, "mute": mute}
+        await self._request("POST", f"/bridges/{quote(bridge_id)}/addChannel", params)
+
+    async def remove_channel(self, bridge_id: str, *channel_ids: str) -> None:
+        await self._request("POST", f"/bridges/{quote(bridge_id)}/removeChannel", {"channel": ",".join(channel_ids)})
+
+    async def destroy_bridge(self, bridge_id: str) -> bool:
+        """Returns False if the bridge was already gone."""
+        try:
+            await self._request("DELETE", f"/bridges/{quote(bridge_id)}")
+        except AriNotFound:
+            return False
+        return True
+
+    # --- playback and recording -------------------------------------------------------------------
+
+    async def play(
+        self, channel_id: str, media: str | Sequence[str], *, playback_id: str | None = None, lang: str | None = None
+    ) -> Playback:
+        """Play `sound:…`, `tone:…`, `recording:…` … on a channel; PlaybackFinished follows (route key: id)."""
+        return await self._play("channels", channel_id, media, playback_id, lang)
+
+    async def play_on_bridge(
+        self, bridge_id: str, media: str | Sequence[str], *, playback_id: str | None = None, lang: str | None = None
+    ) -> Playback:
+        return await self._play("bridges", bridge_id, media, playback_id, lang)
+
+    async def _play(
+        self, kind: str, target: str, media: str | Sequence[str], playback_id: str | None, lang: str | None
+    ) -> Playback:
+        media_param = media if isinstance(media, str) else ",".join(media)
+        path = f"/{kind}/{quote(target)}/play" + (f"/{quote(playback_id)}" if playback_id else "")
+        return await self._request("POST", path, {"media": media_param, "lang": lang}, result=Playback)  # type: ignore[return-value]
+
+    async def stop_playback(self, playback_id: str) -> bool:
+        """Returns False if the playback had already finished."""
+        try:
+            await self._request("DELETE", f"/playbacks/{quote(playback_id)}")
+        except AriNotFound:
+            return False
+        return True
+
+    async def record(self, channel_id: str, name: str, **options: Any) -> LiveRecording:
+        """Record a channel into <spool>/recording/<name>.<format>; see `_record` for options."""
+        return await self._record("channels", channel_id, name, **options)
+
+    async def record_bridge(self, bridge_id: str, name: str, **options: Any) -> LiveRecording:
+        """Record the bridge's mix."""
+        return await self._record("bridges", bridge_id, name, **options)
+
+    async def _record(
+        self, kind: str, target: str, name: str, *, format: str = "wav", max_duration: int = 0, max_silence: int = 0,
+        if_exists: str = "overwrite", beep: bool = False, terminate_on: str = "none",
+    ) -> LiveRecording:  # fmt: skip
+        params = {
+            "name": name,
+            "format": format,
+            "maxDurationSeconds": max_duration,
+            "maxSilenceSeconds": max_silence,
+            "ifExists": if_exists,
+            "beep": beep,
+            "terminateOn": terminate_on,
+        }
+        return await self._request("POST", f"/{kind}/{quote(target)}/record", params, result=LiveRecording)  # type: ignore[return-value]
+
+    async def stop_recording(self, name: str) -> bool:
+        """Stop and store a live recording; False if it was not running. Names with '/' are fine."""
+        try:
+            await self._request("POST", f"/recordings/live/{quote(name, safe='')}/stop")
+        except AriNotFound:
+            return False
+        return True
+
+
+def _param(value: Any) -> Any:
+    return ("true" if value else "false") if isinstance(value, bool) else value
+
+
+def _error(status: int, content: bytes, method: str, path: str) -> AriError:
+    try:
+        message = str(msgspec.json.decode(content).get("message", ""))
+    except (msgspec.DecodeError, AttributeError):
+        message = content.decode(errors="replace")[:200]
+    cls: type[AriError] = AriError
+    if status == 404:
+        cls = (
+            ChannelNotFound
+            if path.startswith("/channels")
+            else BridgeNotFound
+            if path.startswith("/bridges")
+            else AriNotFound
+        )
+    return cls(status, message, method, path)

@@ -1,0 +1,295 @@
+"""Per-call RTP endpoint for an ARI externalMedia channel (`format=ulaw`, rtp over udp).
+
+One UDP socket on 127.0.0.1 both receives Asterisk's RTP and sends ours back to the address
+Asterisk reported (UNICASTRTP_LOCAL_ADDRESS/PORT): strict RTP and the lack of re-latching on
+UnicastRTP mean a second socket would lose packets. Inbound µ-law is decoded to 8 kHz PCM16
+frames on a queue; outbound PCM16 is encoded once per chunk, cut into 20 ms frames and paced on
+absolute deadlines, because Asterisk forwards whatever arrives at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from typing import NamedTuple, cast
+
+import structlog
+
+from appliance.telephony.g711 import ULAW_SILENCE, ulaw_decode, ulaw_encode
+from appliance.telephony.pacing import SAMPLES_PER_FRAME, Pacer, resume_timestamp
+from appliance.telephony.rtp import PT_PCMU, RtpError, build_rtp, parse_rtp, sequence_gap
+
+log = structlog.get_logger(__name__)
+
+SAMPLE_RATE = 8000
+FRAME_BYTES_ULAW = SAMPLES_PER_FRAME  # one byte per µ-law sample
+_SILENCE_FRAME = bytes([ULAW_SILENCE]) * FRAME_BYTES_ULAW
+
+
+class MediaClosed(Exception):
+    """The endpoint was closed; no more frames will arrive."""
+
+
+class AudioFrame(NamedTuple):
+    """One received packet's audio: PCM16 (native byte order) at 8 kHz, normally 20 ms / 320 bytes."""
+
+    pcm: bytes
+    timestamp: int
+    sequence_number: int
+
+
+@dataclass
+class MediaStats:
+    """Counters for logs and metrics; never reset during a call."""
+
+    packets_received: int = 0
+    packets_sent: int = 0
+    packets_lost: int = 0  # sequence-number gaps in what Asterisk sent
+    packets_rejected: int = 0  # not RTP, not PCMU, or not from Asterisk's address
+    frames_dropped: int = 0  # receive queue full: the consumer fell behind
+    send_errors: int = 0
+    pacer_resyncs: int = 0  # the loop stalled so long that we restarted the send clock
+
+
+class RtpEndpoint(asyncio.DatagramProtocol):
+    """The engine's side of one externalMedia channel: receive frames, send paced audio, barge-in.
+
+    Use from the event loop thread only (producers in other threads: `loop.call_soon_threadsafe`).
+    """
+
+    def __init__(self, *, rx_queue_frames: int = 250, ssrc: int | None = None) -> None:
+        self.stats = MediaStats()
+        self.last_received_at: float | None = None  # loop time; long silence from Asterisk = media timeout
+        self._rx: asyncio.Queue[AudioFrame | None] = asyncio.Queue(rx_queue_frames)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._transport: asyncio.DatagramTransport | None = None
+        self._local: tuple[str, int] = ("", 0)
+        self._remote: tuple[str, int] | None = None
+        self._rx_seq: int | None = None
+        self._closed = False
+        # Outbound state; random initial values as RFC 3550 §5.1 asks.
+        self._ssrc = ssrc if ssrc is not None else random.getrandbits(32)
+        self._seq = random.getrandbits(16)
+        self._ts = random.getrandbits(32)
+        self._out: deque[bytes] = deque()  # whole 160-byte µ-law frames
+        self._partial = b""  # less than one frame left over from the last send()
+        self._enqueued_samples = 0
+        self._sent_samples = 0
+        self._ever_sent = False
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._pacer: Pacer | None = None
+        self._sender: asyncio.Task[None] | None = None
+        self._log = log
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls, host: str = "127.0.0.1", port: int = 0, *, rx_queue_frames: int = 250, ssrc: int | None = None
+    ) -> RtpEndpoint:
+        """Bind a UDP socket (an ephemeral port by default) and start receiving."""
+        loop = asyncio.get_running_loop()
+        endpoint = cls(rx_queue_frames=rx_queue_frames, ssrc=ssrc)
+        await loop.create_datagram_endpoint(lambda: endpoint, local_addr=(host, port))
+        return endpoint
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # No isinstance check: uvloop's UDPTransport (what uvicorn runs on) does not subclass asyncio's.
+        self._transport = transport  # type: ignore[assignment]
+        self._loop = asyncio.get_running_loop()
+        self._pacer = Pacer(clock=self._loop.time)
+        self._local = transport.get_extra_info("sockname")[:2]
+        self._log = log.bind(rtp_port=self._local[1])
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._push(None)
+
+    @property
+    def local_address(self) -> tuple[str, int]:
+        return self._local
+
+    @property
+    def external_host(self) -> str:
+        """The `external_host` parameter for POST /channels/externalMedia."""
+        return f"{self._local[0]}:{self._local[1]}"
+
+    @property
+    def remote_address(self) -> tuple[str, int] | None:
+        return self._remote
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def set_remote(self, host: str, port: int) -> None:
+        """Where Asterisk listens (UNICASTRTP_LOCAL_ADDRESS/PORT); starts sending queued audio.
+
+        From now on, datagrams from any other address are dropped."""
+        self._remote = (host, int(port))
+        if self._sender is None and not self._closed:
+            self._sender = asyncio.get_running_loop().create_task(self._send_loop(), name=f"rtp-send-{self._local[1]}")
+
+    async def close(self) -> None:
+        """Stop sending, close the socket, end `frames()`. Safe to call twice."""
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+            self._sender = None
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
+            self._log.info("rtp_closed", **asdict(self.stats))
+        self._closed = True
+        self._out.clear()
+        self._partial = b""
+        self._idle.set()
+        self._push(None)
+
+    async def __aenter__(self) -> RtpEndpoint:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- receiving ---------------------------------------------------------------------------
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
+        stats = self.stats
+        if self._remote is not None and addr[:2] != self._remote:
+            stats.packets_rejected += 1
+            return
+        try:
+            pkt = parse_rtp(data)
+        except RtpError:
+            stats.packets_rejected += 1
+            return
+        if pkt.payload_type != PT_PCMU:  # e.g. RFC 4733 DTMF: digits reach us as ARI events instead
+            stats.packets_rejected += 1
+            return
+        stats.packets_received += 1
+        if self._rx_seq is not None:
+            gap = sequence_gap(self._rx_seq, pkt.sequence_number)
+            if gap > 0:
+                stats.packets_lost += gap
+        self._rx_seq = pkt.sequence_number
+        self.last_received_at = self._loop.time() if self._loop else None
+        self._push(AudioFrame(ulaw_decode(pkt.payload), pkt.timestamp, pkt.sequence_number))
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable once Asterisk tore the channel down; the call's end arrives over ARI.
+        self.stats.send_errors += 1
+
+    def _push(self, item: AudioFrame | None) -> None:
+        if self._rx.full():
+            self._rx.get_nowait()  # drop the oldest: late audio is worth less than fresh audio
+            self.stats.frames_dropped += 1
+        self._rx.put_nowait(item)
+
+    async def recv(self) -> AudioFrame:
+        """The next received frame; raises `MediaClosed` once the endpoint is closed."""
+        frame = await self._rx.get()
+        if frame is None:
+            self._rx.put_nowait(None)  # keep the end marker for the next reader
+            raise MediaClosed
+        return frame
+
+    async def frames(self) -> AsyncIterator[AudioFrame]:
+        """Received frames until the endpoint is closed."""
+        while True:
+            try:
+                yield await self.recv()
+            except MediaClosed:
+                return
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def send(self, pcm: bytes) -> int:
+        """Queue PCM16 8 kHz audio of any length; returns the play position (samples) at its end.
+
+        Compare the result with `samples_sent` to know whether a chunk has been played out."""
+        if self._closed:
+            raise MediaClosed
+        if len(pcm) % 2:
+            raise ValueError("PCM16 needs an even number of bytes")
+        if not pcm:
+            return self._enqueued_samples
+        data = self._partial + ulaw_encode(pcm)
+        whole = len(data) - len(data) % FRAME_BYTES_ULAW
+        self._out.extend(data[i : i + FRAME_BYTES_ULAW] for i in range(0, whole, FRAME_BYTES_ULAW))
+        self._partial = data[whole:]
+        self._enqueued_samples += len(pcm) // 2
+        self._idle.clear()
+        self._wake.set()
+        return self._enqueued_samples
+
+    def clear(self) -> int:
+        """Barge-in: drop all queued audio so nothing more goes out; returns the samples dropped."""
+        dropped = self.queued_samples
+        self._out.clear()
+        self._partial = b""
+        self._enqueued_samples -= dropped
+        self._idle.set()
+        return dropped
+
+    async def drained(self) -> None:
+        """Wait until every queued sample has been sent (or cleared)."""
+        await self._idle.wait()
+
+    @property
+    def queued_samples(self) -> int:
+        return len(self._out) * FRAME_BYTES_ULAW + len(self._partial)
+
+    @property
+    def samples_sent(self) -> int:
+        """Play position: samples handed to the socket since the endpoint opened (cleared ones excluded)."""
+        return self._sent_samples
+
+    @property
+    def sending(self) -> bool:
+        return not self._idle.is_set()
+
+    async def _send_loop(self) -> None:
+        pacer = self._pacer
+        assert pacer is not None and self._transport is not None and self._remote is not None
+        transport, out = self._transport, self._out
+        marker = True  # first packet of a talkspurt (RFC 3551 §4.1)
+        pacer.resume()
+        while True:
+            if not out and not self._partial:
+                self._idle.set()
+                self._wake.clear()
+                await self._wake.wait()  # no timer runs while we have nothing to say
+                planned = pacer.deadline
+                start = pacer.resume()
+                if self._ever_sent:
+                    ts = resume_timestamp(self._ts, planned, start)
+                    marker = ts != self._ts
+                    self._ts = ts
+            delay = pacer.delay()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if out:
+                payload = out.popleft()
+                samples = FRAME_BYTES_ULAW
+            elif self._partial:  # the producer is behind: pad the tail rather than hold it back
+                samples = len(self._partial)
+                payload = self._partial + _SILENCE_FRAME[samples:]
+                self._partial = b""
+            else:
+                continue  # cleared while we slept
+            transport.sendto(build_rtp(PT_PCMU, self._seq, self._ts, self._ssrc, payload, marker), self._remote)
+            marker = False
+            self._ever_sent = True
+            self._seq = (self._seq + 1) & 0xFFFF
+            self._ts = (self._ts + SAMPLES_PER_FRAME) & 0xFFFFFFFF
+            self._sent_samples += samples
+            self.stats.packets_sent += 1
+            pacer.advance()
+            self.stats.pacer_resyncs = pacer.resyncs
