@@ -33,6 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     revoke = keys.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("key_id", help="the key's id or its shown prefix")
     sub.add_parser("models", help="list installed models and voices")
+    carrier = sub.add_parser("carrier", help="the loopback test carrier").add_subparsers(
+        dest="carrier_command", required=True
+    )
+    carrier_call = carrier.add_parser("call", help="place a call from the test carrier into one of your numbers")
+    carrier_call.add_argument("--to", required=True, help="the DID to call (E.164)")
+    carrier_call.add_argument("--from", dest="caller", default="+12025550199", help="caller ID")
     args = parser.parse_args(argv)
 
     try:
@@ -48,6 +54,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return doctor(settings)
     if args.command == "models":
         return models()
+    if args.command == "carrier":
+        from appliance.telephony.carrier.inbound import place_call
+
+        try:
+            print(f"calling {args.to} from the test carrier: channel {place_call(settings, args.to, args.caller)}")
+        except RuntimeError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        return 0
     db = open_db(settings.db_path)
     if args.keys_command == "create":
         record, key = key_store.create_key(db, args.name)
@@ -80,6 +95,20 @@ async def serve(settings: Settings) -> int:
     if settings.loopback_trunk:
         ensure_loopback(db, settings.carrier_sip_port)
     runtime = Runtime(settings=settings, db=db)
+    telephony = None
+    if settings.telephony:
+        from appliance.telephony.service import TelephonyService
+
+        telephony = TelephonyService(settings, db)
+        print("Starting Asterisk…", flush=True)
+        try:
+            await telephony.start()
+            runtime.telephony = telephony
+        except Exception as exc:  # the API still serves; /readyz says telephony is down
+            log.error("telephony.start_failed", error=str(exc))
+            print(f"Telephony failed to start: {exc}", file=sys.stderr, flush=True)
+            await telephony.stop()
+            telephony = None
     first_key = None
     if key_store.count_active(db) == 0:
         _, first_key = key_store.create_key(db, "first key")
@@ -117,6 +146,8 @@ async def serve(settings: Settings) -> int:
     log.info("appliance.stopping")
     server.should_exit = True
     await server_task
+    if telephony is not None:
+        await telephony.stop()
     db.conn.close()
     return 0
 

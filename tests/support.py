@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import re
 import socket
 import subprocess
@@ -20,6 +21,20 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return s.getsockname()[1]
 
 
+def telephony_ports() -> dict[str, str]:
+    """Free SIP/ARI/AMI ports and an RTP range of our own, so test instances never collide."""
+    rtp = random.randrange(30000, 60000, 200)
+    return {
+        "APPLIANCE_SIP_HOST": "127.0.0.1",
+        "APPLIANCE_SIP_PORT": str(free_port(socket.SOCK_DGRAM)),
+        "APPLIANCE_CARRIER_SIP_PORT": str(free_port(socket.SOCK_DGRAM)),
+        "APPLIANCE_ARI_PORT": str(free_port()),
+        "APPLIANCE_AMI_PORT": str(free_port()),
+        "APPLIANCE_RTP_START": str(rtp),
+        "APPLIANCE_RTP_END": str(rtp + 199),
+    }
+
+
 class ServerProcess:
     """`appliance serve` in a child process with its own data dir and ports."""
 
@@ -32,6 +47,7 @@ class ServerProcess:
             "APPLIANCE_PORT": str(self.port),
             "APPLIANCE_HOST": "127.0.0.1",
             "APPLIANCE_LOG_JSON": "true",
+            **telephony_ports(),
             **(env or {}),
         }
         self.proc: subprocess.Popen[str] | None = None
@@ -72,6 +88,18 @@ class ServerProcess:
         assert self.proc is not None and self.proc.stdout is not None
         for line in self.proc.stdout:
             self.output.append(line)
+
+    def wait_for(self, call_id: str, statuses: set[str], timeout: float = 60) -> dict:
+        """Poll a call until its status is one of `statuses`."""
+        deadline = time.monotonic() + timeout
+        with self.client() as api:
+            while True:
+                call = api.get(f"/v1/calls/{call_id}").json()
+                if call["status"] in statuses:
+                    return call
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"call {call_id} still {call['status']} after {timeout} s")
+                time.sleep(0.1)
 
     def client(self, key: str | None = None) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key or self.key}"}, timeout=30)

@@ -150,7 +150,8 @@ def _closing_fields(
     answered_by = fields.get("answered_by", row["answered_by"])
     billed = 0
     if row["answered_at"] and status == "completed" and answered_by != "machine":
-        billed = max(0, math.ceil((stamp - parse_iso(row["answered_at"])).total_seconds()))
+        # Whole seconds, nearest, at least one: an answered call always costs something.
+        billed = max(1, round((stamp - parse_iso(row["answered_at"])).total_seconds()))
     out["billed_duration_seconds"] = billed
     out["billing_amount_milli_cents"] = round(billed * price_per_minute / 60)
     snapshot = loads(row["agent_snapshot"])

@@ -1,0 +1,113 @@
+"""The telephony side of a running appliance: Asterisk, the ARI client, the dialer, trunk state.
+
+This is what the API sees as `runtime.telephony`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import sqlite_utils
+import structlog
+
+from appliance.config import Settings
+from appliance.store import trunks as trunk_store
+from appliance.store.trunks import TrunkState
+from appliance.telephony.ami import AmiClient
+from appliance.telephony.ari import AriClient
+from appliance.telephony.asterisk import AsteriskServer
+from appliance.telephony.dialer import Dialer, SessionFactory
+from appliance.telephony.trunk_config import TrunkConfig
+
+log = structlog.get_logger(__name__)
+STATE_POLL_SECONDS = 5.0
+
+
+class TelephonyService:
+    def __init__(
+        self, settings: Settings, db: sqlite_utils.Database, session_factory: SessionFactory | None = None
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.asterisk = AsteriskServer(settings)
+        self.ari: AriClient | None = None
+        self.ami: AmiClient | None = None
+        self.dialer: Dialer | None = None
+        self._session_factory = session_factory
+        self._state: TrunkState = {}
+        self._poll_task: asyncio.Task[None] | None = None
+
+    def trunk_configs(self) -> list[TrunkConfig]:
+        return [TrunkConfig.from_row(row) for row in trunk_store.trunk_rows(self.db)]
+
+    async def start(self) -> None:
+        await self.asterisk.start(self.trunk_configs())
+        user, password = self.asterisk.ari_auth()
+        self.ari = AriClient(self.asterisk.ari_url, user, password, self.asterisk.app)
+        self.ari.start()
+        await asyncio.wait_for(self.ari.connected.wait(), timeout=15)
+        kwargs = {"session_factory": self._session_factory} if self._session_factory else {}
+        self.dialer = Dialer(self.settings, self.db, self.ari, **kwargs)
+        self.asterisk.listeners.append(self.dialer.on_asterisk_state)
+        await self.dialer.start()
+        s = self.asterisk.secrets
+        self.ami = AmiClient(port=self.settings.ami_port, user=s.ami_user, secret=s.ami_secret)
+        self._poll_task = asyncio.create_task(self._poll_state(), name="trunk-state")
+
+    async def stop(self) -> None:
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poll_task
+        if self.dialer is not None:
+            await self.dialer.stop()
+        if self.ami is not None:
+            await self.ami.close()
+        if self.ari is not None:
+            await self.ari.close()
+        await self.asterisk.stop()
+
+    # --- runtime.Telephony --------------------------------------------------------------------------
+    def is_ready(self) -> bool:
+        return self.asterisk.up.is_set() and self.ari is not None and self.ari.connected.is_set()
+
+    def trunk_state(self) -> TrunkState:
+        return self._state
+
+    def wake(self) -> None:
+        if self.dialer is not None:
+            self.dialer.wake()
+
+    async def cancel(self, call_id: str) -> None:
+        if self.dialer is not None:
+            await self.dialer.cancel(call_id)
+
+    async def trunks_changed(self) -> None:
+        await self.asterisk.reload_pjsip(self.trunk_configs())
+        await self.refresh_state()
+
+    async def refresh_state(self) -> None:
+        """Registration and reachability of each trunk, from AMI."""
+        if self.ami is None or not self.asterisk.up.is_set():
+            return
+        try:
+            registrations = await self.ami.registrations()
+            contacts = await self.ami.contacts()
+        except Exception as exc:  # AMI is advisory: a failed poll keeps the last known state
+            log.warning("telephony.state_poll_failed", error=str(exc))
+            return
+        state: TrunkState = {}
+        for trunk in self.trunk_configs():
+            reachable = contacts.get(trunk.endpoint)
+            if trunk.register:
+                status = registrations.get(f"{trunk.endpoint}-reg", "unregistered")
+            else:
+                status = "not_applicable"
+            state[trunk.id] = (status, reachable)
+        self._state = state
+
+    async def _poll_state(self) -> None:
+        while True:
+            await self.refresh_state()
+            await asyncio.sleep(STATE_POLL_SECONDS)
