@@ -15,7 +15,7 @@ import random
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 import structlog
 
