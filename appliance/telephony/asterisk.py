@@ -49,8 +49,21 @@ res_pjsip_outbound_registration res_pjsip_registrar res_pjsip_sdp_rtp res_pjsip_
 res_pjsip_rfc3326 res_pjsip_nat res_pjsip_refer res_pjsip_pubsub res_pjsip_logger res_pjsip_header_funcs
 func_pjsip_endpoint res_manager_devicestate
 """.split()
-EMPTY_CONFS = ("features", "acl", "udptl", "pjproject", "stasis", "ccss", "websocket_client", "chan_websocket",
-               "musiconhold", "amd", "res_stun_monitor", "sorcery", "codecs")  # fmt: skip
+EMPTY_CONFS = (
+    "features",
+    "acl",
+    "udptl",
+    "pjproject",
+    "stasis",
+    "ccss",
+    "websocket_client",
+    "chan_websocket",
+    "musiconhold",
+    "amd",
+    "res_stun_monitor",
+    "sorcery",
+    "codecs",
+)
 
 
 class AsteriskNotInstalled(RuntimeError):
@@ -71,8 +84,11 @@ class Install:
     @property
     def moddir(self) -> str:
         base = Path(self.root or "/")
-        for candidate in ("usr/lib/x86_64-linux-gnu/asterisk/modules", "usr/lib/aarch64-linux-gnu/asterisk/modules",
-                          "usr/lib/asterisk/modules"):  # fmt: skip
+        for candidate in (
+            "usr/lib/x86_64-linux-gnu/asterisk/modules",
+            "usr/lib/aarch64-linux-gnu/asterisk/modules",
+            "usr/lib/asterisk/modules",
+        ):
             if (base / candidate).is_dir():
                 return "/" + candidate
         return "/usr/lib/asterisk/modules"
@@ -117,8 +133,14 @@ class Secrets:
 
     @classmethod
     def generate(cls) -> Secrets:
-        return cls("appliance", secrets.token_urlsafe(24), "appliance", secrets.token_urlsafe(24),
-                   "appliance-test", secrets.token_urlsafe(12))  # fmt: skip
+        return cls(
+            "appliance",
+            secrets.token_urlsafe(24),
+            "appliance",
+            secrets.token_urlsafe(24),
+            "appliance-test",
+            secrets.token_urlsafe(12),
+        )
 
 
 class AsteriskServer:
@@ -163,8 +185,17 @@ class AsteriskServer:
         """Write every config file into <run>/etc (fresh secrets were generated in __init__)."""
         self._trunks = trunks
         etc = self.run_dir / "etc"
-        for sub in ("etc", "var/lib", "var/run", "var/log", "var/spool/recording", "var/cache", "recordings",
-                    "carrier", "sounds"):  # fmt: skip
+        for sub in (
+            "etc",
+            "var/lib",
+            "var/run",
+            "var/log",
+            "var/spool/recording",
+            "var/cache",
+            "recordings",
+            "carrier",
+            "sounds",
+        ):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
         s = self.settings
         ctx = {
@@ -185,8 +216,18 @@ class AsteriskServer:
             "trunks": trunks,
             "carrier": self._carrier_context() if s.loopback_trunk else None,
         }
-        for name in ("asterisk", "modules", "ari", "http", "manager", "rtp", "logger", "indications", "pjsip",
-                     "extensions"):  # fmt: skip
+        for name in (
+            "asterisk",
+            "modules",
+            "ari",
+            "http",
+            "manager",
+            "rtp",
+            "logger",
+            "indications",
+            "pjsip",
+            "extensions",
+        ):
             _write_private(etc / f"{name}.conf", self._env.get_template(f"{name}.conf.j2").render(**ctx))
         for name in EMPTY_CONFS:
             _write_private(etc / f"{name}.conf", "")
@@ -195,10 +236,13 @@ class AsteriskServer:
 
     def _carrier_context(self) -> dict[str, object]:
         sounds = self.run_dir / "sounds"
-        prompt = _synthesize(sounds / "carrier-prompt",
-                             "Hello, this is the test carrier. The appliance answered the call correctly.")  # fmt: skip
-        greeting = _synthesize(sounds / "carrier-greeting",
-                               "Hi, you have reached the voicemail of the test carrier. Please leave a message after the tone.")  # fmt: skip
+        prompt = _synthesize(
+            sounds / "carrier-prompt", "Hello, this is the test carrier. The appliance answered the call correctly."
+        )
+        greeting = _synthesize(
+            sounds / "carrier-greeting",
+            "Hi, you have reached the voicemail of the test carrier. Please leave a message after the tone.",
+        )
         return {
             "port": self.settings.carrier_sip_port,
             "username": self.secrets.carrier_user,
@@ -214,19 +258,41 @@ class AsteriskServer:
         """Render, launch, and wait until ARI answers."""
         self.render(trunks)
         self._mount()
+        await self._kill_orphan()
         self._stopping = False
         await self._spawn()
         await self._wait_ready(timeout)
         self._supervisor = asyncio.create_task(self._supervise(), name="asterisk-supervisor")
+
+    async def _kill_orphan(self) -> None:
+        """An Asterisk left running by an appliance that was killed holds our ports: stop it. Its calls are
+        closed by the dialer's reconciliation."""
+        pidfile = self.run_dir / "var/run/asterisk.pid"
+        try:
+            pid = int(pidfile.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        if b"asterisk" not in cmdline or str(self.run_dir).encode() not in cmdline:
+            return
+        log.warning("asterisk.orphan_killed", pid=pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        for _ in range(50):
+            if not Path(f"/proc/{pid}").exists():
+                break
+            await asyncio.sleep(0.1)
 
     async def _spawn(self) -> None:
         log_path = self.run_dir / "var/log/console.out"
         with open(log_path, "ab") as out:
             self._proc = await asyncio.create_subprocess_exec(
                 *self.install.command("-f", "-n", "-C", str(self.run_dir / "etc/asterisk.conf")),
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # a Ctrl-C to the appliance must not kill Asterisk before we stop it
-            )  # fmt: skip
+            )
         log.info("asterisk.spawned", pid=self._proc.pid, chroot=str(self.install.root or ""))
 
     async def _wait_ready(self, timeout: float) -> None:
@@ -301,8 +367,9 @@ class AsteriskServer:
         """Run one CLI command over the control socket (`asterisk -rx`)."""
         proc = await asyncio.create_subprocess_exec(
             *self.install.command("-C", str(self.run_dir / "etc/asterisk.conf"), "-rx", command),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         out, _ = await proc.communicate()
         return out.decode(errors="replace")
 

@@ -238,8 +238,12 @@ class Dialer:
                         session_task = await self._start_media(live, row)
                     except (AriError, OSError, TimeoutError, ConnectionError) as exc:
                         log.error("dialer.media_failed", call_id=live.call_id, error=str(exc))
-                        store.set_fields(self.db, live.call_id, error_code="media_failed",
-                                         error_message=f"could not connect the call's audio: {exc}")
+                        store.set_fields(
+                            self.db,
+                            live.call_id,
+                            error_code="media_failed",
+                            error_message=f"could not connect the call's audio: {exc}",
+                        )
                         live.end_reason = "error"
                         await self.ari.hangup(live.channel_id)
                 elif isinstance(event, ChannelDestroyed) and event.channel.id == live.channel_id:

@@ -63,7 +63,9 @@ def test_answered_call_completes_with_billed_seconds(
 ) -> None:
     call = dial(api, outbound_agent, "+12025550101")
     live = appliance.wait_for(call["id"], {"in_progress"} | TERMINAL, timeout=20)
-    assert live["status"] == "in_progress" and live["answered_at"] is not None, {k: live[k] for k in ("status", "end_reason", "error_code", "error_message", "hangup_cause")}
+    assert live["status"] == "in_progress" and live["answered_at"] is not None, {
+        k: live[k] for k in ("status", "end_reason", "error_code", "error_message", "hangup_cause")
+    }
     done = appliance.wait_for(call["id"], TERMINAL, timeout=30)
     assert done["status"] == "completed" and done["end_reason"] == "caller_hangup"
     assert done["billed_duration_seconds"] > 0
@@ -81,7 +83,9 @@ def test_cancel_before_answer(appliance: ServerProcess, api: httpx.Client, outbo
 def test_cancel_after_answer(appliance: ServerProcess, api: httpx.Client, outbound_agent: dict) -> None:
     call = dial(api, outbound_agent, "+12025550101")
     live = appliance.wait_for(call["id"], {"in_progress"} | TERMINAL, timeout=15)
-    assert live["status"] == "in_progress", {k: live[k] for k in ("status", "end_reason", "error_code", "error_message")}
+    assert live["status"] == "in_progress", {
+        k: live[k] for k in ("status", "end_reason", "error_code", "error_message")
+    }
     assert api.post(f"/v1/calls/{call['id']}/cancel").status_code == 200
     done = appliance.wait_for(call["id"], TERMINAL, timeout=15)
     assert done["status"] == "completed" and done["end_reason"] == "canceled"
