@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support import ServerProcess  # noqa: E402
+from tests.support import ServerProcess
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -171,7 +171,7 @@ class CallController(Controller):
     async def get_recording(self, runtime: Runtime, call_id: str) -> File:
         row = store.call_row(runtime.db, call_id)
         path = row["recording_path"]
-        if not path or not Path(path).is_file():  # noqa: ASYNC240 (one stat)
+        if not path or not Path(path).is_file():
             raise NotFound(f"call {call_id} has no recording", code="recording_not_found")
         return File(path=path, filename=f"{call_id}.wav", media_type="audio/wav")
 
