@@ -59,7 +59,7 @@ def test_busy_from_a_third_party_peer(appliance: ServerProcess, api: httpx.Clien
 def test_answer_and_hangup_with_a_third_party_peer(
     appliance: ServerProcess, api: httpx.Client, sipp_peer: tuple
 ) -> None:
-    trunk, proc = sipp_peer
+    trunk, _ = sipp_peer
     call = call_via(api, trunk, "+14155550178")
     live = appliance.wait_for(call["id"], {"in_progress"} | TERMINAL, timeout=20)
     assert live["status"] == "in_progress"
