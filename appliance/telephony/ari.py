@@ -46,7 +46,8 @@ class AriError(Exception):
     """ARI answered with an error status (or, with status 0, could not be reached)."""
 
     def __init__(self, status: int, message: str, method: str = "", path: str = "") -> None:
-        super().__init__(f"ARI {method} {path} -> {status}: {message}".replace("  ", " "))
+        where = f" {method} {path}" if method else ""
+        super().__init__(f"ARI{where} -> {status}: {message}")
         self.status = status
         self.message = message
 
@@ -220,6 +221,7 @@ class AriClient:
 
     async def _events_forever(self) -> None:
         backoff = self.reconnect_min
+        last_error = ""
         while True:
             try:
                 async with connect(
@@ -231,7 +233,7 @@ class AriClient:
                     max_size=2**22,
                     compression=None,
                 ) as ws:
-                    backoff = self.reconnect_min
+                    backoff, last_error = self.reconnect_min, ""
                     self._set_connected(True)
                     async for raw in ws:
                         try:
@@ -244,10 +246,14 @@ class AriClient:
                 self._set_connected(False)
                 raise
             except (OSError, TimeoutError, websockets.WebSocketException) as exc:
+                error = str(exc) or type(exc).__name__
                 if self.connected.is_set():
-                    log.warning("ari.events_lost", error=str(exc))
-                else:
-                    log.debug("ari.connect_failed", error=str(exc), retry_in=round(backoff, 2))
+                    log.warning("ari.events_lost", error=error)
+                elif error != last_error:  # e.g. a 401 says so once, not every retry
+                    log.warning("ari.connect_failed", error=error, retrying=True)
+                last_error = error
+            except Exception:  # a bug must not end reconnection for the life of the process
+                log.exception("ari.events_loop_error")
             self._set_connected(False)
             # Jitter so a fleet of clients does not hammer a restarting Asterisk in lockstep.
             await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
