@@ -250,7 +250,7 @@ class AsteriskServer:
             "recordings": str(self.carrier_dir),
             "prompt": prompt,
             "greeting": greeting,
-            "linger": 4,
+            "linger": 30,  # long enough to hold calls in benchmarks; tests end calls themselves
         }
 
     # --- process ----------------------------------------------------------------------------------

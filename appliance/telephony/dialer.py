@@ -29,7 +29,6 @@ from appliance.telephony.ari_events import (
     ChannelStateChange,
     Dial,
     Event,
-    StasisEnd,
     StasisStart,
 )
 from appliance.telephony.causes import hangup_cause_text, outcome_for
@@ -207,11 +206,12 @@ class Dialer:
         finally:
             self._finish(live)
 
-    async def _follow(self, live: LiveCall, row: dict[str, Any]) -> None:
-        """React to channel events until the channel is destroyed."""
-        session_task: asyncio.Task[str | None] | None = None
+    async def _follow(
+        self, live: LiveCall, row: dict[str, Any], session_task: asyncio.Task[str | None] | None = None
+    ) -> None:
+        """React to channel events until the channel is destroyed (outbound from dialing, inbound from answer)."""
         max_duration = row["agent_snapshot"]["max_duration_seconds"]
-        deadline: float | None = None
+        deadline = time.monotonic() + max_duration if live.answered else None
         try:
             while True:
                 timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -466,40 +466,11 @@ class Dialer:
             await self.ari.answer(live.channel_id)
             store.transition(self.db, live.call_id, "in_progress", answered_by="human")
             row = store.call_row(self.db, live.call_id)
-            session = await self._start_media(live, row)
-            await self._follow_inbound(live, row, session)
-        except AriError as exc:
+            await self._follow(live, row, await self._start_media(live, row))
+        except (AriError, TimeoutError, ConnectionError) as exc:
             log.warning("dialer.inbound_failed", call_id=live.call_id, error=str(exc))
         finally:
             self._finish(live)
-
-    async def _follow_inbound(self, live: LiveCall, row: dict[str, Any], session: asyncio.Task[str | None]) -> None:
-        deadline = time.monotonic() + row["agent_snapshot"]["max_duration_seconds"]
-        try:
-            while True:
-                assert live.events is not None
-                try:
-                    event = await asyncio.wait_for(live.events.get(), max(0.0, deadline - time.monotonic()))
-                except TimeoutError:
-                    live.end_reason = live.end_reason or "max_duration"
-                    await self.ari.hangup(live.channel_id)
-                    continue
-                if isinstance(event, ChannelDestroyed) and event.channel.id == live.channel_id:
-                    self._ended(live, event.cause, event.cause_txt, event.tech_cause)
-                    return
-                if isinstance(event, StasisEnd) and event.channel.id == live.channel_id:
-                    self._ended(live, 16, "Normal Clearing", None)
-                    return
-                if session.done():
-                    reason = None if session.cancelled() else session.result()
-                    if reason:
-                        live.end_reason = live.end_reason or reason
-                        await self.ari.hangup(live.channel_id)
-        finally:
-            session.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await session
-            await self._stop_media(live)
 
 
 _NO_AGENT: dict[str, Any] = {

@@ -51,13 +51,17 @@ def test_inbound_call_is_answered_by_the_numbers_inbound_agent(
     appliance: ServerProcess, api: httpx.Client, loopback: dict
 ) -> None:
     number = api.post("/v1/numbers", json={"e164": "+14155550111", "trunk_id": loopback["id"]}).json()
-    agent = api.post("/v1/agents", json={"name": "front desk", "type": "inbound", "number_ids": [number["id"]]}).json()
+    agent = api.post(
+        "/v1/agents",
+        json={"name": "front desk", "type": "inbound", "number_ids": [number["id"]], "max_duration_seconds": 10},
+    ).json()
     carrier_call(appliance, number["e164"])
     live = wait_inbound(api, number["e164"], {"in_progress"} | TERMINAL)
     assert live["status"] == "in_progress" and live["agent_id"] == agent["id"]
     assert live["from_number"] == "+12025550199" and live["answered_by"] == "human"
     done = wait_inbound(api, number["e164"], TERMINAL)
-    assert done["status"] == "completed" and done["billed_duration_seconds"] > 0
+    assert done["status"] == "completed" and done["end_reason"] == "max_duration"
+    assert done["billed_duration_seconds"] >= 9
 
 
 def test_inbound_call_to_a_number_without_agent_is_rejected_and_logged(

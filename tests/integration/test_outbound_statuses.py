@@ -58,17 +58,16 @@ def test_ringing_then_ring_timeout_is_no_answer(
     assert 4 <= call["duration_seconds"] <= 9  # the agent's 5 s ring timeout
 
 
-def test_answered_call_completes_with_billed_seconds(
-    appliance: ServerProcess, api: httpx.Client, outbound_agent: dict
+def test_answered_call_completes_at_max_duration_with_billed_seconds(
+    appliance: ServerProcess, api: httpx.Client
 ) -> None:
-    call = dial(api, outbound_agent, "+12025550101")
+    agent = api.post("/v1/agents", json={"name": "short", "type": "outbound", "max_duration_seconds": 10}).json()
+    call = dial(api, agent, "+12025550101")
     live = appliance.wait_for(call["id"], {"in_progress"} | TERMINAL, timeout=20)
-    assert live["status"] == "in_progress" and live["answered_at"] is not None, {
-        k: live[k] for k in ("status", "end_reason", "error_code", "error_message", "hangup_cause")
-    }
+    assert live["status"] == "in_progress" and live["answered_at"] is not None, live
     done = appliance.wait_for(call["id"], TERMINAL, timeout=30)
-    assert done["status"] == "completed" and done["end_reason"] == "caller_hangup"
-    assert done["billed_duration_seconds"] > 0
+    assert done["status"] == "completed" and done["end_reason"] == "max_duration"
+    assert 9 <= done["billed_duration_seconds"] <= 12
     assert done["duration_seconds"] >= done["billed_duration_seconds"]
 
 
