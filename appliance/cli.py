@@ -8,7 +8,7 @@ import shutil
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -180,7 +180,52 @@ def doctor(settings: Settings) -> int:
 
     voices = installed_voices()
     line("voices", bool(voices), ", ".join(voices) or "none installed")
+    if settings.telephony:
+        ok = asyncio.run(_doctor_telephony(settings, line)) and ok
     return 0 if ok else 1
+
+
+async def _doctor_telephony(settings: Settings, line: Callable[[str, bool, str], None]) -> bool:
+    """Asterisk: installed version; when the appliance runs, loaded modules and each trunk's state."""
+    import httpx
+
+    from appliance.telephony.ami import AmiClient
+    from appliance.telephony.asterisk import AsteriskNotInstalled, find_asterisk
+    from appliance.telephony.running import ari_credentials, manager_credentials
+    from appliance.telephony.trunk_config import endpoint_name
+
+    try:
+        install = find_asterisk(settings)
+    except AsteriskNotInstalled as exc:
+        line("asterisk", False, str(exc))
+        return False
+    line(
+        "asterisk",
+        True,
+        f"{install.version.split(' built')[0]} ({'chroot ' + str(install.root) if install.root else 'system'})",
+    )
+    try:
+        base, user, password = ari_credentials(settings)
+        async with httpx.AsyncClient(auth=(user, password), timeout=3) as client:
+            modules = (await client.get(f"{base}/asterisk/modules")).json()
+    except (RuntimeError, httpx.HTTPError, ValueError):
+        print("[--] asterisk: not running (start the appliance to see modules and trunks)")
+        return True
+    running = [m["name"] for m in modules if m.get("status") == "Running"]
+    line("asterisk modules", len(running) > 50, f"{len(running)} running: " + ", ".join(sorted(running)[:8]) + ", …")
+    ami = AmiClient(*manager_credentials(settings))
+    try:
+        registrations, contacts = await ami.registrations(), await ami.contacts()
+    finally:
+        await ami.close()
+    from appliance.store.trunks import trunk_rows
+
+    for row in trunk_rows(open_db(settings.db_path)):
+        endpoint = endpoint_name(row["id"])
+        state = registrations.get(f"{endpoint}-reg", "unregistered") if row["register"] else "no registration"
+        reach = {True: "reachable", False: "unreachable", None: "not qualified"}[contacts.get(endpoint)]
+        print(f"[--] trunk {row['name']} ({row['host']}:{row['port']}): {state}, {reach}")
+    return True
 
 
 def models() -> int:

@@ -6,24 +6,12 @@ it hears); the INVITE travels over real SIP from the carrier transport to the ap
 
 from __future__ import annotations
 
-import configparser
 import uuid
-from pathlib import Path
 
 import httpx
 
 from appliance.config import Settings
-
-
-def ari_credentials(settings: Settings) -> tuple[str, str, str]:
-    """(base url, user, password) of the running appliance's Asterisk, from its rendered ari.conf."""
-    conf = settings.data_path / "asterisk" / "etc" / "ari.conf"
-    if not conf.exists():
-        raise RuntimeError(f"{conf} not found: is the appliance running with this data_dir?")
-    parser = configparser.ConfigParser(strict=False, inline_comment_prefixes=(";",))
-    parser.read_string(Path(conf).read_text())
-    user = next(s for s in parser.sections() if s != "general")
-    return f"http://127.0.0.1:{settings.ari_port}/ari", user, parser[user]["password"].strip()
+from appliance.telephony.running import ari_credentials
 
 
 def place_call(settings: Settings, to: str, caller_id: str = "+12025550199") -> str:
