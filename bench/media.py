@@ -57,9 +57,16 @@ async def run_endpoints(n: int, remotes: list[tuple[str, int]] | None, seconds: 
     if remotes is None:  # measured side: start the far side and exchange ports
         ports = ",".join(str(e.local_address[1]) for e in endpoints)
         peer = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--peer", ports, "--seconds", str(seconds + 2), "--loop", ARGS.loop,
+            sys.executable,
+            __file__,
+            "--peer",
+            ports,
+            "--seconds",
+            str(seconds + 2),
+            "--loop",
+            ARGS.loop,
             stdout=subprocess.PIPE,
-        )  # fmt: skip
+        )
         assert peer.stdout is not None
         peer_ports = [int(p) for p in (await peer.stdout.readline()).decode().split(",")]
         remotes = [("127.0.0.1", p) for p in peer_ports]
