@@ -184,6 +184,10 @@ class Dialer:
         try:
             endpoint = f"PJSIP/{row['to_number']}@{endpoint_name(row['trunk_id'])}"
             try:
+                # Straight into our app, which ARI subscribes at creation: originating into a dialplan
+                # context instead loses the events of calls refused within the first milliseconds
+                # (the subscription comes after creation). AMD runs after the answer anyway: the
+                # answered channel can be sent to the `appliance-amd` context with continue_in_dialplan.
                 await self.ari.originate(
                     endpoint,
                     channel_id=live.channel_id,
