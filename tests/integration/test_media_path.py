@@ -32,6 +32,9 @@ class ToneProbe:
         self.media.send(tone(440, 2.0))
         async for frame in self.media.frames():
             ToneProbe.received.append(frame.pcm)
+            if len(ToneProbe.received) >= 150:  # 3 s heard: the probe ends the call, as an agent would
+                await self.media.drained()
+                return "agent_ended"
         return None
 
 
@@ -63,7 +66,7 @@ async def test_audio_flows_both_ways(tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.1)
         final = calls.get_call(db, call.id)
-        assert final.status == "completed", final
+        assert final.status == "completed" and final.end_reason == "agent_ended", final
     finally:
         await service.stop()
 

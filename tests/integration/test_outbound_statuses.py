@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -100,3 +102,18 @@ def test_webhook_outbox_holds_one_event_per_step(
     db = sqlite3.connect(appliance.data_dir / "appliance.db")
     kinds = [r[0] for r in db.execute("SELECT type FROM webhook_events WHERE call_id = ? ORDER BY seq", [call["id"]])]
     assert kinds == ["call.queued", "call.ringing", "call.busy"]
+
+
+def test_trunk_changes_reload_pjsip_without_dropping_live_calls(
+    appliance: ServerProcess, api: httpx.Client, outbound_agent: dict
+) -> None:
+    call = dial(api, outbound_agent, "+12025550101")
+    assert appliance.wait_for(call["id"], {"in_progress"} | TERMINAL, timeout=15)["status"] == "in_progress"
+    trunk = api.post("/v1/trunks", json={"name": "reload-check", "host": "192.0.2.10"}).json()
+    api.patch(f"/v1/trunks/{trunk['id']}", json={"port": 5070})
+    api.delete(f"/v1/trunks/{trunk['id']}")
+    time.sleep(2)
+    assert api.get(f"/v1/calls/{call['id']}").json()["status"] == "in_progress"
+    api.post(f"/v1/calls/{call['id']}/cancel")
+    done = appliance.wait_for(call["id"], TERMINAL, timeout=15)
+    assert done["status"] == "completed" and done["end_reason"] == "canceled" and done["error_code"] is None
