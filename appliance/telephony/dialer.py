@@ -216,17 +216,34 @@ class Dialer:
         """React to channel events until the channel is destroyed (outbound from dialing, inbound from answer)."""
         max_duration = row["agent_snapshot"]["max_duration_seconds"]
         deadline = time.monotonic() + max_duration if live.answered else None
+        assert live.events is not None
+        next_event: asyncio.Task[Event] | None = None
         try:
             while True:
+                if session_task is not None and session_task.done():
+                    reason = None
+                    if not session_task.cancelled() and session_task.exception() is None:
+                        reason = session_task.result()
+                    elif not session_task.cancelled():
+                        log.error("dialer.session_failed", call_id=live.call_id, error=repr(session_task.exception()))
+                        reason = "error"
+                    session_task = None
+                    if reason:
+                        live.end_reason = live.end_reason or reason
+                        await self.ari.hangup(live.channel_id)
                 timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-                assert live.events is not None
-                try:
-                    event = await asyncio.wait_for(live.events.get(), timeout)
-                except TimeoutError:
-                    live.end_reason = live.end_reason or "max_duration"
-                    deadline = None
-                    await self.ari.hangup(live.channel_id)
+                if next_event is None:
+                    next_event = asyncio.ensure_future(live.events.get())
+                # Wake on a channel event, on the session ending the call itself, or at max duration.
+                waiting: set[asyncio.Future[Any]] = {next_event} | ({session_task} if session_task else set())
+                await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if not next_event.done():
+                    if deadline is not None and time.monotonic() >= deadline:
+                        live.end_reason = live.end_reason or "max_duration"
+                        deadline = None
+                        await self.ari.hangup(live.channel_id)
                     continue
+                event, next_event = next_event.result(), None
                 if _is_ringing(event) and not live.answered:
                     store.transition(self.db, live.call_id, "ringing")
                 elif isinstance(event, StasisStart) and event.channel.id == live.channel_id:
@@ -253,13 +270,9 @@ class Dialer:
                 elif isinstance(event, ChannelDestroyed) and event.channel.id == live.channel_id:
                     self._ended(live, event.cause, event.cause_txt, event.tech_cause)
                     return
-                if session_task is not None and session_task.done():
-                    reason = session_task.result() if not session_task.cancelled() else None
-                    session_task = None
-                    if reason:
-                        live.end_reason = live.end_reason or reason
-                        await self.ari.hangup(live.channel_id)
         finally:
+            if next_event is not None:
+                next_event.cancel()
             if session_task is not None:
                 session_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
