@@ -16,7 +16,10 @@ COPY appliance ./appliance
 COPY asterisk ./asterisk
 COPY web ./web
 COPY models/README.md ./models/README.md
-RUN python3.13 -m venv .venv \
+# HOST_CA: a CA bundle to trust for PyPI (e.g. a TLS-inspecting proxy's), mounted by the build script.
+ARG HOST_CA=""
+RUN if [ -n "$HOST_CA" ]; then export PIP_CERT="$HOST_CA"; fi \
+ && python3.13 -m venv .venv \
  && .venv/bin/pip install --no-cache-dir -q --upgrade pip \
  && .venv/bin/pip install --no-cache-dir -q -e . \
  && chown -R appliance:appliance /opt/appliance/models

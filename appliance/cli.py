@@ -94,7 +94,11 @@ async def serve(settings: Settings) -> int:
     db = open_db(settings.db_path)
     if settings.loopback_trunk:
         ensure_loopback(db, settings.carrier_sip_port)
+    from appliance.results.webhooks import WebhookOutbox
+
     runtime = Runtime(settings=settings, db=db)
+    runtime.outbox = WebhookOutbox(db)
+    runtime.outbox.start()
     telephony = None
     if settings.telephony:
         from appliance.telephony.service import TelephonyService
@@ -148,6 +152,7 @@ async def serve(settings: Settings) -> int:
     await server_task
     if telephony is not None:
         await telephony.stop()
+    await runtime.outbox.stop()
     db.conn.close()
     return 0
 

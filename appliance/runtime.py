@@ -8,6 +8,7 @@ from typing import Protocol
 import sqlite_utils
 
 from appliance.config import Settings
+from appliance.results.webhooks import WebhookOutbox
 from appliance.store.keys import KeyCache
 from appliance.store.trunks import TrunkState
 
@@ -27,6 +28,7 @@ class Runtime:
     settings: Settings
     db: sqlite_utils.Database
     telephony: Telephony | None = None
+    outbox: WebhookOutbox | None = None
     key_cache: KeyCache = field(default_factory=KeyCache)
     # Sliding one-minute window of call creations, for the per-minute rate limit.
     recent_creates: list[float] = field(default_factory=list)

@@ -31,7 +31,11 @@ if ! buildah inspect --type image "$BASE" >/dev/null 2>&1; then
 fi
 
 echo "==> building $IMAGE (buildah bud --isolation chroot)"
-buildah bud -q --isolation chroot --network host -t "$IMAGE" . >/dev/null
+# The host's CA bundle rides along (read-only, build time only) in case PyPI is reached through a proxy
+# whose certificate only the host trusts.
+buildah bud -q --isolation chroot --network host \
+  --volume /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro --build-arg HOST_CA=/run/host-ca.crt \
+  -t "$IMAGE" . >/dev/null
 
 echo "==> running the image's appliance serve on port $PORT"
 ctr=$(buildah from "$IMAGE")

@@ -21,6 +21,7 @@ from .deps import provide_runtime
 from .edge import edge_middleware, error_response
 from .numbers_trunks import NumberController, TrunkController
 from .ops import docs, healthz, metrics, openapi_json, readyz
+from .webhooks import WebhookDeliveryController, WebhookEndpointController
 
 MAX_BODY = 1024 * 1024
 STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "web" / "static"
@@ -34,7 +35,15 @@ def create_asgi(runtime: Runtime) -> ASGIApp:
 def create_app(runtime: Runtime) -> Litestar:
     v1 = Router(
         path="/v1",
-        route_handlers=[AgentController, NumberController, TrunkController, CallController, UsageController],
+        route_handlers=[
+            AgentController,
+            NumberController,
+            TrunkController,
+            CallController,
+            UsageController,
+            WebhookEndpointController,
+            WebhookDeliveryController,
+        ],
         guards=[require_api_key],
         security=[{"bearerAuth": []}],
     )

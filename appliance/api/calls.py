@@ -129,6 +129,8 @@ class CallController(Controller):
         )
         if created and runtime.telephony is not None:
             runtime.telephony.wake()
+        if created and runtime.outbox is not None:
+            runtime.outbox.wake()
         headers = {} if created else {"Idempotent-Replayed": "true"}
         return Response(call, status_code=201, headers=headers)
 

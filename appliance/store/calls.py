@@ -13,6 +13,7 @@ from appliance import call_status
 from appliance.clock import iso, now, now_iso, parse_iso
 from appliance.errors import Conflict, NotFound
 from appliance.results.schema import empty_result
+from appliance.store import webhooks
 from appliance.store.db import transaction
 from appliance.store.jsoncol import dumps, loads
 from appliance.store.paging import page_clause
@@ -195,6 +196,7 @@ def _webhook_event(db: sqlite_utils.Database, call_id: str, status: str) -> None
     db["webhook_events"].insert(
         {"id": event_id, "call_id": call_id, "type": kind, "created": created, "payload": dumps(payload)}
     )
+    webhooks.enqueue(db, event_id, call_id, kind, call.webhook_url)
 
 
 def webhook_events(db: sqlite_utils.Database, call_id: str) -> list[dict[str, Any]]:

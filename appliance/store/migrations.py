@@ -141,4 +141,47 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX webhook_events_call ON webhook_events(call_id, seq)
     """,
+    # 2: webhook endpoints and the delivery outbox (one row per event and destination)
+    """
+    CREATE TABLE webhook_endpoints (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        description TEXT,
+        enabled_events TEXT NOT NULL,
+        status TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        disabled_reason TEXT,
+        disabled_at TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE webhook_deliveries (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        event_id TEXT NOT NULL REFERENCES webhook_events(id),
+        call_id TEXT,
+        endpoint_id TEXT REFERENCES webhook_endpoints(id),
+        destination TEXT NOT NULL,
+        url TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempt_count INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL DEFAULT 8,
+        manual_retry_count INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        last_error TEXT,
+        last_response_status INTEGER,
+        delivered_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+    CREATE INDEX webhook_deliveries_call ON webhook_deliveries(call_id, destination, seq);
+    CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, seq);
+    CREATE TABLE appliance_secrets (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )
+    """,
 ]
