@@ -33,14 +33,21 @@ def wrk(url: str, key: str, seconds: int, connections: int, script: str) -> dict
         f.write(script.replace("$KEY", key))
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", f.name, url],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     os.unlink(f.name)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     pct = {m.group(1): _ms(m.group(2)) for m in re.finditer(r"^\s+(50|75|90|99)%\s+([\d.]+\w+)", out, re.M)}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": round(rps, 1), "p50_ms": pct["50"], "p90_ms": pct["90"], "p99_ms": pct["99"],
-            "non_2xx": int(errors.group(1)) if errors else 0}  # fmt: skip
+    return {
+        "rps": round(rps, 1),
+        "p50_ms": pct["50"],
+        "p90_ms": pct["90"],
+        "p99_ms": pct["99"],
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
 
 
 def _ms(text: str) -> float:
@@ -67,17 +74,23 @@ def main() -> None:
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True)
     data = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    server = ServerProcess(data, env={
-        "APPLIANCE_TELEPHONY": "false", "APPLIANCE_CALLS_PER_MINUTE": "0", "APPLIANCE_MAX_QUEUED_CALLS": "100000000",
-        "APPLIANCE_LOG_LEVEL": "warning",
-    }).start()  # fmt: skip
+    server = ServerProcess(
+        data,
+        env={
+            "APPLIANCE_TELEPHONY": "false",
+            "APPLIANCE_CALLS_PER_MINUTE": "0",
+            "APPLIANCE_MAX_QUEUED_CALLS": "100000000",
+            "APPLIANCE_LOG_LEVEL": "warning",
+        },
+    ).start()
     try:
         with server.client() as api:
             agent = api.post("/v1/agents", json={"name": "bench", "type": "outbound"}).json()
             call = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+12025550102"}).json()
         print(f"==> POST /v1/calls, {args.connections} connections, {args.seconds} s", flush=True)
-        create = wrk(f"{server.url}/v1/calls", server.key, args.seconds, args.connections,
-                     CREATE.replace("$AGENT", agent["id"]))  # fmt: skip
+        create = wrk(
+            f"{server.url}/v1/calls", server.key, args.seconds, args.connections, CREATE.replace("$AGENT", agent["id"])
+        )
         print(f"    {create}", flush=True)
         print(f"==> GET /v1/calls/{{id}}, {args.connections} connections, {args.seconds} s", flush=True)
         get = wrk(f"{server.url}/v1/calls/{call['id']}", server.key, args.seconds, args.connections, GET)

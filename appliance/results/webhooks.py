@@ -143,12 +143,16 @@ class WebhookOutbox:
         if error is None:
             store.record_success(self.db, delivery["id"], status or 200)
             DELIVERIES.labels("delivered").inc()
-            log.info("webhook.delivered", delivery_id=delivery["id"], event=delivery["event_type"], status=status)
+            log.info("webhook.delivered", delivery_id=delivery["id"], event_type=delivery["event_type"], status=status)
             return
         delay = retry_delay(delivery["attempt_count"] + 1, self.rng)
         retry_at = None if delay is None else self.clock() + delay
         outcome = store.record_failure(self.db, delivery["id"], error, status, retry_at)
         DELIVERIES.labels("exhausted" if outcome == "exhausted" else "failed").inc()
         log.warning(
-            "webhook.failed", delivery_id=delivery["id"], event=delivery["event_type"], error=error, outcome=outcome
+            "webhook.failed",
+            delivery_id=delivery["id"],
+            event_type=delivery["event_type"],
+            error=error,
+            outcome=outcome,
         )
