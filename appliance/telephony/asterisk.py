@@ -32,6 +32,7 @@ log = structlog.get_logger(__name__)
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "asterisk" / "templates"
 DEFAULT_ROOT = "/var/cache/appliance/asterisk-sid"
 APP = "appliance"
+PERSON_APP = "carrier-person"  # the loopback carrier's simulated person (appliance/telephony/carrier/person.py)
 MIN_VERSION = (22, 6)
 MODULES = """
 res_pjproject res_sorcery_config res_sorcery_memory res_sorcery_astdb res_timing_timerfd res_rtp_asterisk
@@ -251,6 +252,8 @@ class AsteriskServer:
             "prompt": prompt,
             "greeting": greeting,
             "linger": 30,  # long enough to hold calls in benchmarks; tests end calls themselves
+            # With the voice engine on, a simulated person (ARI app `carrier-person`) takes +12025550101.
+            "person_app": PERSON_APP if self.settings.voice else None,
         }
 
     # --- process ----------------------------------------------------------------------------------

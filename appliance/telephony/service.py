@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING
 
 import sqlite_utils
 import structlog
@@ -16,9 +17,13 @@ from appliance.store import trunks as trunk_store
 from appliance.store.trunks import TrunkState
 from appliance.telephony.ami import AmiClient
 from appliance.telephony.ari import AriClient
-from appliance.telephony.asterisk import AsteriskServer
+from appliance.telephony.asterisk import PERSON_APP, AsteriskServer
 from appliance.telephony.dialer import Dialer, SessionFactory
 from appliance.telephony.trunk_config import TrunkConfig
+
+if TYPE_CHECKING:
+    from appliance.telephony.carrier.person import SimulatedPerson
+    from appliance.voice.engine import VoiceEngine
 
 log = structlog.get_logger(__name__)
 STATE_POLL_SECONDS = 5.0
@@ -26,7 +31,11 @@ STATE_POLL_SECONDS = 5.0
 
 class TelephonyService:
     def __init__(
-        self, settings: Settings, db: sqlite_utils.Database, session_factory: SessionFactory | None = None
+        self,
+        settings: Settings,
+        db: sqlite_utils.Database,
+        session_factory: SessionFactory | None = None,
+        voice: VoiceEngine | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -35,6 +44,8 @@ class TelephonyService:
         self.ami: AmiClient | None = None
         self.dialer: Dialer | None = None
         self._session_factory = session_factory
+        self._voice = voice
+        self.person: SimulatedPerson | None = None
         self._state: TrunkState = {}
         self._poll_task: asyncio.Task[None] | None = None
 
@@ -54,12 +65,21 @@ class TelephonyService:
         s = self.asterisk.secrets
         self.ami = AmiClient(port=self.settings.ami_port, user=s.ami_user, secret=s.ami_secret)
         self._poll_task = asyncio.create_task(self._poll_state(), name="trunk-state")
+        if self._voice is not None and self.settings.loopback_trunk:
+            from appliance.telephony.carrier.person import SimulatedPerson
+
+            self.person = SimulatedPerson(
+                self.asterisk.ari_url, user, password, PERSON_APP, self.settings.data_path, self._voice
+            )
+            await self.person.start()
 
     async def stop(self) -> None:
         if self._poll_task is not None:
             self._poll_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poll_task
+        if self.person is not None:
+            await self.person.stop()
         if self.dialer is not None:
             await self.dialer.stop()
         if self.ami is not None:

@@ -1,0 +1,247 @@
+"""The loopback carrier's simulated person: answers +12025550101 and talks from a YAML script.
+
+It sits at the far end of real SIP (the carrier's side of the call), hears the agent through its
+own externalMedia RTP leg, detects the agent's turns with VAD, and says its lines with a voice that
+is not the agent's. At its end of the line it measures what a caller would notice: the time from
+the end of its own speech to the agent's first audio, and, when it interrupts, how long the agent
+keeps talking over it. Each call's measures are appended to `<data>/carrier/person-results.jsonl`.
+
+Script (YAML): `greeting` (said on answer), `lines` (one per agent turn: a string, or
+`{say, interrupt: true}` to say it 0.8 s into the agent's turn, or `{say, during: true}` for a
+backchannel said while the agent talks without stopping it), `silent: true` (says nothing),
+`voice` (`piper`: the Piper voice pitched down and slowed, or `espeak`), `max_seconds`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import subprocess
+import time
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import soxr
+import structlog
+import yaml
+
+from appliance.telephony.ari import AriClient, AriError
+from appliance.telephony.ari_events import ChannelDestroyed, StasisEnd, StasisStart
+from appliance.telephony.media import RtpEndpoint
+from appliance.voice.vad import Vad, continuous_frames
+
+if TYPE_CHECKING:
+    from appliance.voice.engine import VoiceEngine
+
+log = structlog.get_logger(__name__)
+
+SCRIPTS_DIR = Path(__file__).parent / "scripts"
+AGENT_TURN_END_MS = 900  # the agent's silence that means it is our turn
+INTERRUPT_AFTER_S = 0.8
+HANG_UP_AFTER_S = 6.0  # after our last line: time for the agent's goodbye before we hang up ourselves
+
+
+@dataclass
+class Line:
+    say: str
+    interrupt: bool = False
+    during: bool = False
+
+
+@dataclass
+class Script:
+    name: str = "appointment"
+    greeting: str | None = "Hello?"
+    lines: list[Line] = field(default_factory=list)
+    silent: bool = False
+    voice: str = "piper"
+    max_seconds: float = 120.0
+
+    @classmethod
+    def load(cls, path: Path) -> Script:
+        raw = yaml.safe_load(path.read_text()) or {}
+        lines = [Line(say=x) if isinstance(x, str) else Line(**x) for x in raw.pop("lines", [])]
+        return cls(**{k: v for k, v in raw.items() if k in cls.__dataclass_fields__}, lines=lines)
+
+
+def script_path(data_dir: Path) -> Path:
+    """The script the next call uses: set with `appliance carrier script FILE`, else the built-in one."""
+    chosen = data_dir / "carrier" / "person.yaml"
+    return chosen if chosen.exists() else SCRIPTS_DIR / "appointment.yaml"
+
+
+def espeak(text: str) -> bytes:
+    wav = subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "--stdout", text], capture_output=True, check=True)
+    with wave.open(io.BytesIO(wav.stdout)) as w:
+        audio = np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(np.float32) / 32768
+        rate = w.getframerate()
+    return (soxr.resample(audio, rate, 8000) * 32767).astype(np.int16).tobytes()
+
+
+def lower_voice(pcm: bytes, factor: float = 0.9) -> bytes:
+    """Pitch down and slow down together (play the samples as if recorded faster): another speaker."""
+    audio = np.frombuffer(pcm, np.int16).astype(np.float32)
+    out = soxr.resample(audio, 8000 * factor, 8000)
+    return np.clip(out, -32768, 32767).astype(np.int16).tobytes()
+
+
+class PersonCall:
+    def __init__(self, media: RtpEndpoint, script: Script, audio: dict[str, bytes]) -> None:
+        self.media = media
+        self.script = script
+        self.audio = audio
+        self.vad = Vad()
+        self.results: dict[str, Any] = {"script": script.name, "reply_latency_ms": [], "barge_in_stop_ms": []}
+        self.agent_talking = False
+        self.agent_started_at = 0.0
+        self.agent_last_speech = 0.0
+        self.agent_turns = 0
+        self.heard_since_said = False
+        self.our_end: float | None = None  # when our last line finished playing
+        self.interrupt_start: float | None = None
+        self.agent_spoke = asyncio.Event()
+
+    async def say(self, text: str) -> None:
+        self.media.send(self.audio[text])
+        await self.media.drained()
+        self.our_end = asyncio.get_running_loop().time()
+        # Talking over the agent is not a reply to wait for: measure only when the line was ours alone.
+        self.heard_since_said = self.agent_talking
+
+    async def listen(self) -> None:
+        loop = asyncio.get_running_loop()
+        quiet = 0
+        async for pcm in continuous_frames(self.media):
+            now = loop.time()
+            speech = self.vad.is_speech(pcm)
+            loud = float(np.sqrt(np.mean(np.frombuffer(pcm, np.int16).astype(np.float32) ** 2))) > 300
+            if speech:
+                if self.our_end is not None and not self.heard_since_said and not self.media.sending:
+                    # The first agent frame: it left the agent about one frame earlier.
+                    self.results["reply_latency_ms"].append(int((now - 0.02 - self.our_end) * 1000))
+                    self.heard_since_said = True
+                if not self.agent_talking:
+                    self.agent_talking, self.agent_started_at = True, now
+                    self.agent_spoke.set()
+                self.agent_last_speech = now
+            quiet = 0 if loud else quiet + 1
+            if self.interrupt_start is not None and quiet >= 5:  # 100 ms of quiet: the agent stopped
+                self.results["barge_in_stop_ms"].append(int((now - 0.1 - self.interrupt_start) * 1000))
+                self.interrupt_start = None
+            if self.agent_talking and now - self.agent_last_speech > AGENT_TURN_END_MS / 1000:
+                self.agent_talking = False
+                self.agent_turns += 1
+                self.agent_spoke.clear()
+
+    async def agent_turn_over(self) -> None:
+        """Wait until the agent has said something and then gone quiet."""
+        turns = self.agent_turns
+        while self.agent_turns == turns:  # noqa: ASYNC110 (the listener updates a counter per 20 ms frame)
+            await asyncio.sleep(0.02)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(0.3)
+        if self.script.silent:
+            await asyncio.sleep(self.script.max_seconds)
+            return
+        if self.script.greeting:
+            await self.say(self.script.greeting)
+        for line in self.script.lines:
+            if line.interrupt or line.during:
+                await self.agent_spoke.wait()
+                await asyncio.sleep(max(0.0, self.agent_started_at + INTERRUPT_AFTER_S - loop.time()))
+                if line.interrupt:
+                    self.interrupt_start = loop.time()
+                await self.say(line.say)
+                if line.during:
+                    self.results["backchannel_said_at"] = round(loop.time(), 3)
+                continue
+            await self.agent_turn_over()
+            await self.say(line.say)
+        await asyncio.sleep(HANG_UP_AFTER_S)
+
+
+class SimulatedPerson:
+    """The `carrier-person` ARI app: one `PersonCall` per call the carrier routes to the person."""
+
+    def __init__(self, ari_url: str, user: str, password: str, app: str, data_dir: Path, engine: VoiceEngine) -> None:
+        self.ari = AriClient(ari_url, user, password, app)
+        self.data_dir = data_dir
+        self.engine = engine
+        self._task: asyncio.Task[None] | None = None
+        self._calls: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self.ari.start()
+        await asyncio.wait_for(self.ari.connected.wait(), timeout=15)
+        self._task = asyncio.create_task(self._accept(), name="carrier-person")
+
+    async def stop(self) -> None:
+        for task in [self._task, *self._calls]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(t for t in [self._task, *self._calls] if t), return_exceptions=True)
+        await self.ari.close()
+
+    async def _accept(self) -> None:
+        with self.ari.subscribe_new_channels() as new:
+            async for event in new:
+                if isinstance(event, StasisStart) and not event.channel.id.startswith("person-media-"):
+                    task = asyncio.create_task(self._call(event.channel.id))
+                    self._calls.add(task)
+                    task.add_done_callback(self._calls.discard)
+
+    async def _voice(self, script: Script) -> dict[str, bytes]:
+        texts = [t for t in [script.greeting, *(line.say for line in script.lines)] if t]
+        if script.voice == "espeak":
+            return {t: await asyncio.to_thread(espeak, t) for t in texts}
+        tts = await self.engine.voice(None)
+        return {t: lower_voice(await asyncio.to_thread(tts.synthesize, t)) for t in texts}
+
+    async def _call(self, channel_id: str) -> None:
+        bridge_id, media_id = f"person-bridge-{channel_id}", f"person-media-{channel_id}"
+        media = await RtpEndpoint.open()
+        started = time.time()
+        script = Script.load(script_path(self.data_dir))
+        person: PersonCall | None = None
+        try:
+            audio = await self._voice(script)
+            await self.ari.create_bridge(bridge_id)
+            await self.ari.add_channel(bridge_id, channel_id)
+            with self.ari.subscribe(media_id) as media_events:
+                external = await self.ari.external_media(media_id, media.external_host)
+                async with asyncio.timeout(5):
+                    await media_events.wait_for(StasisStart)
+            media.set_remote(*external.rtp_address)
+            await self.ari.add_channel(bridge_id, media_id)
+            person = PersonCall(media, script, audio)
+            listener = asyncio.create_task(person.listen())
+            with self.ari.subscribe(channel_id) as own:
+                gone = asyncio.create_task(own.wait_for(StasisEnd, ChannelDestroyed))
+                talk = asyncio.create_task(person.run())
+                await asyncio.wait({gone, talk, listener}, timeout=script.max_seconds, return_when="FIRST_COMPLETED")
+                for task in (gone, talk, listener):
+                    task.cancel()
+        except (AriError, TimeoutError, OSError) as exc:
+            log.warning("person.failed", channel_id=channel_id, error=str(exc))
+        finally:
+            for resource in (channel_id, media_id):
+                with contextlib.suppress(AriError):
+                    await self.ari.hangup(resource)
+            with contextlib.suppress(AriError):
+                await self.ari.destroy_bridge(bridge_id)
+            await media.close()
+            if person is not None:
+                self._report(started, person.results)
+
+    def _report(self, started: float, results: dict[str, Any]) -> None:
+        out = self.data_dir / "carrier" / "person-results.jsonl"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("a") as f:
+            f.write(json.dumps({"started": started, **results}) + "\n")

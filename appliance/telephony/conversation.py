@@ -1,0 +1,87 @@
+"""Glue between the dialer and the voice engine: a conversation per answered call, reporting to the store."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from appliance.store import calls as store
+from appliance.store.jsoncol import dumps
+from appliance.store.records import TranscriptSegment
+from appliance.telephony.dialer import SessionFactory
+from appliance.telephony.media import RtpEndpoint
+from appliance.voice.engine import VoiceEngine
+from appliance.voice.session import ConversationSession
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class StoreSink:
+    """Writes a conversation's transcript, turn events, latency and recording as they happen."""
+
+    def __init__(self, db: sqlite_utils.Database, call_id: str, recordings_dir: Path) -> None:
+        self.db = db
+        self.call_id = call_id
+        self.recordings_dir = recordings_dir
+        self._sequence = db.execute(
+            "SELECT COALESCE(MAX(sequence_no), 0) FROM transcript_segments WHERE call_id = ?", [call_id]
+        ).fetchone()[0]
+
+    def segment(self, role: str, said: str, started: datetime, ended: datetime, source: str) -> None:
+        self._sequence += 1
+        store.add_segment(
+            self.db,
+            self.call_id,
+            TranscriptSegment(
+                sequence_no=self._sequence,
+                role=role,  # type: ignore[arg-type]
+                text=said,
+                started_at=_iso(started),
+                ended_at=_iso(ended),
+                duration_ms=max(0, int((ended - started).total_seconds() * 1000)),
+                source=source,  # type: ignore[arg-type]
+            ),
+        )
+
+    def event(self, kind: str, data: dict[str, Any]) -> None:
+        store.add_event(self.db, self.call_id, kind, data)
+
+    def recording_path(self) -> Path:
+        return self.recordings_dir / f"{self.call_id}.wav"
+
+    def finish(self, latencies_ms: list[int], recording: Path | None) -> None:
+        fields: dict[str, Any] = {}
+        if latencies_ms:
+            ordered = sorted(latencies_ms)
+            p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+            fields["latency"] = dumps({"p50": int(statistics.median(ordered)), "p95": p95, "turns": len(ordered)})
+        if recording is not None:
+            fields["recording_path"] = str(recording)
+        if fields:
+            store.set_fields(self.db, self.call_id, **fields)
+
+
+def session_factory(db: sqlite_utils.Database, engine: VoiceEngine, recordings_dir: Path) -> SessionFactory:
+    """The dialer's `SessionFactory`: a voice conversation on every answered call."""
+
+    def create(row: dict[str, Any], media: RtpEndpoint) -> ConversationSession:
+        snapshot = row["agent_snapshot"] or {}  # call_row() decoded the JSON columns
+        call = {
+            **snapshot,
+            "id": row["id"],
+            "agent_name": snapshot.get("name"),
+            "direction": row["direction"],
+            "to_number": row["to_number"],
+            "from_number": row["from_number"],
+            "instructions": row["instructions"],
+            "context": row["context"],
+        }
+        return ConversationSession(call, media, engine, StoreSink(db, row["id"], recordings_dir))
+
+    return create

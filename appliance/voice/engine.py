@@ -1,0 +1,63 @@
+"""The loaded models, shared by every conversation in the process (loading them is the slow part)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import structlog
+
+from appliance import models
+from appliance.voice.llm import LlmPool
+from appliance.voice.stt import Transcriber
+from appliance.voice.tts import Synthesizer
+
+log = structlog.get_logger(__name__)
+
+
+class VoiceEngine:
+    def __init__(self, *, llm_model: str = "", stt_model: str = "", llm_contexts: int = 2, threads: int = 2) -> None:
+        self._llm_id = llm_model or None
+        self._stt_id = stt_model or None
+        self._contexts = llm_contexts
+        self._threads = threads
+        self._voices: dict[str, Synthesizer] = {}
+        self.stt: Transcriber | None = None
+        self.llm: LlmPool | None = None
+        self._ready = asyncio.Event()
+        self.error: str | None = None
+
+    async def load(self) -> None:
+        """Load STT, the default voice and the LLM contexts in a thread, logging each step."""
+        try:
+            stt = models.resolve("stt", self._stt_id)
+            llm = models.resolve("llm", self._llm_id)
+            started = time.monotonic()
+            log.info("voice.loading", step="speech-to-text", model=stt.id)
+            self.stt = await asyncio.to_thread(Transcriber, stt.path, self._threads)
+            log.info("voice.loading", step="voice", model=models.DEFAULT_VOICE)
+            await self.voice(None)
+            log.info("voice.loading", step="language model", model=llm.id, contexts=self._contexts)
+            self.llm = await asyncio.to_thread(LlmPool, llm.path, self._contexts, 4096, self._threads)
+            log.info("voice.ready", seconds=round(time.monotonic() - started, 1))
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.error("voice.load_failed", error=self.error)
+        finally:
+            self._ready.set()
+
+    async def ready(self) -> bool:
+        await self._ready.wait()
+        return self.error is None
+
+    @property
+    def loaded(self) -> bool:
+        return self._ready.is_set() and self.error is None
+
+    async def voice(self, voice_id: str | None) -> Synthesizer:
+        """The Piper voice `voice_id` (default voice when None), loaded on first use."""
+        model = models.resolve("voice", voice_id)
+        if model.id not in self._voices:
+            self._voices[model.id] = await asyncio.to_thread(Synthesizer, Path(model.path))
+        return self._voices[model.id]

@@ -1,0 +1,42 @@
+"""The system prompt of a conversation: persona, instructions, the call's context, date and rules."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from appliance.voice.text import END_CALL_MARK
+
+RULES = (
+    "You are speaking on a live phone call, so: answer in one or two short sentences, plain spoken words "
+    "only (no lists, no markdown, no emojis), ask one question at a time, and let the caller talk. Use only "
+    "facts from your task and the call details; if you do not know something, say so. Do not repeat what "
+    "you already said. When your task is done, or the caller wants to end the call or says goodbye, say a "
+    f"short goodbye and finish that message with {END_CALL_MARK}."
+)
+
+
+def system_prompt(call: dict[str, Any], now: datetime) -> str:
+    name = call.get("agent_name") or "an assistant"
+    persona = (call.get("persona") or "").strip()
+    lines = [f"You are {name}." + (f" {persona}" if persona else "")]
+    other = call.get("to_number") if call.get("direction") == "outbound" else call.get("from_number")
+    kind = "You placed this call" if call.get("direction") == "outbound" else "You answered this call"
+    lines.append(f"{kind}{f' ({other})' if other else ''}. It is {now:%A %d %B %Y, %H:%M}.")
+    if instructions := (call.get("instructions") or "").strip():
+        lines.append(
+            "Your brief for this call (private: never read it out; say things in your own words, "
+            f'speaking to the person as "you"): {instructions}'
+        )
+    if context := call.get("context"):
+        lines.append(f"Facts for this call: {json.dumps(context, ensure_ascii=False)}")
+    if (language := call.get("language") or "en") and not language.startswith("en"):
+        lines.append(f"Speak in the language with the code {language}.")
+    lines.append(RULES)
+    return "\n".join(lines)
+
+
+OPEN_CALL = "(The call has just connected. Greet the person and start.)"
+STILL_THERE = "Are you still there?"
+SILENT_GOODBYE = "I can't hear anything, so I'll let you go. Goodbye."

@@ -1,0 +1,380 @@
+"""One conversation on an answered call: listen, decide when the caller's turn is over, reply.
+
+The event loop only moves frames and state. Each caller turn is transcribed at the first pause
+(200 ms of silence), and a reply starts generating at once, speculatively: if the caller goes on,
+it is thrown away; when the turn is over (300 ms of silence after a complete sentence, else
+700 ms) its audio is released. The reply is spoken chunk by chunk as the model streams. Caller
+speech while the agent talks pauses the agent within a few frames; a backchannel resumes it, a
+real turn drops the rest, and the history keeps only what the caller heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+
+from appliance.telephony.media import RtpEndpoint
+from appliance.voice import prompt, text
+from appliance.voice.engine import VoiceEngine
+from appliance.voice.recorder import StereoRecorder
+from appliance.voice.speaker import Speaker
+from appliance.voice.tts import Synthesizer
+from appliance.voice.turns import Turn, TurnDetector, TurnEvent
+from appliance.voice.vad import Vad, continuous_frames
+
+log = structlog.get_logger(__name__)
+
+GREETING_WAIT_S = 1.5  # outbound: let the callee say "Hello?" first, but do not wait longer than this
+BACKCHANNEL_MAX_MS = 1200  # longer speech during agent audio is a real interruption whatever it says
+
+
+class CallSink(Protocol):
+    """Where a conversation reports to (the store, behind the telephony side)."""
+
+    def segment(self, role: str, said: str, started: datetime, ended: datetime, source: str) -> None: ...
+    def event(self, kind: str, data: dict[str, Any]) -> None: ...
+    def finish(self, latencies_ms: list[int], recording: Path | None) -> None: ...
+    def recording_path(self) -> Path: ...
+
+
+@dataclass
+class Reply:
+    """An agent reply being generated (and maybe held back until the caller's turn is over)."""
+
+    user_text: str
+    turn: Turn | None  # the caller turn it answers (None: the agent opens or prompts)
+    turn_end_at: float  # loop time of the caller's last speech frame
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    spoken: list[str] = field(default_factory=list)
+    full_text: str = ""
+    end_call: bool = False
+    first_audio_at: float | None = None
+    first_token_at: float | None = None
+    started_at: float = 0.0
+    committed: bool = False
+
+
+def _utc(loop_time: float, loop: asyncio.AbstractEventLoop) -> datetime:
+    return datetime.fromtimestamp(time.time() - (loop.time() - loop_time), UTC)
+
+
+class ConversationSession:
+    def __init__(self, call: dict[str, Any], media: RtpEndpoint, engine: VoiceEngine, sink: CallSink) -> None:
+        self.call = call
+        self.call_id: str = call["id"]
+        self.media = media
+        self.engine = engine
+        self.sink = sink
+        self.recorder = StereoRecorder()
+        self.speaker = Speaker(media, self.recorder)
+        self.turns = TurnDetector()
+        self.vad = Vad()
+        self.history: list[dict[str, str]] = []
+        self.latencies: list[int] = []
+        self.reply: Reply | None = None
+        self.barge: Turn | None = None  # caller speech that paused the agent, not yet judged
+        self.ignored: Turn | None = None  # a backchannel: not a turn of the conversation
+        self.awaiting_greeting = False
+        self.greeting: tuple[str, float] | None = None  # what the callee answered with, and when it ended
+        self.ended: asyncio.Future[str | None] | None = None
+        self.tts: Synthesizer | None = None
+        self.last_activity = 0.0
+        self.silence_prompted = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._log = log.bind(call_id=self.call_id)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    async def run(self) -> str | None:
+        loop = asyncio.get_running_loop()
+        self.ended = loop.create_future()
+        if not await self.engine.ready():
+            raise RuntimeError(f"voice engine unavailable: {self.engine.error}")
+        self.tts = await self.engine.voice(self.call.get("voice"))
+        self.system = prompt.system_prompt(self.call, datetime.now())
+        self.last_activity = loop.time()
+        listener = asyncio.create_task(self._listen(), name=f"listen-{self.call_id}")
+        opener = self._spawn(self._open())
+        try:
+            return await self.ended
+        finally:
+            for task in (listener, opener, *self._tasks):
+                task.cancel()
+            await asyncio.gather(listener, opener, *self._tasks, return_exceptions=True)
+            self._close()
+
+    def _close(self) -> None:
+        if self.engine.llm is not None:
+            self.engine.llm.forget(self.call_id)
+        path = None
+        with contextlib.suppress(OSError):
+            path = self.recorder.write(self.sink.recording_path())
+        self.sink.finish(self.latencies, path)
+
+    def _end(self, reason: str | None) -> None:
+        if self.ended is not None and not self.ended.done():
+            self._log.info("voice.end", reason=reason)
+            self.ended.set_result(reason)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None and self.ended and not self.ended.done():
+            self.ended.set_exception(exc)  # a broken conversation ends the call with an error
+
+    def _messages(self, *extra: dict[str, str]) -> list[dict[str, str]]:
+        return [{"role": "system", "content": self.system}, *self.history, *extra]
+
+    # --- opening ---------------------------------------------------------------------------------
+    async def _open(self) -> None:
+        assert self.engine.llm is not None and self.tts is not None
+        loop = asyncio.get_running_loop()
+        first = (self.call.get("first_message") or "").strip()
+        opening_audio = asyncio.create_task(asyncio.to_thread(self.tts.synthesize, first)) if first else None
+        warm = asyncio.create_task(self.engine.llm.warm(self.call_id, self._messages()))
+        greeting_end = loop.time()
+        if self.call.get("direction") == "outbound":
+            # A person usually answers with "Hello?": wait for it to end (or a short while if they say
+            # nothing), so the opening neither talks over them nor is answered to by the model.
+            self.awaiting_greeting = True
+            deadline = loop.time() + GREETING_WAIT_S
+            while self.turns.in_turn or (loop.time() < deadline and not self.greeting):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+            self.awaiting_greeting = False
+            if self.greeting:
+                said, greeting_end = self.greeting
+                self.history.append({"role": "user", "content": said})
+                self._user_segment(said, greeting_end)
+        if opening_audio is not None:
+            pcm = await opening_audio
+            self.history.append({"role": "assistant", "content": first})
+            started = loop.time()
+            self.speaker.reset()
+            self.speaker.say(first, pcm)
+            self._agent_segment(first, started, len(pcm) / 16000)
+            if self.greeting:
+                latency = int((started - greeting_end) * 1000)
+                self.latencies.append(latency)
+                self.sink.event("turn", {"latency_ms": latency, "user": self.greeting[0], "agent": first})
+            self.last_activity = started + len(pcm) / 16000
+        else:
+            await warm
+            self._start_reply(prompt.OPEN_CALL, None, release=True)
+
+    # --- listening ------------------------------------------------------------------------------
+    async def _listen(self) -> None:
+        loop = asyncio.get_running_loop()
+        silence_timeout = float(self.call.get("silence_timeout_seconds") or 20)
+        async for pcm in continuous_frames(self.media):
+            now = loop.time()
+            self.recorder.caller(pcm)
+            speech = self.vad.is_speech(pcm)
+            result = self.turns.feed(pcm, speech, now)
+            if result is not None:
+                self._on_turn_event(*result)
+            if self.barge is not None and self.barge.speech_ms > BACKCHANNEL_MAX_MS:
+                self._interrupt()  # too long for "mm-hmm": a real interruption, whatever the words
+            if self.speaker.audible or self.turns.in_turn or (self.reply and not self.reply.task.done()):
+                self.last_activity = now
+            elif now - self.last_activity > silence_timeout:
+                self._on_silence()
+        self._end(None)  # the media closed: the call is over (the dialer knows why)
+
+    def _on_silence(self) -> None:
+        if self.silence_prompted:
+            self._say_then(prompt.SILENT_GOODBYE, end_reason="silence_timeout")
+        else:
+            self.silence_prompted = True
+            self._say_then(prompt.STILL_THERE, end_reason=None)
+        self.last_activity = asyncio.get_running_loop().time() + 5  # until the line is spoken
+
+    def _say_then(self, line: str, end_reason: str | None) -> None:
+        async def say() -> None:
+            assert self.tts is not None
+            pcm = await asyncio.to_thread(self.tts.synthesize, line)
+            started = asyncio.get_running_loop().time()
+            self.speaker.reset()
+            self.speaker.say(line, pcm)
+            self.history.append({"role": "assistant", "content": line})
+            self._agent_segment(line, started, len(pcm) / 16000)
+            if end_reason:
+                await self.media.drained()
+                await asyncio.sleep(0.3)
+                self._end(end_reason)
+
+        self._spawn(say())
+
+    def _on_turn_event(self, event: TurnEvent, turn: Turn) -> None:
+        if event is TurnEvent.STARTED:
+            self.silence_prompted = False
+            if self.speaker.audible:
+                self._barge_in(turn)
+        elif event is TurnEvent.PAUSED:
+            self._spawn(self._transcribe(turn))
+        elif event is TurnEvent.RESUMED:
+            if self.reply is not None and self.reply.turn is turn and not self.reply.released.is_set():
+                self._drop_reply()  # they went on talking: the speculative reply is moot
+            if turn is self.ignored and self.speaker.audible:
+                self.ignored = None
+                self._barge_in(turn)
+        elif event is TurnEvent.ENDED and turn is not self.ignored:
+            if self.reply is not None and self.reply.turn is turn:
+                self.reply.released.set()  # the speculative reply was for exactly these words
+            elif self.turns.config.max_turn_ms <= (turn.last_speech_frame - turn.started_frame) * 20:
+                self._spawn(self._transcribe(turn))  # cut for length, never paused: transcribe now
+
+    def _barge_in(self, turn: Turn) -> None:
+        self.speaker.pause()  # silence at once; the words decide later whether it was an interruption
+        self.barge = turn
+        self.sink.event("barge_in_started", {"at_ms": self._ms()})
+
+    async def _transcribe(self, turn: Turn) -> None:
+        assert self.engine.stt is not None
+        mark = turn.last_speech_frame
+        audio = bytes(turn.audio)
+        started = time.perf_counter()
+        said = await asyncio.to_thread(self.engine.stt.transcribe, audio, self.call.get("language") or "en")
+        stt_ms = int((time.perf_counter() - started) * 1000)
+        if turn.last_speech_frame != mark:
+            return  # they went on talking; the next pause transcribes the whole turn
+        ended = self.turns.turn is not turn
+        if self.barge is turn:
+            if text.is_backchannel(said) and turn.speech_ms <= BACKCHANNEL_MAX_MS:
+                self.barge, self.ignored = None, turn
+                self.speaker.resume()
+                self.sink.event("backchannel", {"text": said, "at_ms": self._ms()})
+                return
+            self._interrupt()
+        if not text.words(said):
+            return  # noise
+        if not ended and text.ends_sentence(said):
+            self.turns.mark_complete()
+        if self.awaiting_greeting:
+            self.greeting = (said, turn.last_speech_at)  # the opening answers it
+            return
+        self._start_reply(said, turn, release=ended, stt_ms=stt_ms)
+
+    def _interrupt(self) -> None:
+        """The caller really took the turn: drop the rest of the reply, keep what they heard."""
+        heard = self.speaker.stop()
+        self.barge = None
+        reply = self.reply
+        if reply is not None and reply.task is not None and not reply.task.done():
+            reply.task.cancel()
+            self._commit(reply, heard or "…")
+        elif self.history and self.history[-1]["role"] == "assistant":
+            self.history[-1]["content"] = heard or "…"
+        self.sink.event("barge_in", {"heard": heard, "at_ms": self._ms()})
+
+    def _drop_reply(self) -> None:
+        if self.reply is not None and self.reply.task is not None:
+            self.reply.task.cancel()
+        self.reply = None
+
+    # --- replying --------------------------------------------------------------------------------
+    def _start_reply(self, user_text: str, turn: Turn | None, *, release: bool, stt_ms: int = 0) -> None:
+        if self.reply is not None and self.reply.task is not None and not self.reply.task.done():
+            self.reply.task.cancel()
+        loop = asyncio.get_running_loop()
+        reply = Reply(user_text, turn, turn.last_speech_at if turn else loop.time(), started_at=loop.time())
+        if release:
+            reply.released.set()
+        self.reply = reply
+        reply.task = self._spawn(self._generate(reply, stt_ms))
+
+    def _commit(self, reply: Reply, said: str) -> None:
+        """The turn happened: the caller's words, then the agent's, into the history and the transcript."""
+        if reply.committed:
+            return
+        reply.committed = True
+        if reply.turn is not None:
+            self.history.append({"role": "user", "content": reply.user_text})
+            self._user_segment(reply.user_text, reply.turn_end_at)
+        self.history.append({"role": "assistant", "content": said})
+        if reply.first_audio_at is not None:
+            self._agent_segment(said, reply.first_audio_at, None)
+
+    async def _generate(self, reply: Reply, stt_ms: int) -> None:
+        assert self.engine.llm is not None and self.tts is not None
+        loop = asyncio.get_running_loop()
+        messages = self._messages({"role": "user", "content": reply.user_text})
+        chunker = text.SentenceChunker()
+        tts_ms = 0
+        async with contextlib.aclosing(self.engine.llm.stream(self.call_id, messages)) as pieces:
+            async for piece in pieces:
+                if reply.first_token_at is None:
+                    reply.first_token_at = loop.time()
+                reply.full_text += piece
+                for chunk in chunker.push(piece):
+                    tts_ms += await self._speak(reply, chunk)
+                if text.END_CALL_MARK in reply.full_text:
+                    break
+        for chunk in chunker.flush():
+            tts_ms += await self._speak(reply, chunk)
+        await reply.released.wait()
+        said, reply.end_call = text.strip_marks(reply.full_text)
+        self._commit(reply, said)
+        if reply.first_audio_at is not None:
+            latency = int((reply.first_audio_at - reply.turn_end_at) * 1000)
+            if reply.turn is not None:
+                self.latencies.append(latency)
+            self.sink.event(
+                "turn",
+                {
+                    "latency_ms": latency,
+                    "stt_ms": stt_ms,
+                    "llm_first_token_ms": int(((reply.first_token_at or loop.time()) - reply.started_at) * 1000),
+                    "tts_ms": tts_ms,
+                    "user": reply.user_text if reply.turn else None,
+                    "agent": said,
+                },
+            )
+        if reply.end_call:
+            await self.media.drained()
+            await asyncio.sleep(0.3)
+            self._end("agent_ended")
+
+    async def _speak(self, reply: Reply, chunk: str) -> int:
+        assert self.tts is not None
+        clean, _ = text.strip_marks(chunk)
+        if not text.words(clean):
+            return 0
+        started = time.perf_counter()
+        pcm = await asyncio.to_thread(self.tts.synthesize, clean)
+        tts_ms = int((time.perf_counter() - started) * 1000)
+        await reply.released.wait()
+        if reply.first_audio_at is None:
+            self.speaker.reset()
+        if self.speaker.say(clean, pcm) or reply.first_audio_at is None:
+            reply.first_audio_at = reply.first_audio_at or asyncio.get_running_loop().time()
+        reply.spoken.append(clean)
+        return tts_ms
+
+    # --- transcript --------------------------------------------------------------------------------
+    def _user_segment(self, said: str, last_speech_at: float) -> None:
+        loop = asyncio.get_running_loop()
+        ended = _utc(last_speech_at, loop)
+        self.sink.segment("user", said, ended, ended, "stt")
+
+    def _agent_segment(self, said: str, started_at: float, seconds: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        started = _utc(started_at, loop)
+        if seconds is None:
+            seconds = (self.media.queued_samples / 8000) + (loop.time() - started_at)
+        ended = datetime.fromtimestamp(started.timestamp() + seconds, UTC)
+        self.sink.segment("agent", said, started, ended, "tts")
+
+    def _ms(self) -> int:
+        return self.recorder.position // 8

@@ -1,0 +1,94 @@
+"""The agent's voice on the line: queued chunks with their text, pause/resume for barge-in, and an
+account of exactly what the caller heard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from appliance.telephony.media import RtpEndpoint
+from appliance.voice.recorder import StereoRecorder
+from appliance.voice.text import heard_part
+
+
+@dataclass
+class Chunk:
+    text: str
+    pcm: bytes
+    start: int = 0  # play positions (samples since the endpoint opened)
+    end: int = 0
+
+
+class Speaker:
+    def __init__(self, media: RtpEndpoint, recorder: StereoRecorder) -> None:
+        self.media = media
+        self.recorder = recorder
+        self._queued: list[Chunk] = []  # sent to the line, maybe not played yet
+        self._held: list[Chunk] = []  # waiting while paused
+        self.paused = False
+        self.heard: list[str] = []  # the current reply's chunks the caller has heard whole
+        self._cut = ""  # the heard start of a chunk that the pause cut mid-way
+
+    @property
+    def audible(self) -> bool:
+        """Agent audio is (about to be) on the line."""
+        return self.media.sending or bool(self._held)
+
+    def say(self, text: str, pcm: bytes) -> bool:
+        """Queue a chunk; returns True when it started playing at once (nothing ahead of it)."""
+        chunk = Chunk(text, pcm)
+        if self.paused:
+            self._held.append(chunk)
+            return False
+        return self._send(chunk)
+
+    def _send(self, chunk: Chunk) -> bool:
+        immediate = not self.media.sending
+        chunk.end = self.media.send(chunk.pcm)
+        chunk.start = chunk.end - len(chunk.pcm) // 2
+        self.recorder.agent(chunk.pcm)
+        self._queued.append(chunk)
+        return immediate
+
+    def pause(self) -> None:
+        """Stop the audio now, keeping what was not played to resume it."""
+        if self.paused:
+            return
+        self.paused = True
+        self.media.clear()
+        self.recorder.agent_cleared()
+        played = self.media.samples_sent
+        unplayed: list[Chunk] = []
+        self._cut = ""
+        for chunk in self._queued:
+            if chunk.end <= played:
+                self.heard.append(chunk.text)
+            elif chunk.start >= played:
+                unplayed.append(Chunk(chunk.text, chunk.pcm))
+            else:  # cut mid-way: resume from the cut; if it stays cut, the caller heard the first part
+                self._cut = heard_part(chunk.text, (played - chunk.start) / max(1, chunk.end - chunk.start))
+                unplayed.append(Chunk(chunk.text, chunk.pcm[(played - chunk.start) * 2 :]))
+        self._queued = []
+        self._held = unplayed + self._held
+
+    def resume(self) -> None:
+        """A backchannel, not an interruption: play on from where it stopped."""
+        self.paused = False
+        self._cut = ""
+        held, self._held = self._held, []
+        for chunk in held:
+            self._send(chunk)
+
+    def stop(self) -> str:
+        """Barge-in confirmed: drop everything; returns what the caller heard of the reply."""
+        self.pause()
+        heard = " ".join([*self.heard, self._cut]).strip()
+        self._held = []
+        self.paused = False
+        self.reset()
+        return heard
+
+    def reset(self) -> None:
+        """A new reply starts."""
+        self.heard = []
+        self._queued = []
+        self._cut = ""

@@ -1,0 +1,97 @@
+"""Text handling around the voice loop: cutting the streamed reply into speakable chunks, telling
+backchannels from real turns, and trimming a reply to what the caller actually heard."""
+
+from __future__ import annotations
+
+import re
+
+END_CALL_MARK = "<end_call>"
+
+_SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s")
+_CLAUSE_END = re.compile(r"[,;:—]\s")
+# The first chunk may end at a clause boundary: a short "Sure, " spoken at once beats a full sentence later.
+FIRST_CHUNK_MIN_WORDS = 2
+CHUNK_MIN_WORDS = 4
+
+# Said while the agent talks, these acknowledge; they do not take the turn.
+BACKCHANNELS = frozenset(
+    [
+        *"mm mhm mm-hmm mmhmm uh-huh uh huh hmm yeah yep yes ok okay right sure alright i see uh um oh ah".split(),
+        *("all right", "got it", "i see", "uh huh", "mm hmm"),
+    ]
+)
+
+
+class SentenceChunker:
+    """Feeds on streamed tokens; yields chunks that can be synthesised on their own."""
+
+    def __init__(self) -> None:
+        self._buffer = ""
+        self._chunks = 0
+
+    def push(self, piece: str) -> list[str]:
+        self._buffer += piece
+        out: list[str] = []
+        while True:
+            cut = self._cut_point()
+            if cut is None:
+                return out
+            chunk, self._buffer = self._buffer[:cut].strip(), self._buffer[cut:]
+            if chunk:
+                out.append(chunk)
+                self._chunks += 1
+
+    def flush(self) -> list[str]:
+        chunk, self._buffer = self._buffer.strip(), ""
+        return [chunk] if chunk else []
+
+    def _cut_point(self) -> int | None:
+        for m in _SENTENCE_END.finditer(self._buffer):
+            if len(self._buffer[: m.end()].split()) >= 1:
+                return m.end()
+        if self._chunks == 0:
+            for m in _CLAUSE_END.finditer(self._buffer):
+                if len(self._buffer[: m.end()].split()) >= FIRST_CHUNK_MIN_WORDS:
+                    return m.end()
+        elif len(self._buffer.split()) > 3 * CHUNK_MIN_WORDS:
+            for m in _CLAUSE_END.finditer(self._buffer):
+                if len(self._buffer[: m.end()].split()) >= CHUNK_MIN_WORDS:
+                    return m.end()
+        return None
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+(?:-[a-z0-9']+)*", text.lower())
+
+
+def is_backchannel(text: str) -> bool:
+    """Short acknowledgements and fillers that must not interrupt the agent ("mm-hmm", "okay", "yeah")."""
+    said = words(text)
+    if not said:
+        return True  # noise: nothing recognisable was said
+    if len(said) > 3:
+        return False
+    phrase = " ".join(said)
+    return phrase in BACKCHANNELS or all(w in BACKCHANNELS for w in said)
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether a (partial) transcript reads as a finished utterance: shortens the end-of-turn wait."""
+    stripped = text.strip()
+    return bool(stripped) and stripped[-1] in ".?!" and not stripped.endswith("...")
+
+
+def heard_part(text: str, fraction: float) -> str:
+    """The words of `text` the caller heard when playback stopped `fraction` of the way through."""
+    if fraction >= 1:
+        return text
+    tokens = text.split()
+    kept = tokens[: int(len(tokens) * max(0.0, fraction))]
+    return " ".join(kept) + ("…" if kept else "")
+
+
+def strip_marks(text: str) -> tuple[str, bool]:
+    """Remove the end-of-call mark the model writes; returns the text and whether the mark was there."""
+    if END_CALL_MARK in text:
+        return text.replace(END_CALL_MARK, "").strip(), True
+    return text, False
