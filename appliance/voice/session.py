@@ -83,6 +83,7 @@ class ConversationSession:
         self.barge: Turn | None = None  # caller speech that paused the agent, not yet judged
         self.ignored: Turn | None = None  # a backchannel: not a turn of the conversation
         self.awaiting_greeting = False
+        self._stt_running = 0
         self.greeting: tuple[str, float] | None = None  # what the callee answered with, and when it ended
         self.ended: asyncio.Future[str | None] | None = None
         self.tts: Synthesizer | None = None
@@ -150,7 +151,7 @@ class ConversationSession:
             # nothing), so the opening neither talks over them nor is answered to by the model.
             self.awaiting_greeting = True
             deadline = loop.time() + GREETING_WAIT_S
-            while self.turns.in_turn or (loop.time() < deadline and not self.greeting):  # noqa: ASYNC110
+            while self.turns.in_turn or self._stt_running or (loop.time() < deadline and not self.greeting):  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
             self.awaiting_greeting = False
             if self.greeting:
@@ -245,7 +246,11 @@ class ConversationSession:
         mark = turn.last_speech_frame
         audio = bytes(turn.audio)
         started = time.perf_counter()
-        said = await asyncio.to_thread(self.engine.stt.transcribe, audio, self.call.get("language") or "en")
+        self._stt_running += 1
+        try:
+            said = await asyncio.to_thread(self.engine.stt.transcribe, audio, self.call.get("language") or "en")
+        finally:
+            self._stt_running -= 1
         stt_ms = int((time.perf_counter() - started) * 1000)
         if turn.last_speech_frame != mark:
             return  # they went on talking; the next pause transcribes the whole turn
@@ -285,8 +290,12 @@ class ConversationSession:
 
     # --- replying --------------------------------------------------------------------------------
     def _start_reply(self, user_text: str, turn: Turn | None, *, release: bool, stt_ms: int = 0) -> None:
-        if self.reply is not None and self.reply.task is not None and not self.reply.task.done():
-            self.reply.task.cancel()
+        previous = self.reply
+        if previous is not None and previous.task is not None and not previous.task.done():
+            previous.task.cancel()
+            if previous.turn is not None and previous.turn is not turn and not previous.committed:
+                # They spoke again before the reply to their last turn was heard: answer both at once.
+                user_text = f"{previous.user_text} {user_text}"
         loop = asyncio.get_running_loop()
         reply = Reply(user_text, turn, turn.last_speech_at if turn else loop.time(), started_at=loop.time())
         if release:

@@ -24,29 +24,34 @@ MIN_FRAMES = 600
 MAX_FRAMES = 3000
 
 
+def _key(sentence: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", sentence.lower()).strip()
+
+
 def collapse_repeats(text: str) -> str:
-    """'Hello? Hello? Hello' → 'Hello?': drop sentences repeated back to back and a trailing echo."""
-    sentences = re.findall(r"[^.?!]+[.?!]*", text)
-    kept: list[str] = []
-    for sentence in (s.strip() for s in sentences):
-        if not sentence:
-            continue
-        key = re.sub(r"[^a-z0-9 ]", "", sentence.lower()).strip()
-        last = re.sub(r"[^a-z0-9 ]", "", kept[-1].lower()).strip() if kept else None
-        if last is not None and (key == last or (key and last.startswith(key))):
-            continue
-        kept.append(sentence)
-    return " ".join(kept)
+    """'Hello? Who is this? Hello? Who is this' → 'Hello? Who is this?': Whisper looping into the padding.
+
+    Keeps the shortest run of sentences that the rest of the text only repeats (the last repeat may
+    be cut short)."""
+    sentences = [s.strip() for s in re.findall(r"[^.?!]+[.?!]*", text) if s.strip()]
+    keys = [_key(s) for s in sentences]
+    for period in range(1, len(sentences) // 2 + 1):
+        if all(
+            keys[i] == keys[i % period] or (i == len(keys) - 1 and keys[i % period].startswith(keys[i]))
+            for i in range(period, len(keys))
+        ):
+            return " ".join(sentences[:period])
+    return " ".join(sentences)
 
 
 class Transcriber:
     """One loaded Whisper model; CTranslate2 releases the GIL, so call `transcribe` from a thread."""
 
     def __init__(self, model_dir: Path, threads: int = 2) -> None:
-        self._whisper = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
-        self._model = self._whisper.model
-        self._tokenizer = self._whisper.hf_tokenizer
-        self._features = self._whisper.feature_extractor
+        self.whisper = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
+        self._model = self.whisper.model
+        self._tokenizer = self.whisper.hf_tokenizer
+        self._features = self.whisper.feature_extractor
 
     def _prompt(self, language: str) -> list[int]:
         t = self._tokenizer.token_to_id

@@ -55,7 +55,8 @@ class TurnDetector:
         self.config = c = config or TurnConfig()
         self._start_frames = c.start_ms // FRAME_MS
         self._window: deque[bool] = deque(maxlen=c.start_window_ms // FRAME_MS)
-        self._preroll: deque[bytes] = deque(maxlen=c.preroll_ms // FRAME_MS)
+        # The start window's frames are in here too: keep `preroll_ms` before the window besides.
+        self._preroll: deque[bytes] = deque(maxlen=(c.preroll_ms + c.start_window_ms) // FRAME_MS)
         self.frame_no = 0
         self.turn: Turn | None = None
         self._run = 0  # consecutive speech frames

@@ -42,7 +42,9 @@ log = structlog.get_logger(__name__)
 
 SCRIPTS_DIR = Path(__file__).parent / "scripts"
 AGENT_TURN_END_MS = 900  # the agent's silence that means it is our turn
-INTERRUPT_AFTER_S = 0.8
+INTERRUPT_AFTER_S = 1.0
+STOPPED_QUIET_MS = 400
+ANSWER_PAUSE_S = 0.8  # people put the phone to their ear before saying "Hello?"
 HANG_UP_AFTER_S = 6.0  # after our last line: time for the agent's goodbye before we hang up ourselves
 
 
@@ -130,8 +132,10 @@ class PersonCall:
                     self.agent_spoke.set()
                 self.agent_last_speech = now
             quiet = 0 if loud else quiet + 1
-            if self.interrupt_start is not None and quiet >= 5:  # 100 ms of quiet: the agent stopped
-                self.results["barge_in_stop_ms"].append(int((now - 0.1 - self.interrupt_start) * 1000))
+            # Quiet longer than the gap between two sentences: the agent stopped when the quiet began.
+            if self.interrupt_start is not None and quiet * 20 >= STOPPED_QUIET_MS:
+                stopped_at = now - STOPPED_QUIET_MS / 1000
+                self.results["barge_in_stop_ms"].append(max(0, int((stopped_at - self.interrupt_start) * 1000)))
                 self.interrupt_start = None
             if self.agent_talking and now - self.agent_last_speech > AGENT_TURN_END_MS / 1000:
                 self.agent_talking = False
@@ -146,7 +150,7 @@ class PersonCall:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(ANSWER_PAUSE_S)
         if self.script.silent:
             await asyncio.sleep(self.script.max_seconds)
             return
@@ -176,6 +180,7 @@ class SimulatedPerson:
         self.engine = engine
         self._task: asyncio.Task[None] | None = None
         self._calls: set[asyncio.Task[None]] = set()
+        self._audio: dict[tuple[str, str], bytes] = {}
 
     async def start(self) -> None:
         self.ari.start()
@@ -198,11 +203,16 @@ class SimulatedPerson:
                     task.add_done_callback(self._calls.discard)
 
     async def _voice(self, script: Script) -> dict[str, bytes]:
+        """The script's lines as audio, synthesised once per text and voice and kept for later calls."""
         texts = [t for t in [script.greeting, *(line.say for line in script.lines)] if t]
-        if script.voice == "espeak":
-            return {t: await asyncio.to_thread(espeak, t) for t in texts}
-        tts = await self.engine.voice(None)
-        return {t: lower_voice(await asyncio.to_thread(tts.synthesize, t)) for t in texts}
+        for t in texts:
+            if (script.voice, t) not in self._audio:
+                if script.voice == "espeak":
+                    pcm = await asyncio.to_thread(espeak, t)
+                else:
+                    pcm = lower_voice(await asyncio.to_thread((await self.engine.voice(None)).synthesize, t))
+                self._audio[(script.voice, t)] = pcm
+        return {t: self._audio[(script.voice, t)] for t in texts}
 
     async def _call(self, channel_id: str) -> None:
         bridge_id, media_id = f"person-bridge-{channel_id}", f"person-media-{channel_id}"
@@ -212,6 +222,10 @@ class SimulatedPerson:
         person: PersonCall | None = None
         try:
             audio = await self._voice(script)
+            # The phone rings until the person is ready to talk; then they pick up. (A call the person
+            # placed is up already.)
+            with contextlib.suppress(AriError):
+                await self.ari.answer(channel_id)
             await self.ari.create_bridge(bridge_id)
             await self.ari.add_channel(bridge_id, channel_id)
             with self.ari.subscribe(media_id) as media_events:

@@ -1,0 +1,168 @@
+"""Whole conversations over real SIP against the loopback carrier's simulated person.
+
+Measured where the caller hears it (the person's end of the line): reply latency (end of the
+person's speech → first agent audio) over many turns, barge-in stop time (person starts talking
+over the agent → agent audio stops), a concurrency sweep (p95 reply latency and CPU with N
+simultaneous conversations), and the appliance's memory (idle with models loaded, and per extra
+call). The agent's own breakdown per turn (STT, LLM first token, TTS) comes from the call events.
+Writes bench/results/conversation.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.extraction import machine
+from bench.procstat import Sampler, rss_mb
+from tests.support import ServerProcess
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = HERE.parent / "appliance" / "telephony" / "carrier" / "scripts"
+TERMINAL = {"completed", "busy", "no_answer", "failed", "canceled"}
+AGENT = {
+    "name": "Sam",
+    "type": "outbound",
+    "persona": "A friendly receptionist at Bright Smile Dental.",
+    "instructions": "Confirm Alex's dental cleaning tomorrow at 3 pm. If Alex cannot come, offer Friday at 10 am.",
+    "first_message": "Hi, this is Sam from Bright Smile Dental. Am I speaking with Alex?",
+    "max_duration_seconds": 120,
+}
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def stats(values: list[float]) -> dict[str, float | int | None]:
+    return {
+        "n": len(values),
+        "p50": pct(values, 0.5),
+        "p95": pct(values, 0.95),
+        "mean": round(statistics.mean(values)) if values else None,
+    }
+
+
+class Bench:
+    def __init__(self, appliance: ServerProcess) -> None:
+        self.appliance = appliance
+        self.api = appliance.client()
+        self.agent = self.api.post("/v1/agents", json=AGENT).json()
+        self.results_file = appliance.data_dir / "carrier" / "person-results.jsonl"
+
+    def use_script(self, name: str) -> None:
+        target = self.appliance.data_dir / "carrier" / "person.yaml"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SCRIPTS / f"{name}.yaml", target)
+
+    def person_lines(self) -> list[dict]:
+        if not self.results_file.exists():
+            return []
+        return [json.loads(line) for line in self.results_file.read_text().splitlines()]
+
+    def calls(self, script: str, n: int) -> tuple[list[dict], list[dict]]:
+        """Place n simultaneous calls with the person on `script`; returns the calls and the person's measures."""
+        self.use_script(script)
+        before = len(self.person_lines())
+        body = {"agent_id": self.agent["id"], "to": "+12025550101"}
+        ids = [self.api.post("/v1/calls", json=body).json()["id"] for _ in range(n)]
+        calls = [self.appliance.wait_for(i, TERMINAL, timeout=300) for i in ids]
+        deadline = time.monotonic() + 20
+        while len(self.person_lines()) < before + n and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return calls, self.person_lines()[before:]
+
+    def turn_events(self, calls: list[dict]) -> list[dict]:
+        out = []
+        for call in calls:
+            events = self.api.get(f"/v1/calls/{call['id']}/events").json()["events"]
+            out += [e["data"] for e in events if e["type"] == "turn" and "stt_ms" in e["data"]]
+        return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--turns", type=int, default=30, help="reply latencies to collect at the caller")
+    parser.add_argument("--barge", type=int, default=5, help="calls with a caller who interrupts")
+    parser.add_argument("--sweep", default="1,2,4", help="simultaneous conversations to try")
+    args = parser.parse_args()
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-conversation-"))
+    appliance = ServerProcess(data_dir, env={"APPLIANCE_VOICE": "true", "APPLIANCE_MAX_CONCURRENT_CALLS": "16"})
+    appliance.start(timeout=180)
+    out: dict[str, object] = {"machine": machine()}
+    try:
+        bench = Bench(appliance)
+        while bench.api.get("/readyz").json()["checks"].get("voice") is not True:
+            time.sleep(0.5)
+        pid = appliance.proc.pid
+        time.sleep(2)
+        out["idle_rss_mb"] = round(rss_mb(pid))
+        print(f"idle RSS with models loaded: {out['idle_rss_mb']} MB", flush=True)
+
+        latencies: list[float] = []
+        agent_turns: list[dict] = []
+        scripts = ["appointment", "reschedule"]
+        i = 0
+        while len(latencies) < args.turns:
+            calls, person = bench.calls(scripts[i % 2], 1)
+            latencies += [x for p in person for x in p["reply_latency_ms"]]
+            agent_turns += bench.turn_events(calls)
+            print(f"call {i + 1} ({calls[0]['status']}): {len(latencies)}/{args.turns} turns", flush=True)
+            i += 1
+        out["reply_latency_at_caller_ms"] = stats(latencies)
+        keys = ("latency_ms", "stt_ms", "llm_first_token_ms", "tts_ms")
+        out["agent_breakdown_ms"] = {key: stats([t[key] for t in agent_turns]) for key in keys}
+        print(f"reply latency at the caller: {out['reply_latency_at_caller_ms']}", flush=True)
+
+        stops: list[float] = []
+        for n in range(args.barge):
+            _calls, person = bench.calls("interrupter", 1)
+            stops += [x for p in person for x in p["barge_in_stop_ms"]]
+            print(f"barge-in call {n + 1}: {stops}", flush=True)
+        out["barge_in_stop_at_caller_ms"] = stats(stops)
+
+        sweep = {}
+        for level in [int(x) for x in args.sweep.split(",")]:
+            sampler = Sampler({"appliance": pid})
+            stop = threading.Event()
+
+            def sample(sampler: Sampler = sampler, stop: threading.Event = stop) -> None:
+                while not stop.wait(1.0):
+                    sampler.sample()
+
+            thread = threading.Thread(target=sample, daemon=True)
+            thread.start()
+            calls, person = bench.calls("reschedule", level)
+            stop.set()
+            thread.join()
+            lat = [x for p in person for x in p["reply_latency_ms"]]
+            summary = sampler.summary()["appliance"]
+            sweep[level] = {
+                "reply_latency_at_caller_ms": stats(lat),
+                "completed": sum(c["status"] == "completed" for c in calls),
+                "cpu_percent_of_one_core": {"mean": summary["cpu_pct_mean"], "max": summary["cpu_pct_max"]},
+                "peak_rss_mb": round(summary["rss_mb_max"]),
+            }
+            print(f"{level} simultaneous: {sweep[level]}", flush=True)
+        out["concurrency"] = sweep
+        top = max(sweep)
+        out["rss_per_extra_call_mb"] = round((sweep[top]["peak_rss_mb"] - out["idle_rss_mb"]) / max(1, top), 1)
+    finally:
+        appliance.stop()
+    (HERE / "results" / "conversation.json").write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Whole conversations over real SIP: the agent (real Whisper, llama.cpp, Piper) against the loopback
+carrier's simulated person, who follows a script and measures at its end of the line.
+
+Timings here are functional bounds only; the real figures come from bench/conversation.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import yaml
+
+from appliance.voice.text import word_error_rate
+from tests.integration.conftest import requires_asterisk
+from tests.support import ServerProcess
+
+pytestmark = [requires_asterisk, pytest.mark.integration]
+SCRIPTS = Path(__file__).resolve().parents[2] / "appliance" / "telephony" / "carrier" / "scripts"
+TERMINAL = {"completed", "busy", "no_answer", "failed", "canceled"}
+APPOINTMENT = {
+    "name": "Sam",
+    "type": "outbound",
+    "persona": "A friendly receptionist at Bright Smile Dental.",
+    "instructions": "Confirm Alex's dental cleaning tomorrow at 3 pm. If Alex cannot come, offer Friday at 10 am.",
+    "first_message": "Hi, this is Sam from Bright Smile Dental. Am I speaking with Alex?",
+    "returns": {"confirmed": "boolean"},
+    "max_duration_seconds": 120,
+}
+# Long enough (≈ 7 s) that the person's interruption or "mm-hmm" lands while the agent is talking.
+LONG_OPENING = (
+    "Hi Alex, this is Sam from Bright Smile Dental, calling about your cleaning appointment tomorrow "
+    "afternoon at three o'clock with doctor Patel. Can you still make it?"
+)
+
+
+@pytest.fixture(scope="module")
+def appliance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    proc = ServerProcess(tmp_path_factory.mktemp("voice"), env={"APPLIANCE_VOICE": "true"}).start(timeout=120)
+    with proc.client() as api:
+        deadline = time.monotonic() + 120
+        while api.get("/readyz").json()["checks"].get("voice") is not True:
+            assert time.monotonic() < deadline, "the voice engine did not load"
+            time.sleep(0.5)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def api(appliance: ServerProcess) -> Iterator[httpx.Client]:
+    with appliance.client() as client:
+        yield client
+
+
+def use_script(appliance: ServerProcess, name: str) -> dict:
+    target = appliance.data_dir / "carrier" / "person.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SCRIPTS / f"{name}.yaml", target)
+    return yaml.safe_load(target.read_text())
+
+
+def person_lines(appliance: ServerProcess) -> list[str]:
+    path = appliance.data_dir / "carrier" / "person-results.jsonl"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def call_person(appliance: ServerProcess, api: httpx.Client, agent: dict, script: str) -> tuple[dict, dict, list]:
+    """Call +12025550101 with the person on `script`; returns the call, the person's measures, the transcript."""
+    before = len(person_lines(appliance))
+    use_script(appliance, script)
+    created = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+12025550101"})
+    assert created.status_code == 201, created.text
+    call = appliance.wait_for(created.json()["id"], TERMINAL, timeout=180)
+    deadline = time.monotonic() + 15  # the person writes its measures when it has hung up
+    while len(lines := person_lines(appliance)) == before:
+        assert time.monotonic() < deadline, "the simulated person wrote no results"
+        time.sleep(0.2)
+    segments = api.get(f"/v1/calls/{call['id']}/transcript").json()["segments"]
+    return call, json.loads(lines[-1]), segments
+
+
+def test_appointment_call_completes_with_both_sides_in_order(appliance: ServerProcess, api: httpx.Client) -> None:
+    agent = api.post("/v1/agents", json=APPOINTMENT).json()
+    call, person, segments = call_person(appliance, api, agent, "appointment")
+    assert call["status"] == "completed", call
+    assert call["end_reason"] in ("agent_ended", "caller_hangup"), call
+    roles = [s["role"] for s in segments]
+    assert roles[:3] == ["user", "agent", "user"], segments  # "Hello?", the opening, the answer
+    assert segments[1]["text"] == APPOINTMENT["first_message"]
+    assert [s["sequence_no"] for s in segments] == list(range(1, len(segments) + 1))
+    # The person's words are recognised: WER over what it said, in order.
+    script = yaml.safe_load((SCRIPTS / "appointment.yaml").read_text())
+    said = [script["greeting"], *script["lines"]]
+    heard = [s["text"] for s in segments if s["role"] == "user"]
+    assert len(heard) >= 2
+    wer = word_error_rate(" ".join(said[: len(heard)]), " ".join(heard))
+    assert wer <= 0.2, (wer, heard)
+    assert call["latency_ms"] and call["latency_ms"]["turns"] >= 2
+    assert person["reply_latency_ms"], person
+    events = api.get(f"/v1/calls/{call['id']}/events").json()["events"]
+    turns = [e["data"] for e in events if e["type"] == "turn"]
+    assert turns and all("latency_ms" in t for t in turns)
+
+
+def test_recording_has_the_caller_left_and_the_agent_right(appliance: ServerProcess, api: httpx.Client) -> None:
+    call = api.get("/v1/calls", params={"status": "completed", "limit": 1}).json()[0]
+    r = api.get(call["recording_url"])
+    assert r.status_code == 200 and r.headers["content-type"].startswith("audio/")
+    path = appliance.data_dir / "recording.wav"
+    path.write_bytes(r.content)
+    with wave.open(str(path)) as w:
+        assert w.getnchannels() == 2 and w.getframerate() == 8000
+        stereo = np.frombuffer(w.readframes(w.getnframes()), np.int16).reshape(-1, 2).astype(np.float32)
+    caller_loud = np.mean(np.abs(stereo[:, 0]) > 1000)
+    agent_loud = np.mean(np.abs(stereo[:, 1]) > 1000)
+    assert caller_loud > 0.02 and agent_loud > 0.05, (caller_loud, agent_loud)
+
+
+def test_a_caller_who_interrupts_stops_the_agent(appliance: ServerProcess, api: httpx.Client) -> None:
+    agent = api.post("/v1/agents", json={**APPOINTMENT, "first_message": LONG_OPENING}).json()
+    call, person, _segments = call_person(appliance, api, agent, "interrupter")
+    assert call["status"] == "completed"
+    events = [e["type"] for e in api.get(f"/v1/calls/{call['id']}/events").json()["events"]]
+    assert "barge_in" in events, events
+    assert person["barge_in_stop_ms"] and person["barge_in_stop_ms"][0] < 1500, person
+
+
+def test_backchannels_do_not_interrupt(appliance: ServerProcess, api: httpx.Client) -> None:
+    agent = api.post("/v1/agents", json={**APPOINTMENT, "first_message": LONG_OPENING}).json()
+    call, _person, segments = call_person(appliance, api, agent, "backchannel")
+    events = [e["type"] for e in api.get(f"/v1/calls/{call['id']}/events").json()["events"]]
+    assert "backchannel" in events and "barge_in" not in events, events
+    assert not any(s["role"] == "user" and s["text"].lower().strip(" .") == "okay" for s in segments), segments
+    assert next(s for s in segments if s["role"] == "agent")["text"] == LONG_OPENING  # said to the end
+
+
+def test_silent_caller_is_prompted_then_hung_up_on(appliance: ServerProcess, api: httpx.Client) -> None:
+    agent = api.post("/v1/agents", json={**APPOINTMENT, "silence_timeout_seconds": 4}).json()
+    call, _person, segments = call_person(appliance, api, agent, "silent")
+    assert call["status"] == "completed" and call["end_reason"] == "silence_timeout", call
+    assert [s["text"] for s in segments if s["role"] == "agent"][-2:] == [
+        "Are you still there?",
+        "I can't hear anything, so I'll let you go. Goodbye.",
+    ]
+
+
+def test_inbound_call_is_answered_and_held_by_the_inbound_agent(appliance: ServerProcess, api: httpx.Client) -> None:
+    loopback = next(t for t in api.get("/v1/trunks").json() if t["name"] == "loopback")
+    number = api.post("/v1/numbers", json={"e164": "+14155550177", "trunk_id": loopback["id"]}).json()
+    api.post(
+        "/v1/agents",
+        json={
+            "name": "Riley",
+            "type": "inbound",
+            "number_ids": [number["id"]],
+            "persona": "The receptionist at Bright Smile Dental.",
+            "instructions": "Help callers book a cleaning. Openings: Friday at 9 am or 11 am.",
+            "first_message": "Bright Smile Dental, this is Riley. How can I help?",
+            "max_duration_seconds": 120,
+        },
+    )
+    env = {**os.environ, **appliance.env}
+    command = ["carrier", "call", "--to", number["e164"], "--script", "inbound_caller"]
+    out = subprocess.run(
+        [sys.executable, "-m", "appliance.cli", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    deadline = time.monotonic() + 180
+    while True:
+        inbound = api.get("/v1/calls", params={"direction": "inbound"}).json()
+        calls = [c for c in inbound if c["to_number"] == number["e164"]]
+        if calls and calls[0]["status"] in TERMINAL:
+            break
+        assert time.monotonic() < deadline, calls
+        time.sleep(0.5)
+    segments = api.get(f"/v1/calls/{calls[0]['id']}/transcript").json()["segments"]
+    assert calls[0]["status"] == "completed"
+    assert segments[0]["role"] == "agent" and segments[0]["text"].startswith("Bright Smile Dental")
+    assert any(s["role"] == "user" and "appointment" in s["text"].lower() for s in segments), segments

@@ -1,0 +1,69 @@
+"""Turn-taking on 20 ms VAD decisions: start, pause, resume, the two end-of-turn waits."""
+
+from __future__ import annotations
+
+from appliance.voice.turns import TurnConfig, TurnDetector, TurnEvent
+
+FRAME = bytes(320)
+
+
+def run(detector: TurnDetector, pattern: str) -> list[tuple[int, TurnEvent]]:
+    """Feed 'S' (speech) / '.' (silence) frames; returns (frame index, event) pairs."""
+    events = []
+    for i, ch in enumerate(pattern):
+        result = detector.feed(FRAME, ch == "S", now=i * 0.02)
+        if result:
+            events.append((i, result[0]))
+    return events
+
+
+def test_a_turn_starts_pauses_and_ends_after_the_long_wait() -> None:
+    events = run(TurnDetector(), "." * 5 + "S" * 20 + "." * 40)
+    assert [e for _, e in events] == [TurnEvent.STARTED, TurnEvent.PAUSED, TurnEvent.ENDED]
+    (_, _), (pause_at, _), (end_at, _) = events
+    last_speech = 24
+    assert pause_at - last_speech == 200 // 20 and end_at - last_speech == 700 // 20
+
+
+def test_a_complete_sentence_ends_the_turn_sooner() -> None:
+    detector = TurnDetector()
+    events = run(detector, "S" * 20 + "." * 10)
+    assert events[-1][1] is TurnEvent.PAUSED
+    detector.mark_complete()
+    later = run(detector, "." * 10)
+    assert later and later[0][1] is TurnEvent.ENDED
+    assert 10 + later[0][0] + 1 == 300 // 20  # frames of silence when it ended
+
+
+def test_short_noise_does_not_start_a_turn() -> None:
+    assert run(TurnDetector(), "..S...S...S...SS....") == []
+
+
+def test_speech_after_a_pause_resumes_the_same_turn() -> None:
+    detector = TurnDetector()
+    events = run(detector, "S" * 10 + "." * 15 + "SSSS" + "." * 40)
+    assert [e for _, e in events] == [
+        TurnEvent.STARTED,
+        TurnEvent.PAUSED,
+        TurnEvent.RESUMED,
+        TurnEvent.PAUSED,
+        TurnEvent.ENDED,
+    ]
+
+
+def test_a_click_during_the_pause_neither_resumes_nor_delays_the_end() -> None:
+    events = run(TurnDetector(), "S" * 10 + "." * 15 + "S" + "." * 19 + "." * 5)
+    assert [e for _, e in events] == [TurnEvent.STARTED, TurnEvent.PAUSED, TurnEvent.ENDED]
+    assert events[-1][0] == 9 + 35
+
+
+def test_the_turn_audio_keeps_the_preroll_and_little_trailing_silence() -> None:
+    detector = TurnDetector(TurnConfig())
+    events = []
+    for i, ch in enumerate("." * 20 + "S" * 25 + "." * 40):
+        if r := detector.feed(bytes([i % 256]) * 320, ch == "S"):
+            events.append(r)
+    audio = events[-1][1].audio
+    first_frame, last_frame = audio[0], audio[-1]  # each frame is filled with its index
+    assert 20 - first_frame >= 200 // 20  # at least 200 ms before the speech began
+    assert last_frame - 44 == 5  # 100 ms of trailing silence after the last speech frame (44)

@@ -1,0 +1,73 @@
+"""Chunking the streamed reply, backchannels, trimming to what was heard, Whisper repeat removal."""
+
+from __future__ import annotations
+
+import pytest
+
+from appliance.voice.stt import collapse_repeats
+from appliance.voice.text import SentenceChunker, ends_sentence, heard_part, is_backchannel, strip_marks
+
+
+def chunks_of(pieces: list[str]) -> list[str]:
+    chunker = SentenceChunker()
+    out = [c for p in pieces for c in chunker.push(p)]
+    return out + chunker.flush()
+
+
+def test_first_chunk_ends_at_a_clause_so_speech_starts_early() -> None:
+    pieces = ["Sure", ",", " Alex", ",", " Friday", " works", ".", " See", " you", " then", "."]
+    assert chunks_of(pieces) == ["Sure, Alex,", "Friday works.", "See you then."]
+
+
+def test_later_chunks_are_whole_sentences_unless_very_long() -> None:
+    assert chunks_of(["Okay. ", "I have you down for Friday, at ten, in the morning. ", "Bye."]) == [
+        "Okay.",
+        "I have you down for Friday, at ten, in the morning.",
+        "Bye.",
+    ]
+
+
+def test_decimal_points_and_times_do_not_split() -> None:
+    assert chunks_of(["It costs 3.50 dollars at 10", ".", "30 am."]) == ["It costs 3.50 dollars at 10.30 am."]
+
+
+@pytest.mark.parametrize("said", ["Mm-hmm.", "okay", "Yeah.", "uh huh", "right, right", "", "  "])
+def test_backchannels_and_noise_do_not_interrupt(said: str) -> None:
+    assert is_backchannel(said)
+
+
+@pytest.mark.parametrize("said", ["Wait, stop.", "No, that's wrong", "Who is this?", "yes I can do Friday"])
+def test_real_words_interrupt(said: str) -> None:
+    assert not is_backchannel(said)
+
+
+def test_heard_part_keeps_the_words_played() -> None:
+    assert heard_part("one two three four", 0.5) == "one two…"
+    assert heard_part("one two three four", 1.0) == "one two three four"
+    assert heard_part("one two", 0.1) == ""
+
+
+def test_end_call_mark_is_removed_and_reported() -> None:
+    assert strip_marks("Goodbye! <end_call>") == ("Goodbye!", True)
+    assert strip_marks("Goodbye!") == ("Goodbye!", False)
+
+
+def test_sentence_end_detection() -> None:
+    assert ends_sentence("Yes, this is Alex.") and ends_sentence("Who?")
+    assert not ends_sentence("I was thinking") and not ends_sentence("well...")
+
+
+def test_whisper_repeats_into_padding_are_collapsed() -> None:
+    assert collapse_repeats("Hello? Hello? Hello? Hello") == "Hello?"
+    assert collapse_repeats("Round 10 in the morning. Round 10 in the") == "Round 10 in the morning."
+    assert collapse_repeats("Hello? Who is this? Hello? Who is this") == "Hello? Who is this?"
+    assert collapse_repeats("Yes. No.") == "Yes. No."
+    assert collapse_repeats("Yes. No. Yes.") == "Yes. No. Yes."
+
+
+def test_word_error_rate_counts_edits_over_reference_words() -> None:
+    from appliance.voice.text import word_error_rate
+
+    assert word_error_rate("Yes, this is Alex.", "yes this is alex") == 0
+    assert word_error_rate("around ten in the morning", "round ten in morning") == 2 / 5
+    assert word_error_rate("a b", "a b c d") == 1.0
