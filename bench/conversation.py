@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.extraction import machine
-from bench.procstat import Sampler, rss_mb
+
+from bench.procstat import Sampler, machine, rss_mb
 from tests.support import ServerProcess
 
 HERE = Path(__file__).resolve().parent

@@ -47,3 +47,12 @@ class Sampler:
                 "rss_mb_max": round(max(rss), 1),
             }
         return out
+
+
+def machine() -> str:
+    """The CPU model, core count and Python version, for the results files."""
+    import platform
+
+    with open("/proc/cpuinfo") as f:
+        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "?")
+    return f"{cpu}, {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"

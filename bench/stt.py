@@ -24,7 +24,7 @@ from appliance.telephony.g711 import ulaw_decode, ulaw_encode
 from appliance.voice.stt import Transcriber
 from appliance.voice.text import word_error_rate
 from appliance.voice.tts import Synthesizer
-from bench.extraction import machine
+from bench.procstat import machine
 
 HERE = Path(__file__).resolve().parent
 
