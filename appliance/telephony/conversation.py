@@ -14,6 +14,7 @@ from appliance.store.jsoncol import dumps
 from appliance.store.records import TranscriptSegment
 from appliance.telephony.dialer import SessionFactory
 from appliance.telephony.media import RtpEndpoint
+from appliance.voice.amd import Verdict
 from appliance.voice.engine import VoiceEngine
 from appliance.voice.session import ConversationSession
 
@@ -51,6 +52,16 @@ class StoreSink:
 
     def event(self, kind: str, data: dict[str, Any]) -> None:
         store.add_event(self.db, self.call_id, kind, data)
+
+    def answered(self, verdict: Verdict, at_ms: int) -> None:
+        store.set_fields(self.db, self.call_id, answered_by=verdict.answered_by)
+        self.event(
+            "amd",
+            {"answered_by": verdict.answered_by, "signal": verdict.signal, "detail": verdict.detail, "at_ms": at_ms},
+        )
+
+    def voicemail_left(self) -> None:
+        store.set_fields(self.db, self.call_id, voicemail_left=1)
 
     def recording_path(self) -> Path:
         return self.recordings_dir / f"{self.call_id}.wav"

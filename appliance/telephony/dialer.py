@@ -281,7 +281,12 @@ class Dialer:
 
     def _ended(self, live: LiveCall, cause: int, cause_txt: str, tech_cause: int | None) -> None:
         fields: dict[str, Any] = {"hangup_cause": hangup_cause_text(cause, cause_txt, tech_cause)}
-        if live.answered:
+        if live.answered and live.end_reason == "voicemail":
+            # A machine answered: not a conversation, not billed, nothing to extract (API.md).
+            store.transition(
+                self.db, live.call_id, "no_answer", end_reason="voicemail", answered_by="machine", **fields
+            )
+        elif live.answered:
             reason = live.end_reason or ("canceled" if live.cancel_requested else "caller_hangup")
             store.transition(
                 self.db,

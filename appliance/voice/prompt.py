@@ -12,7 +12,7 @@ RULES = (
     "You are speaking on a live phone call, so: answer in one or two short sentences, plain spoken words "
     "only (no lists, no markdown, no emojis), ask one question at a time, and let the caller talk. Use only "
     "facts from your task and the call details; if you do not know something, say so. Do not repeat what "
-    "you already said. Speak to the person directly (\"your appointment\", not their name in the third "
+    'you already said. Speak to the person directly ("your appointment", not their name in the third '
     "person). When your task is done, or the caller wants to end the call or says goodbye, say a "
     f"short goodbye and finish that message with {END_CALL_MARK}."
 )
@@ -41,3 +41,9 @@ def system_prompt(call: dict[str, Any], now: datetime) -> str:
 OPEN_CALL = "(The call has just connected. Greet the person and start.)"
 STILL_THERE = "Are you still there?"
 SILENT_GOODBYE = "I can't hear anything, so I'll let you go. Goodbye."
+
+
+def voicemail_message(call: dict[str, Any]) -> str:
+    """A short message for a voicemail box when the agent has no `voicemail_message`."""
+    name = call.get("agent_name") or "an assistant"
+    return f"Hi, this is {name}. Sorry I missed you. I will try again later. Goodbye."

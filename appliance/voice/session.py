@@ -22,6 +22,7 @@ import structlog
 
 from appliance.telephony.media import RtpEndpoint
 from appliance.voice import prompt, text
+from appliance.voice.amd import BeepDetector, Verdict, classify_greeting
 from appliance.voice.engine import VoiceEngine
 from appliance.voice.recorder import StereoRecorder
 from appliance.voice.speaker import Speaker
@@ -31,6 +32,7 @@ from appliance.voice.vad import Vad, continuous_frames
 
 log = structlog.get_logger(__name__)
 
+BEEP_WATCH_S = 30.0  # a beep this early in the call can only be a voicemail box
 GREETING_WAIT_S = 1.5  # outbound: let the callee say "Hello?" first, but do not wait longer than this
 BACKCHANNEL_MAX_MS = 1200  # longer speech during agent audio is a real interruption whatever it says
 
@@ -40,6 +42,8 @@ class CallSink(Protocol):
 
     def segment(self, role: str, said: str, started: datetime, ended: datetime, source: str) -> None: ...
     def event(self, kind: str, data: dict[str, Any]) -> None: ...
+    def answered(self, verdict: Verdict, at_ms: int) -> None: ...
+    def voicemail_left(self) -> None: ...
     def finish(self, latencies_ms: list[int], recording: Path | None) -> None: ...
     def recording_path(self) -> Path: ...
 
@@ -83,6 +87,10 @@ class ConversationSession:
         self.barge: Turn | None = None  # caller speech that paused the agent, not yet judged
         self.ignored: Turn | None = None  # a backchannel: not a turn of the conversation
         self.awaiting_greeting = False
+        outbound = call.get("direction") == "outbound"
+        self.beep = BeepDetector() if outbound else None
+        self.verdict: Verdict | None = None if outbound else Verdict("human", "inbound")
+        self.machine = False
         self._stt_running = 0
         self.greeting: tuple[str, float] | None = None  # what the callee answered with, and when it ended
         self.ended: asyncio.Future[str | None] | None = None
@@ -154,6 +162,10 @@ class ConversationSession:
             while self.turns.in_turn or self._stt_running or (loop.time() < deadline and not self.greeting):  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
             self.awaiting_greeting = False
+            if self.machine:
+                return
+            if self.verdict is None:
+                self._decide(Verdict("unknown", "no_greeting", "nothing said within the wait"))
             if self.greeting:
                 said, greeting_end = self.greeting
                 self.history.append({"role": "user", "content": said})
@@ -174,6 +186,50 @@ class ConversationSession:
             await warm
             self._start_reply(prompt.OPEN_CALL, None, release=True)
 
+    # --- who answered -------------------------------------------------------------------------
+    def _decide(self, verdict: Verdict, late_ok: bool = False) -> None:
+        """Record who answered; a machine (even a late verdict) stops the conversation."""
+        if self.machine or (self.verdict is not None and not (late_ok and verdict.answered_by == "machine")):
+            return
+        self.verdict = verdict
+        self.sink.answered(verdict, self._ms())
+        self._log.info("voice.answered_by", answered_by=verdict.answered_by, signal=verdict.signal)
+        if verdict.answered_by != "machine":
+            return
+        self.machine = True
+        self.speaker.stop()
+        if self.reply is not None and self.reply.task is not None:
+            self.reply.task.cancel()
+        if self.call.get("voicemail_action") == "leave_message":
+            self._spawn(self._leave_message(beeped=verdict.signal == "beep"))
+        else:
+            self._end("voicemail")
+
+    async def _leave_message(self, beeped: bool) -> None:
+        """Wait for the beep (or the end of the greeting and a moment of silence), then speak the message."""
+        assert self.tts is not None
+        loop = asyncio.get_running_loop()
+        message = (self.call.get("voicemail_message") or "").strip() or prompt.voicemail_message(self.call)
+        pcm = await asyncio.to_thread(self.tts.synthesize, message)
+        deadline = loop.time() + 20
+        quiet_since = loop.time()
+        while not beeped and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+            if self.beep is None or self.beep.beeped:
+                break  # the beep came (or we stopped watching for one)
+            if self.turns.in_turn:
+                quiet_since = loop.time()
+            elif loop.time() - quiet_since > 2.0:
+                break  # greeting over and no beep: speak after the silence
+        await asyncio.sleep(0.3)
+        self.speaker.reset()
+        self.speaker.say(message, pcm)
+        self._agent_segment(message, loop.time(), len(pcm) / 16000)
+        await self.media.drained()
+        self.sink.voicemail_left()
+        await asyncio.sleep(0.3)
+        self._end("voicemail")
+
     # --- listening ------------------------------------------------------------------------------
     async def _listen(self) -> None:
         loop = asyncio.get_running_loop()
@@ -181,10 +237,18 @@ class ConversationSession:
         async for pcm in continuous_frames(self.media):
             now = loop.time()
             self.recorder.caller(pcm)
+            if self.beep is not None and self.beep.feed(pcm):
+                tone, self.beep = self.beep.frequency, None
+                self._decide(Verdict("machine", "beep", f"{tone:.0f} Hz tone"), late_ok=True)
+            elif self.beep is not None and self._ms() > BEEP_WATCH_S * 1000:
+                self.beep = None
             speech = self.vad.is_speech(pcm)
             result = self.turns.feed(pcm, speech, now)
             if result is not None:
                 self._on_turn_event(*result)
+            if self.awaiting_greeting and self.turns.turn is not None:
+                if verdict := classify_greeting("", self.turns.turn.speech_ms, finished=False):
+                    self._decide(verdict)
             if self.barge is not None and self.barge.speech_ms > BACKCHANNEL_MAX_MS:
                 self._interrupt()  # too long for "mm-hmm": a real interruption, whatever the words
             if self.speaker.audible or self.turns.in_turn or (self.reply and not self.reply.task.done()):
@@ -266,8 +330,11 @@ class ConversationSession:
             return  # noise
         if not ended and text.ends_sentence(said):
             self.turns.mark_complete()
-        if self.awaiting_greeting:
-            self.greeting = (said, turn.last_speech_at)  # the opening answers it
+        if self.awaiting_greeting or self.machine:
+            if not self.machine:
+                self.greeting = (said, turn.last_speech_at)  # the opening answers it
+                if verdict := classify_greeting(said, turn.speech_ms, finished=True):
+                    self._decide(verdict)
             return
         self._start_reply(said, turn, release=ended, stt_ms=stt_ms)
 

@@ -98,7 +98,12 @@ class PersonCall:
         self.script = script
         self.audio = audio
         self.vad = Vad()
-        self.results: dict[str, Any] = {"script": script.name, "reply_latency_ms": [], "barge_in_stop_ms": []}
+        self.results: dict[str, Any] = {
+            "script": script.name,
+            "said": [],
+            "reply_latency_ms": [],
+            "barge_in_stop_ms": [],
+        }
         self.agent_talking = False
         self.agent_started_at = 0.0
         self.agent_last_speech = 0.0
@@ -109,6 +114,7 @@ class PersonCall:
         self.agent_spoke = asyncio.Event()
 
     async def say(self, text: str) -> None:
+        self.results["said"].append(text)
         self.media.send(self.audio[text])
         await self.media.drained()
         self.our_end = asyncio.get_running_loop().time()

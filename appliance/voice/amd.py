@@ -1,0 +1,106 @@
+"""Who answered an outbound call: a person or a machine. Signals combined, never one alone:
+
+- a beep: a steady tone 300-2,000 Hz held for at least 160 ms (the "record after the tone" beep);
+- the words of the greeting (Whisper): typical voicemail and carrier phrases;
+- the shape of the greeting: a person says a short "Hello?" and waits; a machine talks on.
+Every verdict carries the signal that decided it, for the call's events.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from appliance.voice.text import words
+
+BEEP_MIN_FRAMES = 8  # 160 ms of 20 ms frames
+BEEP_BAND = (300.0, 2000.0)
+BEEP_PURITY = 0.6  # share of the frame's energy within ±40 Hz of its peak
+BEEP_MIN_RMS = 300.0
+LONG_GREETING_MS = 4500  # people rarely talk this long before the caller says anything
+SHORT_GREETING_MS = 1800
+
+VOICEMAIL_PHRASES = [
+    "leave a message",
+    "leave your message",
+    "leave me a message",
+    "after the tone",
+    "after the beep",
+    "at the tone",
+    "not available",
+    "unavailable",
+    "can't take your call",
+    "cannot take your call",
+    "can't come to the phone",
+    "reached the voicemail",
+    "voicemail",
+    "voice mail",
+    "mailbox",
+    "record your message",
+    "you have reached",
+    "you've reached",
+    "the person you are calling",
+    "the number you have dialed",
+    "is not in service",
+    "please try again later",
+]
+_PHRASES = [" ".join(words(p)) for p in VOICEMAIL_PHRASES]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    answered_by: str  # "human" | "machine" | "unknown"
+    signal: str  # what decided: beep | greeting_phrase | long_greeting | short_greeting | no_greeting
+    detail: str = ""
+
+
+class BeepDetector:
+    """Feeds on 20 ms frames of 8 kHz PCM16; `beeped` turns true once a steady tone was held."""
+
+    def __init__(self) -> None:
+        self._run = 0
+        self._freq = 0.0
+        self.beeped = False
+        self.frequency: float | None = None
+        self._window = np.hanning(160)
+        self._bins = np.fft.rfftfreq(160, 1 / 8000)
+
+    def feed(self, pcm: bytes) -> bool:
+        samples = np.frombuffer(pcm, np.int16).astype(np.float32)
+        if len(samples) != 160 or float(np.sqrt(np.mean(samples**2))) < BEEP_MIN_RMS:
+            self._run = 0
+            return self.beeped
+        power = np.abs(np.fft.rfft(samples * self._window)) ** 2
+        peak = int(np.argmax(power))
+        freq = float(self._bins[peak])
+        near = power[max(0, peak - 1) : peak + 2].sum()  # bins are 50 Hz wide
+        tonal = BEEP_BAND[0] <= freq <= BEEP_BAND[1] and near / max(power.sum(), 1e-9) >= BEEP_PURITY
+        if tonal and (self._run == 0 or abs(freq - self._freq) <= 60):
+            self._run += 1
+            self._freq = freq
+        else:
+            self._run = 1 if tonal else 0
+            self._freq = freq
+        if self._run >= BEEP_MIN_FRAMES and not self.beeped:
+            self.beeped, self.frequency = True, freq
+        return self.beeped
+
+
+def voicemail_phrase(text: str) -> str | None:
+    said = " ".join(words(text))
+    return next((p for p in _PHRASES if p in said), None)
+
+
+def classify_greeting(text: str, speech_ms: int, finished: bool) -> Verdict | None:
+    """A verdict from the callee's first words, or None when it is too early to say."""
+    if phrase := voicemail_phrase(text):
+        return Verdict("machine", "greeting_phrase", phrase)
+    if speech_ms >= LONG_GREETING_MS:
+        return Verdict("machine", "long_greeting", f"{speech_ms} ms of speech before any reply")
+    if finished and speech_ms <= SHORT_GREETING_MS:
+        return Verdict("human", "short_greeting", re.sub(r"\s+", " ", text)[:80])
+    if finished:
+        return Verdict("human", "greeting_then_pause", re.sub(r"\s+", " ", text)[:80])
+    return None
