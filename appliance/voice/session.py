@@ -22,7 +22,7 @@ import structlog
 
 from appliance.telephony.media import RtpEndpoint
 from appliance.voice import prompt, text
-from appliance.voice.amd import BeepDetector, Verdict, classify_greeting
+from appliance.voice.amd import BeepDetector, Verdict, classify_greeting, voicemail_phrase
 from appliance.voice.engine import VoiceEngine
 from appliance.voice.recorder import StereoRecorder
 from appliance.voice.speaker import Speaker
@@ -34,6 +34,7 @@ log = structlog.get_logger(__name__)
 
 BEEP_WATCH_S = 30.0  # a beep this early in the call can only be a voicemail box
 GREETING_WAIT_S = 1.5  # outbound: let the callee say "Hello?" first, but do not wait longer than this
+GREETING_PROBE_MS = 1000  # transcribe a greeting still in progress every second of speech
 BACKCHANNEL_MAX_MS = 1200  # longer speech during agent audio is a real interruption whatever it says
 
 
@@ -91,6 +92,7 @@ class ConversationSession:
         self.beep = BeepDetector() if outbound else None
         self.verdict: Verdict | None = None if outbound else Verdict("human", "inbound")
         self.machine = False
+        self._next_probe_ms = GREETING_PROBE_MS
         self._stt_running = 0
         self.greeting: tuple[str, float] | None = None  # what the callee answered with, and when it ended
         self.ended: asyncio.Future[str | None] | None = None
@@ -205,6 +207,16 @@ class ConversationSession:
         else:
             self._end("voicemail")
 
+    async def _probe_greeting(self, turn: Turn) -> None:
+        assert self.engine.stt is not None
+        self._stt_running += 1
+        try:
+            said = await asyncio.to_thread(self.engine.stt.transcribe, bytes(turn.audio), "en")
+        finally:
+            self._stt_running -= 1
+        if self.awaiting_greeting and (phrase := voicemail_phrase(said)):
+            self._decide(Verdict("machine", "greeting_phrase", phrase))
+
     async def _leave_message(self, beeped: bool) -> None:
         """Wait for the beep (or the end of the greeting and a moment of silence), then speak the message."""
         assert self.tts is not None
@@ -247,8 +259,13 @@ class ConversationSession:
             if result is not None:
                 self._on_turn_event(*result)
             if self.awaiting_greeting and self.turns.turn is not None:
-                if verdict := classify_greeting("", self.turns.turn.speech_ms, finished=False):
+                greeting = self.turns.turn
+                if verdict := classify_greeting("", greeting.speech_ms, finished=False):
                     self._decide(verdict)
+                elif greeting.speech_ms >= self._next_probe_ms and not self._stt_running:
+                    # A long greeting: read it as it goes, "leave a message" need not wait for its end.
+                    self._next_probe_ms = greeting.speech_ms + GREETING_PROBE_MS
+                    self._spawn(self._probe_greeting(greeting))
             if self.barge is not None and self.barge.speech_ms > BACKCHANNEL_MAX_MS:
                 self._interrupt()  # too long for "mm-hmm": a real interruption, whatever the words
             if self.speaker.audible or self.turns.in_turn or (self.reply and not self.reply.task.done()):

@@ -59,6 +59,7 @@ class Line:
 class Script:
     name: str = "appointment"
     greeting: str | None = "Hello?"
+    greeting_audio: str | None = None  # a recording to answer with instead (bench/amd.py's answering machines)
     lines: list[Line] = field(default_factory=list)
     silent: bool = False
     voice: str = "piper"
@@ -83,6 +84,14 @@ def espeak(text: str) -> bytes:
         audio = np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(np.float32) / 32768
         rate = w.getframerate()
     return (soxr.resample(audio, rate, 8000) * 32767).astype(np.int16).tobytes()
+
+
+def read_wav(path: Path) -> bytes:
+    """A mono 16-bit WAV as 8 kHz PCM16."""
+    with wave.open(str(path)) as w:
+        audio = np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(np.float32)
+        rate = w.getframerate()
+    return np.clip(soxr.resample(audio, rate, 8000), -32768, 32767).astype(np.int16).tobytes()
 
 
 def lower_voice(pcm: bytes, factor: float = 0.9) -> bytes:
@@ -156,11 +165,13 @@ class PersonCall:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        await asyncio.sleep(ANSWER_PAUSE_S)
+        await asyncio.sleep(0 if self.script.greeting_audio else ANSWER_PAUSE_S)  # a recording has its own
         if self.script.silent:
             await asyncio.sleep(self.script.max_seconds)
             return
-        if self.script.greeting:
+        if self.script.greeting_audio:
+            await self.say(self.script.greeting_audio)
+        elif self.script.greeting:
             await self.say(self.script.greeting)
         for line in self.script.lines:
             if line.interrupt or line.during:
@@ -211,6 +222,8 @@ class SimulatedPerson:
     async def _voice(self, script: Script) -> dict[str, bytes]:
         """The script's lines as audio, synthesised once per text and voice and kept for later calls."""
         texts = [t for t in [script.greeting, *(line.say for line in script.lines)] if t]
+        if script.greeting_audio:  # a file, read fresh each call (the bench rewrites it)
+            return {script.greeting_audio: await asyncio.to_thread(read_wav, Path(script.greeting_audio))}
         for t in texts:
             if (script.voice, t) not in self._audio:
                 if script.voice == "espeak":
