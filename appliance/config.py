@@ -42,7 +42,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     voice: bool = True  # false: answered calls keep the media path open but nobody talks (telephony tests)
     llm_model: str = ""
     stt_model: str = ""
-    llm_contexts: int = 2  # llama.cpp contexts: conversations generating at the same moment
+    llm_contexts: int = 1  # llama.cpp contexts (≈ 0.8 GB each): replies generated at the same moment
     threads: int = 2  # CPU threads per model run
     # Logging
     log_level: str = "info"

@@ -17,7 +17,7 @@ log = structlog.get_logger(__name__)
 
 
 class VoiceEngine:
-    def __init__(self, *, llm_model: str = "", stt_model: str = "", llm_contexts: int = 2, threads: int = 2) -> None:
+    def __init__(self, *, llm_model: str = "", stt_model: str = "", llm_contexts: int = 1, threads: int = 2) -> None:
         self._llm_id = llm_model or None
         self._stt_id = stt_model or None
         self._contexts = llm_contexts

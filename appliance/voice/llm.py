@@ -1,26 +1,31 @@
 """llama.cpp contexts for the conversation: a small pool, streamed generation off the event loop.
 
-A llama context is not thread-safe, so each live conversation borrows one for a reply. Contexts
-share the weights (the GGUF is memory-mapped), and each keeps its KV cache: llama-cpp-python reuses
-the longest common token prefix, so when a call gets the same context back, only the new turn is
-evaluated. `warm()` evaluates a call's system prompt at dial time for the same reason.
+A llama context is not thread-safe, so each live conversation borrows one for a reply. Each context
+costs about 0.8 GB besides the memory-mapped weights, so there are few (one by default: on two cores
+two generations at once are no faster than one after the other). A context keeps its KV cache and
+llama-cpp-python reuses the longest common token prefix, so a call that gets the context back only
+evaluates its new turn. When calls take turns on a context, the one leaving keeps a snapshot of its
+cache (a few MB) that is put back when it returns. `warm()` evaluates a call's system prompt before
+the first reply for the same reason.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from llama_cpp import Llama
+from llama_cpp import Llama, LlamaState
 
 Message = dict[str, str]
+MAX_SNAPSHOTS = 64  # KV-cache snapshots of calls waiting for a context (a few MB each)
 
 
 class LlmPool:
-    def __init__(self, model_path: Path, size: int = 2, n_ctx: int = 4096, threads: int = 2) -> None:
+    def __init__(self, model_path: Path, size: int = 1, n_ctx: int = 4096, threads: int = 2) -> None:
         self.model_path = model_path
         self._contexts = [
             Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=threads, n_batch=256, verbose=False)
@@ -28,6 +33,7 @@ class LlmPool:
         ]
         self._free: list[int] = list(range(size))
         self._owner: dict[int, str] = {}  # context → the call whose prompt its cache holds
+        self._snapshots: OrderedDict[str, LlamaState] = OrderedDict()
         self._available = asyncio.Condition()
 
     async def _acquire(self, call_id: str) -> int:
@@ -38,8 +44,38 @@ class LlmPool:
             if index is None:
                 index = next((i for i in self._free if i not in self._owner), self._free[0])
             self._free.remove(index)
+            previous = self._owner.get(index)
             self._owner[index] = call_id
-            return index
+        if previous != call_id:
+            await self._on_context(index, self._switch, index, previous, call_id)
+        return index
+
+    async def _on_context(self, index: int, fn: Any, *args: Any, release: bool = False, **kwargs: Any) -> Any:
+        """Run `fn` in a worker thread. If we are cancelled meanwhile, the context is handed back only once
+        the thread is done with it (it cannot be stopped), never while it still runs."""
+        work = asyncio.ensure_future(asyncio.to_thread(fn, *args, **kwargs))
+        try:
+            result = await asyncio.shield(work)
+        except asyncio.CancelledError:
+            loop = asyncio.get_running_loop()
+            work.add_done_callback(lambda _done: loop.create_task(self._release(index)))
+            raise
+        except Exception:
+            await self._release(index)
+            raise
+        if release:
+            await self._release(index)
+        return result
+
+    def _switch(self, index: int, previous: str | None, call_id: str) -> None:
+        """Keep the leaving call's KV cache, put back the arriving call's (runs in a worker thread)."""
+        context = self._contexts[index]
+        if previous is not None:
+            self._snapshots[previous] = context.save_state()
+            while len(self._snapshots) > MAX_SNAPSHOTS:
+                self._snapshots.popitem(last=False)
+        if (snapshot := self._snapshots.pop(call_id, None)) is not None:
+            context.load_state(snapshot)
 
     async def _release(self, index: int) -> None:
         async with self._available:
@@ -47,7 +83,8 @@ class LlmPool:
             self._available.notify()
 
     def forget(self, call_id: str) -> None:
-        """The call ended: its contexts are free for anyone."""
+        """The call ended: its contexts are free for anyone, its snapshot is dropped."""
+        self._snapshots.pop(call_id, None)
         for index, owner in list(self._owner.items()):
             if owner == call_id:
                 del self._owner[index]
@@ -55,12 +92,10 @@ class LlmPool:
     async def warm(self, call_id: str, messages: list[Message]) -> None:
         """Evaluate the fixed start of a call's prompt now, so the first reply only reads the new turn."""
         index = await self._acquire(call_id)
-        try:
-            await asyncio.to_thread(
-                self._contexts[index].create_chat_completion, messages=messages, max_tokens=1, temperature=0.0
-            )
-        finally:
-            await self._release(index)
+        context = self._contexts[index]
+        await self._on_context(
+            index, context.create_chat_completion, messages=messages, max_tokens=1, temperature=0.0, release=True
+        )
 
     async def stream(
         self, call_id: str, messages: list[Message], *, max_tokens: int = 120, temperature: float = 0.4
