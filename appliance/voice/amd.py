@@ -19,7 +19,7 @@ BEEP_MIN_FRAMES = 8  # 160 ms of 20 ms frames
 BEEP_BAND = (300.0, 2000.0)
 BEEP_PURITY = 0.6  # share of the frame's energy within ±40 Hz of its peak
 BEEP_MIN_RMS = 300.0
-LONG_GREETING_MS = 4500  # people rarely talk this long before the caller says anything
+LONG_GREETING_MS = 6500  # longer than a receptionist's "Good morning, Bright Smile Dental, this is Jenny…"
 SHORT_GREETING_MS = 1800
 
 VOICEMAIL_PHRASES = [
@@ -45,8 +45,20 @@ VOICEMAIL_PHRASES = [
     "the number you have dialed",
     "is not in service",
     "please try again later",
+    "currently closed",
+    "office hours",
+    "our hours are",
+    "business hours",
+    "away from the phone",
+    "not here right now",
+    "get back to you",
+    "missed your call",
 ]
+# Phrases a person could say too ("he is not available"): trusted only in the greeting itself. The
+# others can still turn a "human" verdict into "machine" later in the first seconds of the call.
+WEAK_PHRASES = {"not available", "unavailable", "please try again later", "get back to you"}
 _PHRASES = [" ".join(words(p)) for p in VOICEMAIL_PHRASES]
+_STRONG = [" ".join(words(p)) for p in VOICEMAIL_PHRASES if p not in WEAK_PHRASES]
 
 
 @dataclass(frozen=True)
@@ -88,9 +100,9 @@ class BeepDetector:
         return self.beeped
 
 
-def voicemail_phrase(text: str) -> str | None:
+def voicemail_phrase(text: str, strong_only: bool = False) -> str | None:
     said = " ".join(words(text))
-    return next((p for p in _PHRASES if p in said), None)
+    return next((p for p in (_STRONG if strong_only else _PHRASES) if p in said), None)
 
 
 def classify_greeting(text: str, speech_ms: int, finished: bool) -> Verdict | None:

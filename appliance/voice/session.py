@@ -34,7 +34,7 @@ log = structlog.get_logger(__name__)
 
 BEEP_WATCH_S = 30.0  # a beep this early in the call can only be a voicemail box
 GREETING_WAIT_S = 1.5  # outbound: let the callee say "Hello?" first, but do not wait longer than this
-GREETING_PROBE_MS = 1000  # transcribe a greeting still in progress every second of speech
+GREETING_PROBE_MS = 700  # transcribe a greeting still in progress this often (ms of its speech)
 BACKCHANNEL_MAX_MS = 1200  # longer speech during agent audio is a real interruption whatever it says
 
 
@@ -347,6 +347,9 @@ class ConversationSession:
             return  # noise
         if not ended and text.ends_sentence(said):
             self.turns.mark_complete()
+        if self.beep is not None and not self.awaiting_greeting and (phrase := voicemail_phrase(said, True)):
+            # A greeting that paused ("Hi, you've reached Sarah… leave a message") looked human at first.
+            self._decide(Verdict("machine", "late_greeting_phrase", phrase), late_ok=True)
         if self.awaiting_greeting or self.machine:
             if not self.machine:
                 self.greeting = (said, turn.last_speech_at)  # the opening answers it

@@ -38,11 +38,13 @@ def test_voicemail_phrases_are_found_in_greetings() -> None:
     assert voicemail_phrase("Hi, you've reached Mike. Leave a message after the tone.") == "leave a message"
     assert voicemail_phrase("The person you are calling is not available.") is not None
     assert voicemail_phrase("Hello? This is Mike.") is None
+    assert voicemail_phrase("Sorry, he is not available.", strong_only=True) is None
 
 
 def test_greeting_shapes() -> None:
     assert classify_greeting("Hello?", 600, finished=True).answered_by == "human"
-    assert classify_greeting("", 5000, finished=False).answered_by == "machine"
+    assert classify_greeting("", 7000, finished=False).answered_by == "machine"
+    assert classify_greeting("", 5000, finished=False) is None  # a receptionist can talk this long
     assert classify_greeting("", 2000, finished=False) is None  # too early to say
     verdict = classify_greeting("Please leave your message", 1500, finished=True)
     assert verdict.answered_by == "machine" and verdict.signal == "greeting_phrase"
