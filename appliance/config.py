@@ -6,6 +6,7 @@ Precedence (highest first): environment, the TOML file named by `APPLIANCE_CONFI
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -44,6 +45,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     stt_model: str = ""
     llm_contexts: int = 1  # llama.cpp contexts (≈ 0.8 GB each): replies generated at the same moment
     threads: int = 2  # CPU threads per model run
+    # Outbound HTTP (webhooks, tools): hosts, ".domain" suffixes or networks (CIDR); empty = any
+    url_allowlist: list[str] = []
     # Logging
     log_level: str = "info"
     log_json: bool = False
@@ -59,6 +62,12 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ConfigError("max_concurrent_calls must be at least 1")
         if self.calls_per_minute < 0 or self.price_per_minute_milli_cents < 0 or self.max_queued_calls < 1:
             raise ConfigError("calls_per_minute, price_per_minute_milli_cents must be >= 0, max_queued_calls >= 1")
+        for entry in self.url_allowlist:
+            try:
+                if "/" in entry:
+                    ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ConfigError(f"url_allowlist: {entry!r} is not a network: {exc}") from None
         if self.llm_contexts < 1 or self.threads < 1:
             raise ConfigError("llm_contexts and threads must be at least 1")
         if self.log_level not in ("debug", "info", "warning", "error"):
@@ -74,6 +83,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 ENV_PREFIX = "APPLIANCE_"
+LIST_SETTINGS = {"url_allowlist"}  # comma-separated in the environment
 
 
 def load_settings(env: dict[str, str] | None = None, config_file: str | None = None) -> Settings:
@@ -91,7 +101,7 @@ def load_settings(env: dict[str, str] | None = None, config_file: str | None = N
         if key.startswith(ENV_PREFIX) and key != "APPLIANCE_CONFIG":
             name = key[len(ENV_PREFIX) :].lower()
             if name in fields:
-                raw[name] = value
+                raw[name] = [v.strip() for v in value.split(",") if v.strip()] if name in LIST_SETTINGS else value
     try:
         # strict=False lets "8081" from the environment become an int, "true" a bool.
         return msgspec.convert(raw, Settings, strict=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -83,3 +84,43 @@ def host(value: str, field: str, *, raise_: bool = True) -> bool:
     if raise_:
         raise InvalidInput(f"{field} must be a hostname or an IP address, got {value!r}", field=field)
     return False
+
+
+def host_allowed(hostname: str, allowlist: Sequence[str], resolved: Sequence[str] = ()) -> bool:
+    """Whether a URL host may be called: named in the list (exactly, or under a ".domain" entry), or its
+    address (the literal, or every address it resolved to) inside a listed network. An empty list allows
+    everything."""
+    if not allowlist:
+        return True
+    name = hostname.lower().rstrip(".")
+    for entry in allowlist:
+        entry = entry.lower()
+        if entry.startswith(".") and (name.endswith(entry) or name == entry[1:]):
+            return True
+        if name == entry:
+            return True
+    networks = [ipaddress.ip_network(e, strict=False) for e in allowlist if "/" in e or _is_ip(e)]
+    addresses = list(resolved) or ([name] if _is_ip(name) else [])
+    return bool(networks and addresses) and all(
+        any(ipaddress.ip_address(a) in net for net in networks) for a in addresses
+    )
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def allowed_url(value: str, field: str, allowlist: Sequence[str]) -> str:
+    """`http_url`, and its host within the `url_allowlist` setting."""
+    http_url(value, field)
+    hostname = urlsplit(value).hostname or ""
+    if not host_allowed(hostname, allowlist):
+        raise InvalidInput(
+            f"{field} host {hostname!r} is not allowed by the url_allowlist setting ({', '.join(allowlist)})",
+            field=field,
+        )
+    return value

@@ -21,7 +21,7 @@ from .edge import ERROR_RESPONSES
 from .schemas import AttachNumber, CreateAgent, SetPrimaryNumber, UpdateAgent, strict_body
 
 
-def check_agent_fields(fields: dict[str, Any]) -> dict[str, Any]:
+def check_agent_fields(fields: dict[str, Any], url_allowlist: list[str]) -> dict[str, Any]:
     """Rules beyond types: installed voice, language tag, returns schema, tools, webhook URL."""
     if fields.get("voice") is not None:
         voices = installed_voices()
@@ -35,7 +35,7 @@ def check_agent_fields(fields: dict[str, Any]) -> dict[str, Any]:
     if "tools" in fields:
         fields["tools"] = validate_tools(fields["tools"])
     if fields.get("webhook_url") is not None:
-        validation.http_url(fields["webhook_url"], "webhook_url")
+        validation.allowed_url(fields["webhook_url"], "webhook_url", url_allowlist)
     return fields
 
 
@@ -56,7 +56,7 @@ class AgentController(Controller):
     @post("/", responses=ERROR_RESPONSES)
     async def create_agent(self, runtime: Runtime, data: CreateAgent, request: Request[Any, Any, Any]) -> Agent:
         data = await strict_body(request, CreateAgent)
-        fields = check_agent_fields(data.sent())
+        fields = check_agent_fields(data.sent(), runtime.settings.url_allowlist)
         agent_id = store.create_agent(runtime.db, fields)
         return store.get_agent(runtime.db, agent_id)
 
@@ -75,7 +75,7 @@ class AgentController(Controller):
             raise InvalidInput("type is fixed at creation and cannot be changed", field="type")
         if fields.get("name", "") is None:
             raise InvalidInput("name cannot be null", field="name")
-        store.update_agent(runtime.db, agent_id, check_agent_fields(fields))
+        store.update_agent(runtime.db, agent_id, check_agent_fields(fields, runtime.settings.url_allowlist))
         return store.get_agent(runtime.db, agent_id)
 
     @delete("/{agent_id:str}", responses=ERROR_RESPONSES, status_code=200)

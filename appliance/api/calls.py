@@ -106,7 +106,7 @@ class CallController(Controller):
             number = number_store.get_number(db, agent["primary_number_id"])
             from_number, from_trunk = number.e164, number.trunk_id
         if data.webhook_url is not None:
-            validation.http_url(data.webhook_url, "webhook_url")
+            validation.allowed_url(data.webhook_url, "webhook_url", runtime.settings.url_allowlist)
         trunk_id = choose_trunk(db, to, from_trunk)
         request_hash = None
         if idempotency_key is not None:

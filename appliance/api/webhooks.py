@@ -47,7 +47,7 @@ class WebhookEndpointController(Controller):
         self, runtime: Runtime, data: CreateEndpoint, request: Request[Any, Any, Any]
     ) -> WebhookEndpoint:
         data = await strict_body(request, CreateEndpoint)
-        validation.http_url(data.url, "url")
+        validation.allowed_url(data.url, "url", runtime.settings.url_allowlist)
         return store.create_endpoint(runtime.db, data.url, data.description, data.enabled_events)
 
     @get("/{endpoint_id:str}", responses=ERROR_RESPONSES)
@@ -61,7 +61,7 @@ class WebhookEndpointController(Controller):
         data = await strict_body(request, UpdateEndpoint)
         fields = data.sent()
         if fields.get("url") is not None:
-            validation.http_url(fields["url"], "url")
+            validation.allowed_url(fields["url"], "url", runtime.settings.url_allowlist)
         return store.update_endpoint(runtime.db, endpoint_id, fields)
 
     @delete("/{endpoint_id:str}", status_code=204, responses=ERROR_RESPONSES)

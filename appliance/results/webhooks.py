@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import sqlite_utils
@@ -21,6 +22,7 @@ import structlog
 from prometheus_client import Counter
 from standardwebhooks.webhooks import Webhook
 
+from appliance import validation
 from appliance.store import webhooks as store
 
 log = structlog.get_logger(__name__)
@@ -62,8 +64,10 @@ class WebhookOutbox:
         rng: random.Random | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = TIMEOUT_SECONDS,
+        url_allowlist: list[str] | None = None,
     ) -> None:
         self.db = db
+        self.url_allowlist = url_allowlist or []
         self.clock = clock
         self.rng = rng or random.Random()
         # Redirects are not followed: a receiver must answer at the URL it registered.
@@ -123,9 +127,23 @@ class WebhookOutbox:
             self._in_flight.discard(delivery["id"])
             self._wake.set()  # the next event of this call may now be due
 
-    async def _attempt(self, delivery: dict[str, Any]) -> None:
-        body: str = delivery["payload"]
-        headers = signed_headers(store.secret_for(self.db, delivery), delivery["id"], int(self.clock()), body)
+    async def _blocked(self, url: str) -> str | None:
+        """Checked again at send time: settings change, and a name can resolve elsewhere than it did."""
+        if not self.url_allowlist:
+            return None
+        hostname = urlsplit(url).hostname or ""
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(hostname, None)
+        except OSError as exc:
+            return f"cannot resolve {hostname}: {exc}"
+        if validation.host_allowed(hostname, self.url_allowlist, [i[4][0] for i in infos]):
+            return None
+        return f"{hostname} is not allowed by the url_allowlist setting"
+
+    async def _post(
+        self, delivery: dict[str, Any], body: str, headers: dict[str, str]
+    ) -> tuple[int | None, str | None]:
+        """One POST; (HTTP status, error or None)."""
         status: int | None = None
         try:
             async with self._http.stream("POST", delivery["url"], content=body.encode(), headers=headers) as r:
@@ -140,6 +158,16 @@ class WebhookOutbox:
             error = f"no answer within {self._http.timeout.read} s"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
+        return status, error
+
+    async def _attempt(self, delivery: dict[str, Any]) -> None:
+        body: str = delivery["payload"]
+        headers = signed_headers(store.secret_for(self.db, delivery), delivery["id"], int(self.clock()), body)
+        status: int | None = None
+        if blocked := await self._blocked(delivery["url"]):
+            error: str | None = blocked
+        else:
+            status, error = await self._post(delivery, body, headers)
         if error is None:
             store.record_success(self.db, delivery["id"], status or 200)
             DELIVERIES.labels("delivered").inc()

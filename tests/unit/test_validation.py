@@ -53,3 +53,28 @@ def test_language_tags(tag: str, ok: bool) -> None:
     else:
         with pytest.raises(InvalidInput):
             validation.language(tag)
+
+
+def test_url_allowlist_matches_hosts_domains_and_networks() -> None:
+    from appliance.validation import host_allowed
+
+    allow = ["crm.lan", ".example.com", "10.0.0.0/8"]
+    assert host_allowed("crm.lan", allow) and host_allowed("hooks.example.com", allow)
+    assert host_allowed("example.com", allow) and host_allowed("10.1.2.3", allow)
+    assert host_allowed("hooks.internal", allow, resolved=["10.9.9.9"])
+    assert not host_allowed("evil.com", allow)
+    assert not host_allowed("hooks.internal", allow, resolved=["10.9.9.9", "8.8.8.8"])  # every address must be in
+    assert not host_allowed("notexample.com", allow)
+    assert host_allowed("anything.at.all", [])
+
+
+def test_a_url_outside_the_allowlist_is_refused_naming_the_field() -> None:
+    import pytest
+
+    from appliance.errors import InvalidInput
+    from appliance.validation import allowed_url
+
+    assert allowed_url("https://crm.lan/hook", "webhook_url", ["crm.lan"])
+    with pytest.raises(InvalidInput) as caught:
+        allowed_url("https://evil.com/hook", "webhook_url", ["crm.lan"])
+    assert caught.value.field == "webhook_url" and "url_allowlist" in str(caught.value)

@@ -162,3 +162,15 @@ async def test_events_of_one_call_reach_a_destination_in_order(db: sqlite_utils.
     await outbox.stop()
     types = [json.loads(r.body)["type"] for r in receiver.received]
     assert types == ["call.queued", "call.ringing", "call.busy"]
+
+
+async def test_a_destination_outside_the_allowlist_is_not_contacted(
+    db: sqlite_utils.Database, receiver: Receiver
+) -> None:
+    call_id = make_call(db, receiver.url)  # 127.0.0.1
+    outbox = WebhookOutbox(db, clock=Clock(), url_allowlist=["10.0.0.0/8"])
+    await run_due(outbox)
+    await outbox.stop()
+    assert receiver.received == []
+    [delivery] = store.list_deliveries(db, endpoint_id=None, call_id=call_id, status=None, limit=5)
+    assert "url_allowlist" in delivery.last_error and delivery.status == "pending"  # retried later
