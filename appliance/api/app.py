@@ -19,6 +19,7 @@ from .auth import require_api_key
 from .calls import CallController, UsageController
 from .deps import provide_runtime
 from .edge import edge_middleware, error_response
+from .extractions import ExtractionController
 from .numbers_trunks import NumberController, TrunkController
 from .ops import docs, healthz, metrics, openapi_json, readyz
 from .webhooks import WebhookDeliveryController, WebhookEndpointController
@@ -43,6 +44,7 @@ def create_app(runtime: Runtime) -> Litestar:
             UsageController,
             WebhookEndpointController,
             WebhookDeliveryController,
+            ExtractionController,
         ],
         guards=[require_api_key],
         security=[{"bearerAuth": []}],

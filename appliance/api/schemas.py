@@ -136,3 +136,15 @@ class UpdateTrunk(Body):
     from_domain: Annotated[str, Meta(max_length=253)] | UnsetType | None = UNSET
     codecs: Annotated[list[str], Meta(min_length=1, max_length=3)] | UnsetType = UNSET
     max_channels: Channels | UnsetType | None = UNSET
+
+
+class TranscriptTurn(Body):
+    role: Literal["agent", "user", "tool"]
+    text: LongText
+
+
+class CreateExtraction(Body):
+    returns: dict[str, Any]
+    transcript: Annotated[list[TranscriptTurn], Meta(min_length=1, max_length=2_000)]
+    instructions: LongText | None = None
+    context: dict[str, Any] | None = None

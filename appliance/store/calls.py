@@ -136,7 +136,7 @@ def transition(
             update.update(_closing_fields(row, stamp, status, fields, price_per_minute))
         _update(db, call_id, update)
         _event(db, call_id, "status", {"status": status, **{k: v for k, v in fields.items() if v is not None}})
-        if status != "completed" or update.get("result_status") != "pending":
+        if status != "completed" or update.get("result_status", row["result_status"]) != "pending":
             # `call.completed` waits for extraction when there is something to extract.
             _webhook_event(db, call_id, status)
     return get_call(db, call_id)
@@ -161,6 +161,32 @@ def _closing_fields(
         out["result"] = dumps(empty_result(snapshot["returns"]))
         out["result_status"] = "skipped" if snapshot["returns"] is not None else None
     return out
+
+
+def pending_extractions(db: sqlite_utils.Database, limit: int = 10) -> list[str]:
+    """Ended calls waiting for extraction, oldest first."""
+    sql = "SELECT id FROM calls WHERE result_status = 'pending' AND status = 'completed' ORDER BY seq LIMIT ?"
+    return [r[0] for r in db.execute(sql, [limit])]
+
+
+def finish_extraction(
+    db: sqlite_utils.Database, call_id: str, result: dict[str, Any] | None, status: str, error: str | None
+) -> Call | None:
+    """Store the extraction's outcome and queue `call.completed` in the same transaction, so the event
+    carries the result and a crash cannot leave one without the other. None (nothing changed) when the
+    call is no longer pending."""
+    with transaction(db):
+        row = _row(db, call_id)
+        if row["result_status"] != "pending" or row["status"] != "completed":
+            return None
+        _update(
+            db,
+            call_id,
+            {"result": dumps(result), "result_status": status, "result_error": error, "updated_at": now_iso()},
+        )
+        _event(db, call_id, "extraction", {"result_status": status, **({"error": error} if error else {})})
+        _webhook_event(db, call_id, "completed")
+    return get_call(db, call_id)
 
 
 def set_fields(db: sqlite_utils.Database, call_id: str, **fields: Any) -> None:

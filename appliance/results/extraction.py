@@ -1,0 +1,507 @@
+"""Typed extraction: read a call's transcript against its `returns` schema with a local LLM.
+
+Generation is grammar-constrained (llama.cpp turns the JSON Schema into a GBNF grammar), so the output
+always parses and holds every field; it is then validated with jsonschema. Every field may be null, which
+means "the conversation did not settle it": a small model must be allowed to say so, or it invents.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import jsonschema
+import structlog
+
+from appliance import models
+from appliance.errors import InvalidInput
+from appliance.results.schema import empty_result, returns_to_schema
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+log = structlog.get_logger(__name__)
+
+N_CTX = 4096
+N_THREADS = 2  # the appliance's budget: the voice side needs the other cores during calls
+MAX_OUTPUT_TOKENS = 1024
+MAX_TEXT_CHARS = 300
+ROLE_LABELS = {"agent": "Agent", "user": "Person", "tool": "Tool result"}
+NULL_WORDS = frozenset({"", "null", "none", "n/a", "na", "unknown", "not given", "not provided", "not mentioned"})
+OMITTED = "omitted"  # the pseudo-role of the marker standing in for turns left out of a long call
+
+SYSTEM_PROMPT = """\
+You read the transcript of a phone call made by an AI agent and fill in a form about what the call \
+settled. Answer with one JSON object that holds every field.
+
+A field gets a value only when the transcript settles it: the other party said it, or clearly agreed \
+to it. Otherwise the field is null. null means the conversation did not settle the field, and it is \
+the right answer when:
+- the question was never asked, or never answered;
+- the answer was vague or undecided ("maybe", "I'm not sure", "I'll call you back", "it depends");
+- the person refused to answer;
+- someone other than the intended person answered and could not speak for them.
+Never guess. Never fill in a usual or likely value. Never copy a value from the context or from the \
+agent's words unless the person agreed to it in this call. A wrong value is much worse than null.
+
+- true or false: true when the person clearly said yes, false only when they clearly said no. A \
+refusal to answer is null, not false.
+- Allowed values: the one that matches what the person said; null when none clearly does.
+- Numbers: plain numbers, without units or currency signs.
+- Unless a field's description asks for another format: dates are YYYY-MM-DD, worked out from the \
+context's date of today; times are 24-hour HH:MM.
+- Text: short, in the person's own words; null when it was not given.
+
+Example 1
+Context known before the call:
+{"customer": "Ben Ortiz", "car": "blue Civic", "today": "2026-05-04 (Monday)"}
+Transcript:
+Agent: Hi, is this Ben Ortiz? Your car is ready. Can you pick it up tomorrow?
+Person: This is his brother. Ben is away, I don't know when he'll be back.
+Agent: Could you ask him to call us? And do you know if he'll pay by card?
+Person: No idea, you'd have to ask him.
+Fields:
+- picks_up_tomorrow: true or false
+- pickup_date: a date YYYY-MM-DD
+- payment: one of "card", "cash"
+- mileage: a number
+Answer: {"picks_up_tomorrow": null, "pickup_date": null, "payment": null, "mileage": null}
+
+Example 2
+Context and fields as in example 1.
+Transcript:
+Agent: Hi Ben, your car is ready. Can you pick it up tomorrow?
+Person: Tomorrow doesn't work. I'll come Wednesday and pay cash.
+Agent: Great, see you on Wednesday.
+Answer: {"picks_up_tomorrow": false, "pickup_date": "2026-05-06", "payment": "cash", "mileage": null}"""
+
+
+class Extraction(NamedTuple):
+    result: dict[str, Any] | None
+    status: str  # "completed" | "failed"
+    error: str | None
+
+
+# --- schema ---------------------------------------------------------------------------------------
+
+
+def nullable_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema the model fills: the returns schema with every leaf field, at every depth, allowed to be
+    null. Objects stay objects, so every field is always present.
+
+    Nullability is an `anyOf` with null, not a type list: llama.cpp's grammar converter turns a type
+    list into bare types and would drop the field's enum and items."""
+    properties = {name: _nullable_field(sub) for name, sub in schema["properties"].items()}
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+def _nullable_field(sub: dict[str, Any]) -> dict[str, Any]:
+    value = _strip_null(sub)
+    if value is None:
+        return {"type": "null"}
+    if isinstance(value.get("properties"), dict):
+        return value
+    return {"anyOf": [value, {"type": "null"}]}
+
+
+def _strip_null(sub: dict[str, Any]) -> dict[str, Any] | None:
+    """`sub` without null among its types and enum values (None when null is all it allows). Nested object
+    fields become nullable; array items do not (a list of nulls says nothing)."""
+    out = {k: v for k, v in sub.items() if k not in ("type", "enum")}
+    kinds = sub.get("type")
+    if kinds is not None:
+        listed = [kinds] if isinstance(kinds, str) else list(kinds)
+        kept = [k for k in listed if k != "null"]
+        if not kept:
+            return None
+        out["type"] = kept[0] if len(kept) == 1 else kept
+    if "enum" in sub:
+        values = [v for v in sub["enum"] if v is not None]
+        if not values:
+            return None
+        out["enum"] = values
+    if out.get("type") == "string" and not {"enum", "format", "pattern", "maxLength"} & out.keys():
+        out["maxLength"] = MAX_TEXT_CHARS  # a small model can loop inside a string until it runs out of tokens
+    if isinstance(sub.get("properties"), dict):
+        out.update(nullable_schema(sub))
+    if isinstance(sub.get("items"), dict):
+        out["items"] = _strip_null(sub["items"]) or {"type": "null"}
+    return out
+
+
+# --- grounding: the post-check against invented values --------------------------------------------
+
+_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen \
+seventeen eighteen nineteen".split()
+_ORDINALS = "zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth \
+fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth".split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+NUMBER_WORDS = {w: i for i, w in enumerate(_UNITS)} | {w: i for i, w in enumerate(_ORDINALS)}
+NUMBER_WORDS |= {w: 10 * i for i, w in enumerate(_TENS) if i > 1}
+NUMBER_WORDS |= {w[:-1] + "ieth": 10 * i for i, w in enumerate(_TENS) if i > 1}
+SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+
+
+def numbers_in(text: str) -> set[float]:
+    """Every number written in `text`, in digits ("1,200", "240.50", "11th") or words ("twelve hundred",
+    "fifteenth", "three fifty" as 3, 50 and 350)."""
+    found = {float(m.replace(",", "")) for m in re.findall(r"\d+(?:,\d{3})*(?:\.\d+)?", text)}
+    run: list[str] = []
+    for word in [*re.findall(r"[a-z]+", text.casefold().replace("-", " ")), ""]:
+        if word in NUMBER_WORDS or (word in SCALES and run):
+            run.append(word)
+            continue
+        if word == "and" and run:
+            continue
+        if run:
+            found |= _word_numbers(run)
+        run = []
+    return found
+
+
+def _word_numbers(words: list[str]) -> set[float]:
+    total, current, values = 0, 0, set()
+    for word in words:
+        if word in SCALES:
+            current = max(current, 1) * SCALES[word]
+            if SCALES[word] > 100:
+                total, current = total + current, 0
+        else:
+            values.add(float(NUMBER_WORDS[word]))
+            current += NUMBER_WORDS[word]
+    values.add(float(total + current))
+    if len(words) == 2 and all(w in NUMBER_WORDS for w in words) and NUMBER_WORDS[words[1]] >= 10:
+        values.add(float(NUMBER_WORDS[words[0]] * 100 + NUMBER_WORDS[words[1]]))  # "three fifty"
+    return values
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[0-9a-z]+", text.casefold())
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
+CLOCK_TIME = re.compile(r"^(\d{1,2}):(\d{2})")
+
+
+class Sources:
+    """What a value can be founded on: everything said in the call, what the person said, and what was
+    known before it (the context)."""
+
+    def __init__(self, transcript: Sequence[tuple[str, str]], context: dict[str, Any] | None) -> None:
+        self.said = "\n".join(text for _, text in transcript)
+        self.person = "\n".join(text for role, text in transcript if role == "user")
+        leaves = list(_leaves(context or {}))
+        self.context_numbers = {float(v) for v in leaves if _is_number(v)}
+        self.context_text = "\n".join(str(v).casefold() for v in leaves if isinstance(v, str))
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int | float) or (
+        isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value) is not None
+    )
+
+
+def founded(value: Any, field: dict[str, Any], sources: Sources) -> bool:
+    """Whether a number, date, time or text appears, in some form, in what was said. A value that was
+    already known before the call (it is in the context) must be in the person's own words: the model
+    copies context values into fields the call never settled. Booleans and enum values are judgements,
+    not quotes, and are not checked."""
+    if isinstance(value, bool) or "enum" in field or not isinstance(value, int | float | str):
+        return True
+    if isinstance(value, int | float):
+        text = sources.person if float(value) in sources.context_numbers else sources.said
+        return float(value) in numbers_in(text)
+    text = sources.person if value.casefold() in sources.context_text else sources.said
+    if m := ISO_DATE.match(value):
+        try:
+            day = date.fromisoformat(m.group(1))
+        except ValueError:
+            return False
+        words = set(_words(text))
+        return day.day in numbers_in(text) or WEEKDAYS[day.weekday()] in words or "tomorrow" in words
+    if m := CLOCK_TIME.match(value):
+        hour, minute = int(m.group(1)), int(m.group(2))
+        spoken = numbers_in(text)
+        hours = {hour, hour % 12 or 12}
+        return bool(hours & spoken) and (minute == 0 or minute in spoken)
+    digits = re.sub(r"\D", "", value)
+    if len(digits) >= 3:  # codes and phone numbers: the digits in order, spoken with gaps or not
+        return any(digits in re.sub(r"\D", "", line) for line in text.splitlines())
+    words = _words(value)
+    present = set(_words(text))
+    return sum(w in present for w in words) >= len(words) / 2
+
+
+def drop_unfounded(result: dict[str, Any], target: dict[str, Any], sources: Sources) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in result.items():
+        field = target["properties"][name]
+        if isinstance(value, dict):
+            out[name] = drop_unfounded(value, field, sources)
+            continue
+        field = field["anyOf"][0] if "anyOf" in field else field
+        if value is not None and not founded(value, field, sources):
+            log.info("extraction.unfounded", field=name, value=value)
+            value = None
+        out[name] = value
+    return out
+
+
+# --- prompt ---------------------------------------------------------------------------------------
+
+
+def describe_fields(schema: dict[str, Any], indent: str = "") -> list[str]:
+    """One line per field: its name, what it may hold and its description, nested fields indented."""
+    lines = []
+    for name, sub in schema["properties"].items():
+        line = f"{indent}- {name}: {_kind(sub)}"
+        if sub.get("description"):
+            line += f". {sub['description']}"
+        lines.append(line)
+        if isinstance(sub.get("properties"), dict):
+            lines.extend(describe_fields(sub, indent + "  "))
+        items = sub.get("items")
+        if isinstance(items, dict) and isinstance(items.get("properties"), dict):
+            lines.extend(describe_fields(items, indent + "  "))
+    return lines
+
+
+def _kind(sub: dict[str, Any]) -> str:
+    if "enum" in sub:
+        return "one of " + ", ".join(json.dumps(v) for v in sub["enum"] if v is not None)
+    kinds = sub.get("type")
+    listed = [kinds] if isinstance(kinds, str) else [k for k in kinds or [] if k != "null"]
+    words = []
+    for kind in listed:
+        if kind == "array":
+            items = sub.get("items") or {}
+            words.append(f"a list, each item {_kind(items)}")
+        elif kind == "string" and sub.get("format") in ("date", "date-time", "time"):
+            words.append(
+                {"date": "a date YYYY-MM-DD", "date-time": "a date and time (ISO 8601)", "time": "a time"}[
+                    sub["format"]
+                ]
+            )
+        else:
+            words.append(
+                {
+                    "boolean": "true or false",
+                    "integer": "a whole number",
+                    "number": "a number",
+                    "string": "text",
+                    "object": "an object with these fields",
+                    "null": "null",
+                }.get(kind, kind)
+            )
+    text = " or ".join(words) or "any value"
+    if "minimum" in sub and "maximum" in sub:
+        text += f" from {sub['minimum']} to {sub['maximum']}"
+    return text
+
+
+def build_messages(
+    schema: dict[str, Any],
+    transcript: Sequence[tuple[str, str]],
+    instructions: str | None,
+    context: dict[str, Any] | None,
+) -> list[dict[str, str]]:
+    """The chat: a fixed system prompt first (llama.cpp reuses its evaluated tokens from call to call),
+    then this call's instructions, context, transcript and fields."""
+    turns = "\n".join(
+        f"{ROLE_LABELS[role]}: {text.strip()}" if role in ROLE_LABELS else text for role, text in transcript
+    )
+    parts = [
+        f"Agent's instructions:\n{instructions.strip() if instructions else '(none)'}",
+        f"Context known before the call:\n{json.dumps(context, ensure_ascii=False) if context else '(none)'}",
+        f"Transcript (Agent = the AI agent, Person = the other party):\n{turns}",
+        "Fields (each may be null: the conversation did not settle it):\n" + "\n".join(describe_fields(schema)),
+        "Answer with the JSON object.",
+    ]
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+# --- the model ------------------------------------------------------------------------------------
+
+
+class Extractor:
+    """One llama.cpp context, loaded on first use and shared under a lock: a 2-core box runs one
+    generation at a time, and a second copy of the model would only cost memory."""
+
+    def __init__(
+        self,
+        model_id: str | None = None,
+        model_path: Path | None = None,
+        *,
+        n_ctx: int = N_CTX,
+        n_threads: int = N_THREADS,
+    ) -> None:
+        self.model_id = model_id
+        self.model_path = model_path
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._llm: Llama | None = None
+
+    def close(self) -> None:
+        """Abandon the generation in progress (its caller gets ExtractionCancelled) and refuse new ones."""
+        self._closing.set()
+
+    def extract(
+        self,
+        returns: dict[str, Any],
+        transcript: Sequence[tuple[str, str]],
+        instructions: str | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> Extraction:
+        """Fill `returns` from `transcript` ((role, text) pairs). Never raises for a model problem: that is
+        a failed extraction, with every field null and the reason in `error`. Raises InvalidInput for a bad
+        `returns`."""
+        schema = returns_to_schema(returns)
+        empty = empty_result(returns)
+        if not any(role != "agent" and text.strip() for role, text in transcript):
+            # Nobody but the agent spoke: nothing can have been settled, and no model can say otherwise.
+            return Extraction(empty, "completed", None)
+        target = nullable_schema(schema)
+        started = time.perf_counter()
+        try:
+            with self._lock:
+                if self._closing.is_set():
+                    raise ExtractionCancelled
+                raw = self._generate(target, schema, transcript, instructions, context)
+        except models.ModelMissing as exc:
+            return Extraction(empty, "failed", str(exc))
+        except ExtractionError as exc:
+            log.warning("extraction.failed", error=str(exc))
+            return Extraction(empty, "failed", str(exc))
+        try:
+            result = json.loads(raw)
+            jsonschema.validate(result, target)
+        except ValueError as exc:
+            return Extraction(empty, "failed", f"the model's answer is not JSON: {exc}")
+        except jsonschema.ValidationError as exc:
+            return Extraction(empty, "failed", f"the model's answer does not match the schema: {exc.message}")
+        log.info("extraction.done", seconds=round(time.perf_counter() - started, 2), fields=len(result))
+        result = drop_unfounded(_null_words_to_null(result, target), target, Sources(transcript, context))
+        return Extraction(result, "completed", None)
+
+    def _model(self) -> Llama:
+        if self._llm is None:
+            from llama_cpp import Llama
+
+            path = self.model_path or models.resolve("llm", self.model_id).path
+            started = time.perf_counter()
+            try:
+                self._llm = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False)
+            except ValueError as exc:
+                raise ExtractionError(f"cannot load the language model {path}: {exc}") from None
+            log.info("extraction.model_loaded", path=str(path), seconds=round(time.perf_counter() - started, 1))
+        return self._llm
+
+    def _generate(
+        self,
+        target: dict[str, Any],
+        schema: dict[str, Any],
+        transcript: Sequence[tuple[str, str]],
+        instructions: str | None,
+        context: dict[str, Any] | None,
+    ) -> str:
+        from llama_cpp import LlamaGrammar
+
+        llm = self._model()
+        messages = self._fit(llm, schema, transcript, instructions, context)
+        grammar = LlamaGrammar.from_json_schema(json.dumps(target), verbose=False)
+        # Streamed so that close() can stop a generation between two tokens.
+        chunks = llm.create_chat_completion(
+            messages, grammar=grammar, temperature=0.0, max_tokens=MAX_OUTPUT_TOKENS, stream=True
+        )
+        text, finish = [], None
+        for chunk in chunks:  # type: ignore[union-attr]
+            if self._closing.is_set():
+                raise ExtractionCancelled
+            choice = chunk["choices"][0]
+            text.append(choice["delta"].get("content") or "")
+            finish = choice["finish_reason"] or finish
+        if finish == "length":
+            raise ExtractionError(f"the answer did not fit in {MAX_OUTPUT_TOKENS} tokens")
+        return "".join(text)
+
+    def _fit(
+        self,
+        llm: Llama,
+        schema: dict[str, Any],
+        transcript: Sequence[tuple[str, str]],
+        instructions: str | None,
+        context: dict[str, Any] | None,
+    ) -> list[dict[str, str]]:
+        """The prompt, with turns from the middle of a long call left out until it fits the context
+        (the opening says who answered, the end what was decided)."""
+        budget = self.n_ctx - MAX_OUTPUT_TOKENS - 64  # 64: the chat template's own tokens
+        for dropped in range(max(1, len(transcript) - 3)):
+            turns = list(transcript)
+            if dropped:
+                turns[2 : 2 + dropped] = [(OMITTED, f"[… {dropped} turns left out …]")]
+            messages = build_messages(schema, turns, instructions, context)
+            size = sum(len(llm.tokenize(m["content"].encode(), add_bos=False)) for m in messages)
+            if size <= budget:
+                return messages
+        raise ExtractionError(f"the prompt needs {size} tokens, more than the {budget} the model can take")
+
+
+class ExtractionCancelled(Exception):
+    """The extractor was closed (the appliance is stopping): no result, the call stays pending."""
+
+
+class ExtractionError(Exception):
+    """The model could not produce a result (load failure, answer too long, prompt too long)."""
+
+
+def _null_words_to_null(result: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """A free-text field holding "null", "unknown", "N/A"… is the model saying null in words (an enum's
+    own values, such as "none", are left alone)."""
+    out: dict[str, Any] = {}
+    for name, value in result.items():
+        field = schema["properties"][name]
+        field = field["anyOf"][0] if "anyOf" in field else field
+        if isinstance(value, dict):
+            value = _null_words_to_null(value, field)
+        elif isinstance(value, str) and "enum" not in field and value.strip().casefold().strip(".") in NULL_WORDS:
+            value = None
+        out[name] = value
+    return out
+
+
+def read_transcript(value: Any) -> list[tuple[str, str]]:
+    """(role, text) pairs from `[{role, text}, ...]` or a `GET /v1/calls/{id}/transcript` body."""
+    if isinstance(value, dict) and "segments" in value:
+        value = value["segments"]
+    if not isinstance(value, list) or not value:
+        raise InvalidInput("transcript must be a non-empty list of {role, text}", field="transcript")
+    turns = []
+    for i, turn in enumerate(value):
+        if not isinstance(turn, dict) or turn.get("role") not in ROLE_LABELS or not isinstance(turn.get("text"), str):
+            raise InvalidInput(
+                f"transcript[{i}] must be {{role: agent|user|tool, text: string}}", field=f"transcript[{i}]"
+            )
+        turns.append((turn["role"], turn["text"]))
+    return turns

@@ -1,0 +1,318 @@
+"""Typed extraction: schema → nullable grammar schema, prompt content, input checks, and (when the default
+model is installed) real extractions."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+from appliance import models
+from appliance.errors import InvalidInput
+from appliance.results.extraction import (
+    MAX_TEXT_CHARS,
+    SYSTEM_PROMPT,
+    Extractor,
+    Sources,
+    build_messages,
+    describe_fields,
+    drop_unfounded,
+    nullable_schema,
+    numbers_in,
+    read_transcript,
+)
+from appliance.results.schema import returns_to_schema
+
+NESTED = {
+    "type": "object",
+    "properties": {
+        "outcome": {"type": "string", "enum": ["confirmed", "cancelled"], "description": "their decision"},
+        "slot": {
+            "type": "object",
+            "properties": {"day": {"type": "string", "format": "date"}, "hour": {"type": "integer"}},
+        },
+        "tags": {"type": "array", "items": {"type": "string", "enum": ["billing", "upgrade"]}},
+        "score": {"type": "integer", "minimum": 1, "maximum": 5},
+    },
+}
+
+
+def target(returns: dict) -> dict:
+    return nullable_schema(returns_to_schema(returns))
+
+
+def test_shorthand_fields_become_nullable_via_anyof() -> None:
+    schema = target({"confirmed": "boolean", "amount": "number"})
+    assert schema["required"] == ["confirmed", "amount"] and schema["additionalProperties"] is False
+    assert schema["properties"]["confirmed"] == {"anyOf": [{"type": "boolean"}, {"type": "null"}]}
+    jsonschema.validate({"confirmed": None, "amount": 12.5}, schema)
+    jsonschema.validate({"confirmed": True, "amount": None}, schema)
+    for bad in ({"confirmed": "yes", "amount": 1}, {"confirmed": True}, {"confirmed": True, "amount": 1, "x": 1}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
+
+
+def test_nested_leaves_are_nullable_objects_stay_objects_and_items_stay_typed() -> None:
+    schema = target(NESTED)
+    outcome = schema["properties"]["outcome"]["anyOf"][0]
+    assert outcome["enum"] == ["confirmed", "cancelled"] and outcome["description"] == "their decision"
+    slot = schema["properties"]["slot"]
+    assert slot["type"] == "object" and slot["required"] == ["day", "hour"]
+    jsonschema.validate({"outcome": None, "slot": {"day": None, "hour": None}, "tags": None, "score": None}, schema)
+    jsonschema.validate(
+        {"outcome": "confirmed", "slot": {"day": "2026-03-11", "hour": 14}, "tags": ["billing"], "score": 5}, schema
+    )
+    for bad in (
+        {"outcome": "maybe", "slot": {"day": None, "hour": None}, "tags": None, "score": None},  # not in enum
+        {"outcome": None, "slot": None, "tags": None, "score": None},  # nested fields always present
+        {"outcome": None, "slot": {"day": None, "hour": 1.5}, "tags": None, "score": None},  # not an integer
+        {"outcome": None, "slot": {"day": None, "hour": None}, "tags": [None], "score": None},  # no null items
+        {"outcome": None, "slot": {"day": None, "hour": None}, "tags": None, "score": 9},  # out of range
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
+
+
+def test_free_text_is_capped_but_enums_and_formats_are_left_alone() -> None:
+    schema = target({"note": "string"})
+    assert schema["properties"]["note"]["anyOf"][0] == {"type": "string", "maxLength": MAX_TEXT_CHARS}
+    day = target(NESTED)["properties"]["slot"]["properties"]["day"]["anyOf"][0]
+    assert "maxLength" not in day and day["format"] == "date"
+
+
+def test_null_only_and_already_nullable_fields() -> None:
+    schema = target(
+        {
+            "type": "object",
+            "properties": {
+                "nothing": {"type": "null"},
+                "maybe": {"type": ["string", "null"], "enum": ["a", None]},
+            },
+        }
+    )
+    assert schema["properties"]["nothing"] == {"type": "null"}
+    assert schema["properties"]["maybe"] == {"anyOf": [{"type": "string", "enum": ["a"]}, {"type": "null"}]}
+
+
+def test_the_grammar_keeps_enums_and_every_field() -> None:
+    llama_grammar = pytest.importorskip("llama_cpp.llama_grammar")
+    gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(target(NESTED)))
+    assert '"\\"confirmed\\""' in gbnf and '"\\"billing\\""' in gbnf
+    assert "null" in gbnf and '"\\"hour\\""' in gbnf
+
+
+def test_prompt_holds_instructions_context_transcript_fields_and_what_null_means() -> None:
+    messages = build_messages(
+        returns_to_schema(NESTED),
+        [("agent", "Can you come Thursday?"), ("user", "No, Friday."), ("tool", "slot booked")],
+        "Confirm the appointment.",
+        {"patient": "Dana"},
+    )
+    assert messages[0] == {"role": "system", "content": SYSTEM_PROMPT}
+    assert "null means the conversation did not settle" in SYSTEM_PROMPT and "Never guess" in SYSTEM_PROMPT
+    user = messages[1]["content"]
+    assert "Confirm the appointment." in user and '{"patient": "Dana"}' in user
+    assert "Agent: Can you come Thursday?\nPerson: No, Friday.\nTool result: slot booked" in user
+    assert '- outcome: one of "confirmed", "cancelled". their decision' in user
+    assert "  - day: a date YYYY-MM-DD" in user and "- score: a whole number from 1 to 5" in user
+    assert '- tags: a list, each item one of "billing", "upgrade"' in user
+    assert "(none)" in build_messages(returns_to_schema({"a": "boolean"}), [("user", "hi")], None, None)[1]["content"]
+
+
+def test_describe_fields_lists_nested_fields_indented() -> None:
+    lines = describe_fields(returns_to_schema(NESTED))
+    assert lines[1] == "- slot: an object with these fields" and lines[2].startswith("  - day:")
+
+
+def test_read_transcript_accepts_a_list_or_a_calls_transcript_and_names_bad_turns() -> None:
+    assert read_transcript([{"role": "user", "text": "hi"}]) == [("user", "hi")]
+    segments = {"call_id": "c", "segments": [{"sequence_no": 0, "role": "agent", "text": "Hello", "source": "tts"}]}
+    assert read_transcript(segments) == [("agent", "Hello")]
+    with pytest.raises(InvalidInput) as bad:
+        read_transcript([{"role": "user", "text": "hi"}, {"role": "caller", "text": "x"}])
+    assert bad.value.field == "transcript[1]"
+    with pytest.raises(InvalidInput):
+        read_transcript([])
+
+
+def test_nobody_but_the_agent_spoke_gives_every_field_null_without_a_model() -> None:
+    extractor = Extractor(model_path=models.USER_MODELS_DIR / "absent.gguf")
+    outcome = extractor.extract(NESTED, [("agent", "Hello? Is anyone there?"), ("user", "  ")])
+    assert outcome.status == "completed" and outcome.error is None
+    assert outcome.result == {"outcome": None, "slot": None, "tags": None, "score": None}
+
+
+def test_a_missing_model_is_a_failed_extraction_with_the_reason() -> None:
+    outcome = Extractor(model_id="no-such-model").extract({"confirmed": "boolean"}, [("user", "yes")])
+    assert outcome.status == "failed" and "no-such-model" in (outcome.error or "")
+    assert outcome.result == {"confirmed": None}
+
+
+def test_a_bad_returns_is_the_callers_error() -> None:
+    with pytest.raises(InvalidInput):
+        Extractor().extract({"confirmed": "yes-or-no"}, [("user", "yes")])
+
+
+def test_a_closed_extractor_refuses_new_work() -> None:
+    from appliance.results.extraction import ExtractionCancelled
+
+    extractor = Extractor(model_id="no-such-model")
+    extractor.close()
+    with pytest.raises(ExtractionCancelled):
+        extractor.extract({"confirmed": "boolean"}, [("user", "yes")])
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        ("about twelve hundred dollars a month", {1200.0}),
+        ("your balance is $240.50, or 1,200 with fees", {240.5, 1200.0}),
+        ("on the fifteenth, or the 11th", {15.0, 11.0}),
+        ("three fifty tops", {350.0}),
+        ("two thousand five hundred", {2500.0}),
+        ("twenty-first", {21.0}),
+    ],
+)
+def test_numbers_are_found_in_digits_and_words(text: str, numbers: set[float]) -> None:
+    assert numbers <= numbers_in(text)
+
+
+CALL = [
+    ("agent", "Your balance of $240.50 is due. Can you come on Thursday March 5th at 10:30?"),
+    ("user", "I can pay 100 on the tenth. Friday at 2:15 works. Call me on 555 013 2288, I'm Tom Becker."),
+]
+FIELDS = {
+    "type": "object",
+    "properties": {
+        "amount": {"type": "number"},
+        "day": {"type": "string", "format": "date"},
+        "time": {"type": "string"},
+        "phone": {"type": "string"},
+        "name": {"type": "string"},
+        "kind": {"type": "string", "enum": ["card", "cash"]},
+        "agreed": {"type": "boolean"},
+    },
+}
+
+
+def founded_result(result: dict, context: dict | None = None) -> dict:
+    return drop_unfounded(result, target(FIELDS), Sources(CALL, context))
+
+
+def test_values_said_in_the_call_are_kept() -> None:
+    said = {
+        "amount": 100,
+        "day": "2026-03-10",  # "the tenth"
+        "time": "14:15",  # "2:15"
+        "phone": "5550132288",
+        "name": "Tom Becker",
+        "kind": "cash",  # enums and booleans are judgements, never dropped
+        "agreed": False,
+    }
+    assert founded_result(said) == said
+    assert founded_result({**said, "day": "2026-03-06"})["day"] == "2026-03-06"  # "Friday"
+
+
+def test_values_nobody_said_are_dropped() -> None:
+    invented = {"amount": 75, "day": "2026-03-21", "time": "09:00", "phone": "1234567890", "name": "John Doe"}
+    result = founded_result({**invented, "kind": None, "agreed": None})
+    assert all(result[name] is None for name in invented)
+
+
+def test_a_value_known_before_the_call_needs_the_persons_own_words() -> None:
+    context = {"balance_usd": 240.50, "appointment": "2026-03-05 10:30"}
+    copied = {"amount": 240.5, "day": "2026-03-05", "time": "10:30", "phone": None, "name": None}
+    result = founded_result({**copied, "kind": None, "agreed": None}, context)
+    assert result["amount"] is None and result["day"] is None and result["time"] is None
+    # Said only by the agent, and not in the context: the agent proposed it, the model may take it.
+    assert (
+        founded_result(
+            {"amount": 240.5, "day": None, "time": "10:30", "phone": None, "name": None, "kind": None, "agreed": None}
+        )["time"]
+        == "10:30"
+    )
+
+
+def test_nested_fields_are_checked_too() -> None:
+    schema = target(
+        {
+            "type": "object",
+            "properties": {
+                "contact": {"type": "object", "properties": {"name": {"type": "string"}, "email": {"type": "string"}}}
+            },
+        }
+    )
+    result = drop_unfounded(
+        {"contact": {"name": "Tom Becker", "email": "john@example.com"}}, schema, Sources(CALL, None)
+    )
+    assert result == {"contact": {"name": "Tom Becker", "email": None}}
+
+
+@pytest.fixture(scope="module")
+def default_model() -> Extractor:
+    try:
+        path = models.resolve("llm", None).path
+    except models.ModelMissing as exc:
+        pytest.skip(f"the default language model is not installed ({exc}); run `appliance models prepare`")
+    return Extractor(model_path=path)
+
+
+APPOINTMENT = {
+    "type": "object",
+    "properties": {
+        "confirmed": {"type": "boolean", "description": "whether the patient will come to the appointment"},
+        "new_date": {"type": "string", "format": "date", "description": "the new date agreed on the call"},
+        "reason": {"type": "string", "enum": ["work", "illness", "travel", "other"], "description": "why not"},
+    },
+}
+CONTEXT = {"patient": "Dana Ortiz", "appointment": "2026-03-05 10:30", "today": "2026-03-02 (Monday)"}
+INSTRUCTIONS = "Confirm Dana's dental appointment on Thursday March 5 at 10:30; offer another day if needed."
+
+
+@pytest.mark.parametrize(
+    ("turns", "expected"),
+    [
+        (
+            [("agent", "Hi Dana, can you make it Thursday March 5th at 10:30?"), ("user", "Yes, I'll be there.")],
+            {"confirmed": True, "new_date": None, "reason": None},
+        ),
+        (
+            [
+                ("agent", "Hi Dana, can you make it on Thursday at 10:30?"),
+                ("user", "No, I have the flu. Could we do Tuesday March 10th instead?"),
+                ("agent", "Tuesday March 10th at 10:30 is free, I've moved you."),
+            ],
+            {"confirmed": False, "new_date": "2026-03-10", "reason": "illness"},
+        ),
+        (
+            [("agent", "Hello, is this Dana Ortiz?"), ("user", "No, wrong number, sorry."), ("agent", "Sorry!")],
+            {"confirmed": None, "new_date": None, "reason": None},
+        ),
+    ],
+    ids=["yes", "reschedule", "wrong-number"],
+)
+def test_the_default_model_extracts_typed_results(
+    default_model: Extractor, turns: list[tuple[str, str]], expected: dict
+) -> None:
+    outcome = default_model.extract(APPOINTMENT, turns, INSTRUCTIONS, CONTEXT)
+    assert outcome.status == "completed", outcome.error
+    jsonschema.validate(outcome.result, target(APPOINTMENT))
+    assert outcome.result == expected
+
+
+def test_null_in_words_is_null_but_an_enum_value_none_is_kept() -> None:
+    from appliance.results.extraction import _null_words_to_null
+
+    schema = target(
+        {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "diet": {"type": "string", "enum": ["none", "vegan"]},
+                "who": {"type": "object", "properties": {"name": {"type": "string"}}},
+            },
+        }
+    )
+    result = _null_words_to_null({"code": "N/A", "diet": "none", "who": {"name": "null"}}, schema)
+    assert result == {"code": None, "diet": "none", "who": {"name": None}}

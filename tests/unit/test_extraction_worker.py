@@ -1,0 +1,196 @@
+"""The extraction worker on a real SQLite store: pending → completed|failed, `call.completed` queued only
+after extraction and carrying the result, and pending extractions resuming after a restart.
+
+The extractor here is a stand-in that records what it was asked: these tests are about the queue, the
+store and the webhook event; the model itself is tested in test_extraction.py."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlite_utils
+
+from appliance.results.extraction import Extraction
+from appliance.results.extraction_worker import ExtractionWorker
+from appliance.store import agents, calls
+from appliance.store.db import open_db
+from appliance.store.jsoncol import loads
+from appliance.store.records import TranscriptSegment
+
+RETURNS = {"confirmed": "boolean"}
+
+
+class Recorder:
+    """Answers `confirmed: true` when the person said yes; can be told to fail or to raise."""
+
+    def __init__(self, mode: str = "ok") -> None:
+        self.mode = mode
+        self.seen: list[tuple[dict[str, Any], list[tuple[str, str]], str | None, dict[str, Any] | None]] = []
+
+    def extract(
+        self,
+        returns: dict[str, Any],
+        transcript: Sequence[tuple[str, str]],
+        instructions: str | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> Extraction:
+        self.seen.append((returns, list(transcript), instructions, context))
+        if self.mode == "raise":
+            raise RuntimeError("llama exploded")
+        if self.mode == "fail":
+            return Extraction({"confirmed": None}, "failed", "the answer did not fit in 1024 tokens")
+        said_yes = any(role == "user" and "yes" in text.lower() for role, text in transcript)
+        return Extraction({"confirmed": True if said_yes else None}, "completed", None)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "x.db"
+
+
+def ended_call(db: sqlite_utils.Database, said: str, returns: dict[str, Any] | None = RETURNS) -> str:
+    """A call that went queued → … → completed with a two-turn transcript."""
+    agent_id = agents.create_agent(db, {"name": "a", "type": "outbound", "returns": returns, "instructions": "Ask"})
+    call, _ = calls.create_call(
+        db,
+        agent=agents.agent_row(db, agent_id),
+        direction="outbound",
+        to_number="+12025550101",
+        from_number=None,
+        trunk_id=None,
+        instructions=None,
+        context={"name": "Dana"},
+        metadata={},
+        webhook_url="http://127.0.0.1:9/hook",
+    )
+    for status in ("initiated", "ringing", "in_progress"):
+        calls.transition(db, call.id, status)
+    for i, (role, text) in enumerate((("agent", "Can you come Thursday?"), ("user", said))):
+        stamp = "2026-03-02T10:00:00.000Z"
+        segment = TranscriptSegment(
+            sequence_no=i, role=role, text=text, started_at=stamp, ended_at=stamp, duration_ms=900, source="stt"
+        )
+        calls.add_segment(db, call.id, segment)
+    calls.transition(db, call.id, "completed", answered_by="human", end_reason="agent_ended")
+    return call.id
+
+
+def event_types(db: sqlite_utils.Database, call_id: str) -> list[str]:
+    return [e["type"] for e in calls.webhook_events(db, call_id)]
+
+
+def completed_payload(db: sqlite_utils.Database, call_id: str) -> dict[str, Any]:
+    row = db.execute(
+        "SELECT payload FROM webhook_events WHERE call_id = ? AND type = 'call.completed'", [call_id]
+    ).fetchone()
+    return loads(row[0])
+
+
+async def test_pending_becomes_completed_and_only_then_call_completed_is_queued(db_path: Path) -> None:
+    db = open_db(db_path)
+    call_id = ended_call(db, "Yes, I'll be there.")
+    assert calls.get_call(db, call_id).result_status == "pending"
+    assert "call.completed" not in event_types(db, call_id)
+
+    woken: list[bool] = []
+    extractor = Recorder()
+    worker = ExtractionWorker(db, extractor, on_finished=lambda: woken.append(True))
+    call = await worker.process(call_id)
+
+    assert call is not None and call.result == {"confirmed": True} and call.result_status == "completed"
+    assert extractor.seen == [
+        (RETURNS, [("agent", "Can you come Thursday?"), ("user", "Yes, I'll be there.")], "Ask", {"name": "Dana"})
+    ]
+    assert event_types(db, call_id)[-1] == "call.completed" and event_types(db, call_id).count("call.completed") == 1
+    sent = completed_payload(db, call_id)["data"]["call"]
+    assert sent["result"] == {"confirmed": True} and sent["result_status"] == "completed"
+    assert woken == [True]
+    assert calls.events(db, call_id).events[-1].type == "extraction"
+    assert await worker.process(call_id) is None  # done once; a second pass changes nothing
+    assert event_types(db, call_id).count("call.completed") == 1
+
+
+@pytest.mark.parametrize("mode", ["fail", "raise"])
+async def test_a_failed_extraction_is_recorded_and_still_sends_call_completed(db_path: Path, mode: str) -> None:
+    db = open_db(db_path)
+    call_id = ended_call(db, "Yes.")
+    call = await ExtractionWorker(db, Recorder(mode)).process(call_id)
+    assert call is not None and call.result_status == "failed" and call.result == {"confirmed": None}
+    assert call.result_error and ("1024 tokens" in call.result_error or "llama exploded" in call.result_error)
+    assert event_types(db, call_id)[-1] == "call.completed"
+
+
+async def test_calls_without_returns_or_never_answered_are_not_queued(db_path: Path) -> None:
+    db = open_db(db_path)
+    no_returns = ended_call(db, "Yes.", returns=None)
+    assert calls.get_call(db, no_returns).result_status is None
+    assert "call.completed" in event_types(db, no_returns)  # nothing to wait for
+    agent_id = agents.create_agent(db, {"name": "b", "type": "outbound", "returns": RETURNS})
+    busy, _ = calls.create_call(
+        db,
+        agent=agents.agent_row(db, agent_id),
+        direction="outbound",
+        to_number="+12025550102",
+        from_number=None,
+        trunk_id=None,
+        instructions=None,
+        context={},
+        metadata={},
+        webhook_url=None,
+    )
+    calls.transition(db, busy.id, "busy")
+    assert calls.get_call(db, busy.id).result_status == "skipped"
+    assert calls.pending_extractions(db) == []
+
+
+async def test_pending_extractions_resume_in_order_after_a_restart(db_path: Path) -> None:
+    db = open_db(db_path)
+    first, second, third = (ended_call(db, said) for said in ("Yes.", "No.", "yes please"))
+
+    # The first process extracts one call, then stops (as on shutdown) before the others.
+    extractor = Recorder()
+    await ExtractionWorker(db, extractor).process(first)
+    db.conn.close()
+
+    db = open_db(db_path)  # the restarted process
+    assert calls.pending_extractions(db) == [second, third]
+    extractor = Recorder()
+    worker = ExtractionWorker(db, extractor, poll_seconds=0.05)
+    worker.start()
+    for _ in range(100):
+        if not calls.pending_extractions(db):
+            break
+        await asyncio.sleep(0.05)
+    await worker.stop()
+    assert [turns[1][1] for _, turns, _, _ in extractor.seen] == ["No.", "yes please"]  # oldest first
+    assert calls.get_call(db, second).result == {"confirmed": None}
+    assert calls.get_call(db, third).result == {"confirmed": True}
+    for call_id in (first, second, third):
+        assert calls.get_call(db, call_id).result_status == "completed"
+        assert event_types(db, call_id).count("call.completed") == 1
+
+
+async def test_stop_leaves_an_unfinished_extraction_pending(db_path: Path) -> None:
+    db = open_db(db_path)
+    call_id = ended_call(db, "Yes.")
+
+    class Slow(Recorder):
+        def extract(self, *args: Any, **kwargs: Any) -> Extraction:
+            time.sleep(0.5)
+            return super().extract(*args, **kwargs)
+
+    worker = ExtractionWorker(db, Slow(), poll_seconds=0.05)
+    worker.start()
+    await asyncio.sleep(0.1)
+    await worker.stop()
+    await asyncio.sleep(0.6)
+    assert calls.get_call(db, call_id).result_status == "pending"
+    assert "call.completed" not in event_types(db, call_id)
