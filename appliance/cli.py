@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import structlog
+import yaml
 
 from appliance.config import ConfigError, Settings, load_settings
 from appliance.logs import configure_logging
@@ -33,21 +34,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys.add_parser("list", help="list keys (never the keys themselves)")
     revoke = keys.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("key_id", help="the key's id or its shown prefix")
-    sub.add_parser("models", help="list installed models and voices")
+    models_cmd = sub.add_parser("models", help="list installed models and voices")
+    models_cmd.add_argument("action", nargs="?", choices=["list", "prepare"], default="list")
     carrier = sub.add_parser("carrier", help="the loopback test carrier").add_subparsers(
         dest="carrier_command", required=True
     )
     carrier_call = carrier.add_parser("call", help="place a call from the test carrier into one of your numbers")
     carrier_call.add_argument("--to", required=True, help="the DID to call (E.164)")
     carrier_call.add_argument("--from", dest="caller", default="+12025550199", help="caller ID")
-    extract_cmd = sub.add_parser("extract", help="run the post-call extraction on a transcript (test a schema)")
-    extract_cmd.add_argument("--returns", required=True, type=Path, help="JSON file: returns shorthand or JSON Schema")
-    extract_cmd.add_argument(
-        "--transcript", required=True, type=Path, help="JSON file: [{role, text}, ...] or a call's transcript"
-    )
-    extract_cmd.add_argument("--instructions", help="the agent's instructions for the call")
-    extract_cmd.add_argument("--context", type=Path, help="JSON file: the call's context object")
-    extract_cmd.add_argument("--model", help="an installed language model id (default: the default model)")
+    carrier_call.add_argument("--script", help="the simulated person's script for this call (YAML)")
+    carrier_script = carrier.add_parser("script", help="choose the simulated person's script for the next calls")
+    carrier_script.add_argument("script", help="a YAML file, or a built-in name: " + ", ".join(_builtin_scripts()))
     args = parser.parse_args(argv)
 
     try:
@@ -61,13 +58,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(serve(settings))
     if args.command == "doctor":
         return doctor(settings)
-    if args.command == "extract":
-        return extract(args.returns, args.transcript, args.instructions, args.context, args.model)
     if args.command == "models":
-        return models()
+        return models(args.action)
     if args.command == "carrier":
         from appliance.telephony.carrier.inbound import place_call
 
+        if args.carrier_command == "script" or args.script:
+            try:
+                print(f"the simulated person now follows {_choose_script(settings, args.script)}")
+            except (OSError, ValueError) as exc:
+                print(f"cannot use that script: {exc}", file=sys.stderr)
+                return 1
+            if args.carrier_command == "script":
+                return 0
         try:
             print(f"calling {args.to} from the test carrier: channel {place_call(settings, args.to, args.caller)}")
         except RuntimeError as exc:
@@ -108,19 +111,26 @@ async def serve(settings: Settings) -> int:
     from appliance.results.webhooks import WebhookOutbox
 
     runtime = Runtime(settings=settings, db=db)
-    runtime.outbox = WebhookOutbox(db)
+    runtime.outbox = WebhookOutbox(db, url_allowlist=settings.url_allowlist)
     runtime.outbox.start()
-    from appliance.results.extraction import Extractor
-    from appliance.results.extraction_worker import ExtractionWorker
-
-    runtime.extractor = Extractor(model_id=settings.llm_model or None)
-    extraction = ExtractionWorker(db, runtime.extractor, on_finished=runtime.outbox.wake)
-    extraction.start()
     telephony = None
     if settings.telephony:
         from appliance.telephony.service import TelephonyService
 
-        telephony = TelephonyService(settings, db)
+        factory = None
+        if settings.voice:
+            from appliance.telephony.conversation import session_factory
+            from appliance.voice.engine import VoiceEngine
+
+            runtime.voice = VoiceEngine(
+                llm_model=settings.llm_model,
+                stt_model=settings.stt_model,
+                llm_contexts=settings.llm_contexts,
+                threads=settings.threads,
+            )
+            runtime.voice_loading = asyncio.create_task(runtime.voice.load(), name="voice-load")
+            factory = session_factory(db, runtime.voice, settings.data_path / "recordings")
+        telephony = TelephonyService(settings, db, factory, runtime.voice)
         print("Starting Asterisk…", flush=True)
         try:
             await telephony.start()
@@ -169,44 +179,9 @@ async def serve(settings: Settings) -> int:
     await server_task
     if telephony is not None:
         await telephony.stop()
-    await extraction.stop()
     await runtime.outbox.stop()
     db.conn.close()
     return 0
-
-
-def extract(
-    returns_file: Path, transcript_file: Path, instructions: str | None, context_file: Path | None, model: str | None
-) -> int:
-    """Print {result, result_status, result_error} as POST /v1/extractions would; exit 1 if it failed."""
-    import json
-
-    from appliance.errors import InvalidInput
-    from appliance.results.extraction import Extractor, read_transcript
-    from appliance.results.schema import returns_to_schema
-
-    try:
-        returns = json.loads(returns_file.read_text())
-        returns_to_schema(returns)
-        turns = read_transcript(json.loads(transcript_file.read_text()))
-        context = json.loads(context_file.read_text()) if context_file else None
-        if context is not None and not isinstance(context, dict):
-            raise InvalidInput("context must be a JSON object", field="context")
-    except (OSError, ValueError) as exc:
-        print(f"cannot read the input: {exc}", file=sys.stderr)
-        return 2
-    except InvalidInput as exc:
-        print(exc.message, file=sys.stderr)
-        return 2
-    outcome = Extractor(model_id=model).extract(returns, turns, instructions, context)
-    print(
-        json.dumps(
-            {"result": outcome.result, "result_status": outcome.status, "result_error": outcome.error},
-            indent=2,
-            ensure_ascii=False,
-        )
-    )
-    return 0 if outcome.status == "completed" else 1
 
 
 def doctor(settings: Settings) -> int:
@@ -233,10 +208,14 @@ def doctor(settings: Settings) -> int:
     for tool in ("sipp", "espeak-ng", "sox"):
         path = shutil.which(tool)
         line(tool, path is not None, path or "not installed (make setup installs it)")
-    from appliance.models import installed_voices
+    from appliance import models as registry
 
-    voices = installed_voices()
-    line("voices", bool(voices), ", ".join(voices) or "none installed")
+    for kind, installed in (
+        ("voices", registry.installed_voices()),
+        ("speech-to-text", registry.installed_stt()),
+        ("language models", registry.installed_llms()),
+    ):
+        line(kind, bool(installed), ", ".join(installed) or "none installed (make setup installs the defaults)")
     if settings.telephony:
         ok = asyncio.run(_doctor_telephony(settings, line)) and ok
     return 0 if ok else 1
@@ -285,12 +264,47 @@ async def _doctor_telephony(settings: Settings, line: Callable[[str, bool, str],
     return True
 
 
-def models() -> int:
-    from appliance.models import installed_voices
+PERSON_SCRIPTS = Path(__file__).parent / "telephony" / "carrier" / "scripts"
 
-    print("Voices (Piper):")
-    for voice in installed_voices().values():
-        print(f"  {voice.id:30} {voice.source:24} {voice.path}")
+
+def _builtin_scripts() -> list[str]:
+    return sorted(p.stem for p in PERSON_SCRIPTS.glob("*.yaml"))
+
+
+def _choose_script(settings: Settings, name: str) -> Path:
+    """Validate a person script and make it the one the carrier uses from the next call on."""
+    from appliance.telephony.carrier.person import Script
+
+    source = PERSON_SCRIPTS / f"{name}.yaml" if name in _builtin_scripts() else Path(name)
+    try:
+        Script.load(source)
+    except (TypeError, yaml.YAMLError) as exc:
+        raise ValueError(f"{source}: {exc}") from exc
+    target = settings.data_path / "carrier" / "person.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return source
+
+
+def models(action: str) -> int:
+    from appliance import models as registry
+
+    if action == "prepare":
+        try:
+            print(f"default language model ready: {registry.prepare_models()}")
+        except registry.ModelMissing as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        return 0
+    defaults = {registry.DEFAULT_VOICE, registry.DEFAULT_STT, registry.DEFAULT_LLM}
+    for title, installed in (
+        ("Voices (Piper)", registry.installed_voices()),
+        ("Speech-to-text (CTranslate2 Whisper)", registry.installed_stt()),
+        ("Language models (GGUF)", registry.installed_llms()),
+    ):
+        print(f"{title}:")
+        for m in installed.values():
+            print(f"  {m.id:36} {'default' if m.id in defaults else '':8} {m.source:28} {m.path}")
     return 0
 
 
