@@ -45,6 +45,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     carrier_call.add_argument("--script", help="the simulated person's script for this call (YAML)")
     carrier_script = carrier.add_parser("script", help="choose the simulated person's script for the next calls")
     carrier_script.add_argument("script", help="a YAML file, or a built-in name: " + ", ".join(_builtin_scripts()))
+    extract_cmd = sub.add_parser("extract", help="run the post-call extraction on a transcript (test a schema)")
+    extract_cmd.add_argument("--returns", required=True, type=Path, help="JSON file: returns shorthand or JSON Schema")
+    extract_cmd.add_argument(
+        "--transcript", required=True, type=Path, help="JSON file: [{role, text}, ...] or a call's transcript"
+    )
+    extract_cmd.add_argument("--instructions", help="the agent's instructions for the call")
+    extract_cmd.add_argument("--context", type=Path, help="JSON file: the call's context object")
+    extract_cmd.add_argument("--model", help="an installed language model id (default: the default model)")
     args = parser.parse_args(argv)
 
     try:
@@ -58,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(serve(settings))
     if args.command == "doctor":
         return doctor(settings)
+    if args.command == "extract":
+        return extract(args.returns, args.transcript, args.instructions, args.context, args.model)
     if args.command == "models":
         return models(args.action)
     if args.command == "carrier":
@@ -113,6 +123,12 @@ async def serve(settings: Settings) -> int:
     runtime = Runtime(settings=settings, db=db)
     runtime.outbox = WebhookOutbox(db, url_allowlist=settings.url_allowlist)
     runtime.outbox.start()
+    from appliance.results.extraction import Extractor
+    from appliance.results.extraction_worker import ExtractionWorker
+
+    runtime.extractor = Extractor(model_id=settings.llm_model or None)
+    extraction = ExtractionWorker(db, runtime.extractor, on_finished=runtime.outbox.wake)
+    extraction.start()
     telephony = None
     if settings.telephony:
         from appliance.telephony.service import TelephonyService
@@ -179,9 +195,44 @@ async def serve(settings: Settings) -> int:
     await server_task
     if telephony is not None:
         await telephony.stop()
+    await extraction.stop()
     await runtime.outbox.stop()
     db.conn.close()
     return 0
+
+
+def extract(
+    returns_file: Path, transcript_file: Path, instructions: str | None, context_file: Path | None, model: str | None
+) -> int:
+    """Print {result, result_status, result_error} as POST /v1/extractions would; exit 1 if it failed."""
+    import json
+
+    from appliance.errors import InvalidInput
+    from appliance.results.extraction import Extractor, read_transcript
+    from appliance.results.schema import returns_to_schema
+
+    try:
+        returns = json.loads(returns_file.read_text())
+        returns_to_schema(returns)
+        turns = read_transcript(json.loads(transcript_file.read_text()))
+        context = json.loads(context_file.read_text()) if context_file else None
+        if context is not None and not isinstance(context, dict):
+            raise InvalidInput("context must be a JSON object", field="context")
+    except (OSError, ValueError) as exc:
+        print(f"cannot read the input: {exc}", file=sys.stderr)
+        return 2
+    except InvalidInput as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    outcome = Extractor(model_id=model).extract(returns, turns, instructions, context)
+    print(
+        json.dumps(
+            {"result": outcome.result, "result_status": outcome.status, "result_error": outcome.error},
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
+    return 0 if outcome.status == "completed" else 1
 
 
 def doctor(settings: Settings) -> int:
