@@ -84,7 +84,9 @@ def _asterisk_or_skip() -> None:
 async def asterisk(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AsteriskServer]:
     _asterisk_or_skip()
     data = tmp_path_factory.mktemp("ast")
-    settings = load_settings({**telephony_ports(), "APPLIANCE_DATA_DIR": str(data)}, config_file=None)
+    settings = load_settings(
+        {**telephony_ports(), "APPLIANCE_DATA_DIR": str(data), "APPLIANCE_VOICE": "false"}, config_file=None
+    )
     server = AsteriskServer(settings)
     trunk = TrunkConfig(
         id="loop",

@@ -41,7 +41,7 @@ class ToneProbe:
 @requires_asterisk
 async def test_audio_flows_both_ways(tmp_path: Path) -> None:
     env = {k: v for k, v in telephony_ports().items()}
-    settings = load_settings({**env, "APPLIANCE_DATA_DIR": str(tmp_path)}, config_file=None)
+    settings = load_settings({**env, "APPLIANCE_DATA_DIR": str(tmp_path), "APPLIANCE_VOICE": "false"}, config_file=None)
     db = open_db(settings.db_path)
     trunks.ensure_loopback(db, settings.carrier_sip_port)
     agent_id = agents.create_agent(db, {"name": "probe", "type": "outbound"})
