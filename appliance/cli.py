@@ -34,6 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys.add_parser("list", help="list keys (never the keys themselves)")
     revoke = keys.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("key_id", help="the key's id or its shown prefix")
+    hooks = sub.add_parser("webhooks", help="webhook settings").add_subparsers(dest="webhooks_command", required=True)
+    hooks.add_parser("secret", help="print the signing secret of inline webhook_url deliveries")
     models_cmd = sub.add_parser("models", help="list installed models and voices")
     models_cmd.add_argument("action", nargs="?", choices=["list", "prepare"], default="list")
     carrier = sub.add_parser("carrier", help="the loopback test carrier").add_subparsers(
@@ -68,6 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return doctor(settings)
     if args.command == "extract":
         return extract(args.returns, args.transcript, args.instructions, args.context, args.model)
+    if args.command == "webhooks":
+        from appliance.store.webhooks import inline_secret
+
+        print(inline_secret(open_db(settings.db_path)))
+        return 0
     if args.command == "models":
         return models(args.action)
     if args.command == "carrier":

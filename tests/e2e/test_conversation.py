@@ -19,9 +19,11 @@ import httpx
 import numpy as np
 import pytest
 import yaml
+from standardwebhooks.webhooks import Webhook
 
 from appliance.voice.text import word_error_rate
 from tests.integration.conftest import requires_asterisk
+from tests.receiver import Receiver
 from tests.support import ServerProcess
 
 pytestmark = [requires_asterisk, pytest.mark.integration]
@@ -109,6 +111,34 @@ def test_appointment_call_completes_with_both_sides_in_order(appliance: ServerPr
     assert turns and all("latency_ms" in t for t in turns)
 
 
+def test_the_result_arrives_by_polling_and_in_a_verified_webhook(appliance: ServerProcess, api: httpx.Client) -> None:
+    receiver = Receiver().start()
+    try:
+        agent = api.post("/v1/agents", json={**APPOINTMENT, "webhook_url": receiver.url}).json()
+        call, _person, _segments = call_person(appliance, api, agent, "appointment")
+        assert call["status"] == "completed" and call["result_status"] == "pending"
+        deadline = time.monotonic() + 120
+        while (call := api.get(f"/v1/calls/{call['id']}").json())["result_status"] == "pending":
+            assert time.monotonic() < deadline, "extraction did not finish"
+            time.sleep(0.5)
+        assert call["result_status"] == "completed" and call["result"] == {"confirmed": True}, call
+        secret = subprocess.run(
+            [sys.executable, "-m", "appliance.cli", "webhooks", "secret"],
+            env={**os.environ, **appliance.env},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        while not any(json.loads(r.body)["type"] == "call.completed" for r in receiver.received):
+            assert time.monotonic() < deadline, [json.loads(r.body)["type"] for r in receiver.received]
+            time.sleep(0.2)
+        events = [Webhook(secret).verify(r.body, r.headers) for r in receiver.received]
+        assert [e["type"] for e in events] == ["call.queued", "call.ringing", "call.answered", "call.completed"]
+        assert events[-1]["data"]["call"]["result"] == {"confirmed": True}
+    finally:
+        receiver.stop()
+
+
 def test_recording_has_the_caller_left_and_the_agent_right(appliance: ServerProcess, api: httpx.Client) -> None:
     call = api.get("/v1/calls", params={"status": "completed", "limit": 1}).json()[0]
     r = api.get(call["recording_url"])
@@ -134,9 +164,10 @@ def test_a_caller_who_interrupts_stops_the_agent(appliance: ServerProcess, api: 
 
 def test_backchannels_do_not_interrupt(appliance: ServerProcess, api: httpx.Client) -> None:
     agent = api.post("/v1/agents", json={**APPOINTMENT, "first_message": LONG_OPENING}).json()
-    call, _person, segments = call_person(appliance, api, agent, "backchannel")
-    events = [e["type"] for e in api.get(f"/v1/calls/{call['id']}/events").json()["events"]]
-    assert "backchannel" in events and "barge_in" not in events, events
+    call, person, segments = call_person(appliance, api, agent, "backchannel")
+    timeline = [(e["type"], e["data"]) for e in api.get(f"/v1/calls/{call['id']}/events").json()["events"]]
+    events = [kind for kind, _ in timeline]
+    assert "backchannel" in events and "barge_in" not in events, (timeline, person, segments)
     assert not any(s["role"] == "user" and s["text"].lower().strip(" .") == "okay" for s in segments), segments
     assert next(s for s in segments if s["role"] == "agent")["text"] == LONG_OPENING  # said to the end
 
