@@ -396,6 +396,10 @@ class ConversationSession:
             return
         reply.committed = True
         if reply.turn is not None:
+            if self.verdict is not None and self.verdict.answered_by != "machine":
+                # They answered the agent: a person. Stop listening for a mailbox's beep, so that no tone
+                # later in the call (an indication, music, a hum) can hang up on them.
+                self.beep = None
             self.history.append({"role": "user", "content": reply.user_text})
             self._user_segment(reply.user_text, reply.turn_end_at)
         self.history.append({"role": "assistant", "content": said})
