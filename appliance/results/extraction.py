@@ -52,7 +52,8 @@ agent's words unless the person agreed to it in this call. A wrong value is much
 
 - true or false: true when the person clearly said yes, false only when they clearly said no. A \
 refusal to answer is null, not false.
-- Allowed values: the one that matches what the person said; null when none clearly does.
+- Allowed values: the one whose meaning matches what the person said (not the topic of the call); \
+null when none clearly does, or when the person did not talk about it.
 - Numbers: plain numbers, without units or currency signs.
 - Unless a field's description asks for another format: dates are YYYY-MM-DD, worked out from the \
 context's date of today; times are 24-hour HH:MM.
@@ -67,10 +68,10 @@ Person: This is his brother. Ben is away, I don't know when he'll be back.
 Agent: Could you ask him to call us? And do you know if he'll pay by card?
 Person: No idea, you'd have to ask him.
 Fields:
-- picks_up_tomorrow: true or false
-- pickup_date: a date YYYY-MM-DD
-- payment: one of "card", "cash"
-- mileage: a number
+- picks_up_tomorrow: true or false, or null
+- pickup_date: a date YYYY-MM-DD, or null
+- payment: one of "card", "cash", or null
+- mileage: a number, or null
 Answer: {"picks_up_tomorrow": null, "pickup_date": null, "payment": null, "mileage": null}
 
 Example 2
@@ -185,6 +186,7 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[0-9a-z]+", text.casefold())
 
 
+RELATIVE_DAYS = frozenset({"today", "tomorrow", "tonight"})
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})")
 CLOCK_TIME = re.compile(r"^(\d{1,2}):(\d{2})")
@@ -238,7 +240,8 @@ def founded(value: Any, field: dict[str, Any], sources: Sources) -> bool:
         except ValueError:
             return False
         words = set(_words(text))
-        return day.day in numbers_in(text) or WEEKDAYS[day.weekday()] in words or "tomorrow" in words
+        # The day of the month, its weekday, or a relative day (which needs today's date to check).
+        return day.day in numbers_in(text) or WEEKDAYS[day.weekday()] in words or bool(RELATIVE_DAYS & words)
     if m := CLOCK_TIME.match(value):
         hour, minute = int(m.group(1)), int(m.group(2))
         spoken = numbers_in(text)
@@ -274,11 +277,13 @@ def describe_fields(schema: dict[str, Any], indent: str = "") -> list[str]:
     """One line per field: its name, what it may hold and its description, nested fields indented."""
     lines = []
     for name, sub in schema["properties"].items():
-        line = f"{indent}- {name}: {_kind(sub)}"
+        nested = isinstance(sub.get("properties"), dict)
+        # "or null" last: given a list of options and no answer, a small model tends to take the last one.
+        line = f"{indent}- {name}: {_kind(sub)}" + ("" if nested else ", or null")
         if sub.get("description"):
             line += f". {sub['description']}"
         lines.append(line)
-        if isinstance(sub.get("properties"), dict):
+        if nested:
             lines.extend(describe_fields(sub, indent + "  "))
         items = sub.get("items")
         if isinstance(items, dict) and isinstance(items.get("properties"), dict):
@@ -286,33 +291,29 @@ def describe_fields(schema: dict[str, Any], indent: str = "") -> list[str]:
     return lines
 
 
+KIND_WORDS = {
+    "boolean": "true or false",
+    "integer": "a whole number",
+    "number": "a number",
+    "string": "text",
+    "object": "an object with these fields",
+    "null": "null",
+}
+FORMAT_WORDS = {"date": "a date YYYY-MM-DD", "date-time": "a date and time (ISO 8601)", "time": "a time"}
+
+
 def _kind(sub: dict[str, Any]) -> str:
     if "enum" in sub:
         return "one of " + ", ".join(json.dumps(v) for v in sub["enum"] if v is not None)
     kinds = sub.get("type")
-    listed = [kinds] if isinstance(kinds, str) else [k for k in kinds or [] if k != "null"]
     words = []
-    for kind in listed:
+    for kind in [kinds] if isinstance(kinds, str) else [k for k in kinds or [] if k != "null"]:
         if kind == "array":
-            items = sub.get("items") or {}
-            words.append(f"a list, each item {_kind(items)}")
-        elif kind == "string" and sub.get("format") in ("date", "date-time", "time"):
-            words.append(
-                {"date": "a date YYYY-MM-DD", "date-time": "a date and time (ISO 8601)", "time": "a time"}[
-                    sub["format"]
-                ]
-            )
+            words.append(f"a list, each item {_kind(sub.get('items') or {})}")
+        elif kind == "string" and sub.get("format") in FORMAT_WORDS:
+            words.append(FORMAT_WORDS[sub["format"]])
         else:
-            words.append(
-                {
-                    "boolean": "true or false",
-                    "integer": "a whole number",
-                    "number": "a number",
-                    "string": "text",
-                    "object": "an object with these fields",
-                    "null": "null",
-                }.get(kind, kind)
-            )
+            words.append(KIND_WORDS.get(kind, kind))
     text = " or ".join(words) or "any value"
     if "minimum" in sub and "maximum" in sub:
         text += f" from {sub['minimum']} to {sub['maximum']}"
@@ -334,7 +335,7 @@ def build_messages(
         f"Agent's instructions:\n{instructions.strip() if instructions else '(none)'}",
         f"Context known before the call:\n{json.dumps(context, ensure_ascii=False) if context else '(none)'}",
         f"Transcript (Agent = the AI agent, Person = the other party):\n{turns}",
-        "Fields (each may be null: the conversation did not settle it):\n" + "\n".join(describe_fields(schema)),
+        "Fields (null: the conversation did not settle it):\n" + "\n".join(describe_fields(schema)),
         "Answer with the JSON object.",
     ]
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n\n".join(parts)}]

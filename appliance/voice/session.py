@@ -396,7 +396,7 @@ class ConversationSession:
             return
         reply.committed = True
         if reply.turn is not None:
-            if self.verdict is not None and self.verdict.answered_by != "machine":
+            if self.verdict is not None and self.verdict.answered_by == "human":
                 # They answered the agent: a person. Stop listening for a mailbox's beep, so that no tone
                 # later in the call (an indication, music, a hum) can hang up on them.
                 self.beep = None

@@ -114,9 +114,9 @@ def test_prompt_holds_instructions_context_transcript_fields_and_what_null_means
     user = messages[1]["content"]
     assert "Confirm the appointment." in user and '{"patient": "Dana"}' in user
     assert "Agent: Can you come Thursday?\nPerson: No, Friday.\nTool result: slot booked" in user
-    assert '- outcome: one of "confirmed", "cancelled". their decision' in user
-    assert "  - day: a date YYYY-MM-DD" in user and "- score: a whole number from 1 to 5" in user
-    assert '- tags: a list, each item one of "billing", "upgrade"' in user
+    assert '- outcome: one of "confirmed", "cancelled", or null. their decision' in user
+    assert "  - day: a date YYYY-MM-DD, or null" in user and "- score: a whole number from 1 to 5, or null" in user
+    assert '- tags: a list, each item one of "billing", "upgrade", or null' in user
     assert "(none)" in build_messages(returns_to_schema({"a": "boolean"}), [("user", "hi")], None, None)[1]["content"]
 
 
