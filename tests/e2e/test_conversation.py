@@ -35,9 +35,9 @@ APPOINTMENT = {
     "persona": "A friendly receptionist at Bright Smile Dental.",
     "instructions": "Confirm Alex's dental cleaning tomorrow at 3 pm. If Alex cannot come, offer Friday at 10 am.",
     "first_message": "Hi, this is Sam from Bright Smile Dental. Am I speaking with Alex?",
-    "returns": {"confirmed": "boolean"},
     "max_duration_seconds": 120,
 }
+RETURNS = {"confirmed": "boolean"}  # only where the result is checked: extraction competes for the 2 cores
 # Long enough (≈ 7 s) that the person's interruption or "mm-hmm" lands while the agent is talking.
 LONG_OPENING = (
     "Hi Alex, this is Sam from Bright Smile Dental, calling about your cleaning appointment tomorrow "
@@ -114,7 +114,7 @@ def test_appointment_call_completes_with_both_sides_in_order(appliance: ServerPr
 def test_the_result_arrives_by_polling_and_in_a_verified_webhook(appliance: ServerProcess, api: httpx.Client) -> None:
     receiver = Receiver().start()
     try:
-        agent = api.post("/v1/agents", json={**APPOINTMENT, "webhook_url": receiver.url}).json()
+        agent = api.post("/v1/agents", json={**APPOINTMENT, "returns": RETURNS, "webhook_url": receiver.url}).json()
         call, _person, _segments = call_person(appliance, api, agent, "appointment")
         assert call["status"] == "completed" and call["result_status"] == "pending"
         deadline = time.monotonic() + 120
@@ -222,7 +222,7 @@ def test_inbound_call_is_answered_and_held_by_the_inbound_agent(appliance: Serve
 
 
 def test_voicemail_is_detected_and_hung_up_on(api: httpx.Client, appliance: ServerProcess) -> None:
-    agent = api.post("/v1/agents", json=APPOINTMENT).json()
+    agent = api.post("/v1/agents", json={**APPOINTMENT, "returns": RETURNS}).json()
     created = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+12025550104"}).json()
     call = appliance.wait_for(created["id"], TERMINAL, timeout=60)
     assert call["status"] == "no_answer" and call["answered_by"] == "machine", call
