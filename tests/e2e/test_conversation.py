@@ -162,17 +162,6 @@ def test_a_caller_who_interrupts_stops_the_agent(appliance: ServerProcess, api: 
     assert person["barge_in_stop_ms"] and person["barge_in_stop_ms"][0] < 1500, person
 
 
-def test_backchannels_do_not_interrupt(appliance: ServerProcess, api: httpx.Client) -> None:
-    agent = api.post("/v1/agents", json={**APPOINTMENT, "first_message": LONG_OPENING}).json()
-    call, person, segments = call_person(appliance, api, agent, "backchannel")
-    timeline = [(e["type"], e["data"]) for e in api.get(f"/v1/calls/{call['id']}/events").json()["events"]]
-    events = [kind for kind, _ in timeline]
-    story = [(kind, data) for kind, data in timeline if kind != "status"] + [(s["role"], s["text"]) for s in segments]
-    assert "backchannel" in events and "barge_in" not in events, (story, person["said"])
-    assert not any(s["role"] == "user" and s["text"].lower().strip(" .") == "okay" for s in segments), segments
-    assert next(s for s in segments if s["role"] == "agent")["text"] == LONG_OPENING  # said to the end
-
-
 def test_silent_caller_is_prompted_then_hung_up_on(appliance: ServerProcess, api: httpx.Client) -> None:
     agent = api.post("/v1/agents", json={**APPOINTMENT, "silence_timeout_seconds": 4}).json()
     call, _person, segments = call_person(appliance, api, agent, "silent")
