@@ -38,12 +38,15 @@ async def test_calls_taking_turns_on_one_context_get_the_same_answers_as_alone(p
 
 
 async def test_a_cancelled_reply_hands_the_context_back(pool: LlmPool) -> None:
+    streaming = asyncio.Event()
+
     async def consume() -> None:
         async for _piece in pool.stream("c", [{"role": "user", "content": "Count to fifty."}], max_tokens=200):
-            pass
+            streaming.set()
+            await asyncio.sleep(1)  # a slow consumer: still mid-reply when cancelled
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.3)
+    await asyncio.wait_for(streaming.wait(), timeout=60)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
