@@ -26,6 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from appliance import models
+from appliance.call_status import TERMINAL
 from appliance.config import load_settings
 from appliance.telephony.ari import AriClient
 from appliance.telephony.ari_events import ChannelDestroyed, StasisStart
@@ -37,7 +38,6 @@ from bench.procstat import machine
 from tests.support import ServerProcess
 
 HERE = Path(__file__).resolve().parent
-TERMINAL = {"completed", "busy", "no_answer", "failed", "canceled"}
 
 MACHINE_GREETINGS = {
     "personal_short": "Hi, it's Mike. Leave a message.",

@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from appliance.call_status import TERMINAL
 from bench.procstat import Sampler, machine, rss_mb
 from tests.support import ServerProcess
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = HERE.parent / "appliance" / "telephony" / "carrier" / "scripts"
-TERMINAL = {"completed", "busy", "no_answer", "failed", "canceled"}
 AGENT = {
     "name": "Sam",
     "type": "outbound",

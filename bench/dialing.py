@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from appliance.call_status import TERMINAL
 from bench.procstat import Sampler
 from tests.support import ServerProcess
 
 RESULTS = Path(__file__).resolve().parent / "results"
-TERMINAL = {"completed", "busy", "no_answer", "failed", "canceled"}
 
 
 def wait_all(api, ids: list[str], timeout: float, on_tick=None) -> dict[str, dict]:

@@ -21,6 +21,7 @@ import pytest
 import yaml
 from standardwebhooks.webhooks import Webhook
 
+from appliance.call_status import TERMINAL
 from appliance.voice.text import word_error_rate
 from tests.integration.conftest import requires_asterisk
 from tests.receiver import Receiver
@@ -28,7 +29,6 @@ from tests.support import ServerProcess
 
 pytestmark = [requires_asterisk, pytest.mark.integration]
 SCRIPTS = Path(__file__).resolve().parents[2] / "appliance" / "telephony" / "carrier" / "scripts"
-TERMINAL = {"completed", "busy", "no_answer", "failed", "canceled"}
 APPOINTMENT = {
     "name": "Sam",
     "type": "outbound",

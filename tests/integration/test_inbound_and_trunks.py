@@ -11,9 +11,8 @@ import time
 import httpx
 import pytest
 
+from appliance.call_status import TERMINAL
 from tests.support import ServerProcess
-
-TERMINAL = {"completed", "busy", "no_answer", "failed", "canceled"}
 
 
 def carrier_call(appliance: ServerProcess, to: str) -> None:

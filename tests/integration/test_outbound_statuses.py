@@ -7,9 +7,8 @@ import time
 import httpx
 import pytest
 
+from appliance.call_status import TERMINAL
 from tests.support import ServerProcess
-
-TERMINAL = {"completed", "busy", "no_answer", "failed", "canceled"}
 
 
 def dial(api: httpx.Client, agent: dict, to: str, **extra: object) -> dict:

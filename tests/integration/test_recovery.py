@@ -10,11 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from appliance.call_status import TERMINAL
 from tests.support import ServerProcess
 
 from .conftest import requires_asterisk
-
-TERMINAL = {"completed", "busy", "no_answer", "failed", "canceled"}
 
 
 def asterisk_pid(data_dir: Path) -> int:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from appliance.call_status import TERMINAL
 from tests.support import ServerProcess
 
 from .conftest import requires_asterisk
-
-TERMINAL = {"completed", "busy", "no_answer", "failed", "canceled"}
 
 
 @requires_asterisk

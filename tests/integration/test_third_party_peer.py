@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from appliance.call_status import TERMINAL
 from tests.support import ServerProcess, free_port
 
 SCENARIOS = Path(__file__).resolve().parent / "sipp"
-TERMINAL = {"completed", "busy", "no_answer", "failed", "canceled"}
 pytestmark = pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp is not installed (make setup)")
 
 
