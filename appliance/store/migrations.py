@@ -184,4 +184,20 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     )
     """,
+    # 3: console users and their sign-in sessions (only hashes are stored)
+    """
+    CREATE TABLE console_users (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE console_sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES console_users(id) ON DELETE CASCADE,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE INDEX console_sessions_expiry ON console_sessions(expires_at)
+    """,
 ]
