@@ -19,6 +19,7 @@ class Receiver:
     mode: str = "ok"  # ok | fail | slow
     slow_seconds: float = 2.0
     received: list[Received] = field(default_factory=list)
+    begun: int = 0  # requests whose body was read, answered or not (a slow answer is still in flight)
     server: ThreadingHTTPServer | None = None
 
     @property
@@ -32,6 +33,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                receiver.begun += 1
                 if receiver.mode == "slow":
                     time.sleep(receiver.slow_seconds)
                 receiver.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))

@@ -59,6 +59,12 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def restarted(self) -> ServerProcess:
+        """A second process on the same data dir, ports and API key (start it after this one died)."""
+        again = ServerProcess(self.data_dir)
+        again.env, again.port, again.key = self.env, self.port, self.key
+        return again
+
     def start(self, timeout: float = 60) -> ServerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "appliance.cli", "serve"],

@@ -65,12 +65,7 @@ def test_appliance_killed_mid_call_is_reconciled_and_never_dialled_twice(tmp_pat
             server.wait_for(live["id"], {"ringing"}, timeout=15)
         server.stop(signal.SIGKILL)
 
-        restarted = ServerProcess(tmp_path)
-        restarted.env = server.env  # same data dir and ports
-        restarted.port = server.port
-        restarted.key = server.key
-        restarted.start()
-        server = restarted
+        server = server.restarted().start()
         call = server.wait_for(live["id"], TERMINAL, timeout=30)
         assert call["status"] == "failed" and call["error_code"] == "appliance_restart"
         with server.client() as api:
