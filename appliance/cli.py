@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import shutil
 import signal
 import socket
@@ -34,6 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys.add_parser("list", help="list keys (never the keys themselves)")
     revoke = keys.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("key_id", help="the key's id or its shown prefix")
+    users = sub.add_parser("users", help="console users").add_subparsers(dest="users_command", required=True)
+    user_create = users.add_parser("create", help="add a console user (asks for the password)")
+    user_create.add_argument("username")
+    user_create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     hooks = sub.add_parser("webhooks", help="webhook settings").add_subparsers(dest="webhooks_command", required=True)
     hooks.add_parser("secret", help="print the signing secret of inline webhook_url deliveries")
     models_cmd = sub.add_parser("models", help="list installed models and voices")
@@ -77,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "models":
         return models(args.action)
+    if args.command == "users":
+        return create_user(settings, args.username, args.password_stdin)
     if args.command == "carrier":
         from appliance.telephony.carrier.inbound import place_call
 
@@ -111,6 +118,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(exc.message, file=sys.stderr)
             return 1
         print(f"revoked {k.id} ({k.name})")
+    return 0
+
+
+def create_user(settings: Settings, username: str, from_stdin: bool) -> int:
+    from appliance.console import accounts
+    from appliance.errors import ApplianceError
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"Password for {username}: ")
+        if getpass.getpass("Again: ") != password:
+            print("the passwords differ", file=sys.stderr)
+            return 1
+    try:
+        accounts.create_user(open_db(settings.db_path), username, password)
+    except ApplianceError as exc:
+        print(exc.message, file=sys.stderr)
+        return 1
+    print(f"created console user {username}")
     return 0
 
 
@@ -166,6 +193,9 @@ async def serve(settings: Settings) -> int:
     first_key = None
     if key_store.count_active(db) == 0:
         _, first_key = key_store.create_key(db, "first key")
+    from appliance.console.accounts import ensure_first_user
+
+    first_password = ensure_first_user(db)
 
     config = uvicorn.Config(
         create_asgi(runtime),
@@ -191,9 +221,11 @@ async def serve(settings: Settings) -> int:
         return 1
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     base = f"http://{shown}:{settings.port}"
-    print(f"API:      {base}/v1\nDocs:     {base}/docs\nOpenAPI:  {base}/openapi.json", flush=True)
+    print(f"Console:  {base}/\nAPI:      {base}/v1\nDocs:     {base}/docs\nOpenAPI:  {base}/openapi.json", flush=True)
     if first_key:
         print(f"First API key (shown once, store it now): {first_key}", flush=True)
+    if first_password:
+        print(f"Console sign-in (shown once): user admin, password {first_password}", flush=True)
     print("Ready.", flush=True)
     log.info("appliance.started", url=base, data_dir=str(settings.data_path))
     await stop.wait()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlite_utils
 
@@ -30,6 +30,7 @@ class Voice(Protocol):
 
     @property
     def loaded(self) -> bool: ...
+    async def voice(self, voice_id: str | None) -> Any: ...  # a loaded Synthesizer
 
 
 @dataclass

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-APT_PACKAGES=(python3-venv python3-dev sip-tester debootstrap sox espeak-ng curl ca-certificates procps iproute2)
+APT_PACKAGES=(python3-venv python3-dev sip-tester debootstrap sox espeak-ng curl ca-certificates procps iproute2 chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

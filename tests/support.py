@@ -53,6 +53,7 @@ class ServerProcess:
         }
         self.proc: subprocess.Popen[str] | None = None
         self.key: str | None = None
+        self.console_password: str | None = None
         self.output: list[str] = []
 
     @property
@@ -63,6 +64,7 @@ class ServerProcess:
         """A second process on the same data dir, ports and API key (start it after this one died)."""
         again = ServerProcess(self.data_dir)
         again.env, again.port, again.key = self.env, self.port, self.key
+        again.console_password = self.console_password
         return again
 
     def start(self, timeout: float = 60) -> ServerProcess:
@@ -82,6 +84,8 @@ class ServerProcess:
             self.output.append(line)
             if m := re.search(r"First API key .*: (sk_\S+)", line):
                 self.key = m.group(1)
+            if m := re.search(r"Console sign-in .*: user admin, password (\S+)", line):
+                self.console_password = m.group(1)
             if line.strip() == "Ready.":
                 break
         else:

@@ -1,4 +1,4 @@
-"""The Litestar application: /v1 behind API keys, plus health, metrics, OpenAPI and docs."""
+"""The Litestar application: /v1 behind API keys, the console at /, plus health, metrics, OpenAPI and docs."""
 
 from __future__ import annotations
 
@@ -12,19 +12,19 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp
 
+from appliance.console import console_routers, template_config
 from appliance.runtime import Runtime
 
 from .agents import AgentController
 from .auth import require_api_key
 from .calls import CallController, UsageController
 from .deps import provide_runtime
-from .edge import edge_middleware, error_response
+from .edge import MAX_BODY, edge_middleware, error_response
 from .extractions import ExtractionController
 from .numbers_trunks import NumberController, TrunkController
 from .ops import docs, healthz, metrics, openapi_json, readyz
 from .webhooks import WebhookDeliveryController, WebhookEndpointController
 
-MAX_BODY = 1024 * 1024
 STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "web" / "static"
 
 
@@ -58,7 +58,9 @@ def create_app(runtime: Runtime) -> Litestar:
             openapi_json,
             docs,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+            *console_routers(runtime.db),
         ],
+        template_config=template_config(),
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
         state=State({"runtime": runtime}),
         exception_handlers={Exception: error_response},

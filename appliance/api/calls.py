@@ -66,6 +66,61 @@ def _check_rate(runtime: Runtime) -> None:
         )
 
 
+def dispatch_call(
+    runtime: Runtime, data: CreateCall, idempotency_key: str | None = None, request_hash: str | None = None
+) -> tuple[Call, bool]:
+    """Check a call request against the store and queue it: (the call, whether it was created now).
+    Used by POST /v1/calls and the console's "Place a test call"."""
+    db = runtime.db
+    agent = agent_store.agent_row(db, data.agent_id)
+    if agent is None:
+        raise InvalidInput(f"agent_id {data.agent_id!r} is not a known agent", field="agent_id")
+    if agent["archived_at"] is not None:
+        raise InvalidInput(f"agent {data.agent_id} is archived and takes no calls", field="agent_id")
+    if agent["type"] != "outbound":
+        raise InvalidInput(f"agent {data.agent_id} is an inbound agent; calls need an outbound agent", field="agent_id")
+    to = validation.e164(data.to, "to")
+    if data.instructions is not None and data.prompt is not None:
+        raise InvalidInput("send instructions or the legacy prompt, not both", field="prompt")
+    from_trunk: str | None = None
+    from_number = None
+    if data.from_number is not None:
+        from_number = validation.e164(data.from_number, "from_number")
+        number = number_store.number_by_e164(db, from_number)
+        if number is None or data.agent_id not in (number.outbound_agent_ids):
+            raise InvalidInput(
+                f"from_number {from_number} is not attached to agent {data.agent_id}", field="from_number"
+            )
+        from_trunk = number.trunk_id
+    elif agent["primary_number_id"]:
+        number = number_store.get_number(db, agent["primary_number_id"])
+        from_number, from_trunk = number.e164, number.trunk_id
+    if data.webhook_url is not None:
+        validation.allowed_url(data.webhook_url, "webhook_url", runtime.settings.url_allowlist)
+    trunk_id = choose_trunk(db, to, from_trunk)
+    if idempotency_key is None or not store.has_idempotency_key(db, idempotency_key):
+        _check_rate(runtime)
+    call, created = store.create_call(
+        db,
+        agent=agent,
+        direction="outbound",
+        to_number=to,
+        from_number=from_number,
+        trunk_id=trunk_id,
+        instructions=data.instructions if data.instructions is not None else data.prompt,
+        context=data.context or {},
+        metadata=data.metadata or {},
+        webhook_url=data.webhook_url,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+    )
+    if created and runtime.telephony is not None:
+        runtime.telephony.wake()
+    if created and runtime.outbox is not None:
+        runtime.outbox.wake()
+    return call, created
+
+
 class CallController(Controller):
     path = "/calls"
     tags = ["calls"]
@@ -79,58 +134,8 @@ class CallController(Controller):
         idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", max_length=255)] = None,
     ) -> Response[Call]:
         data = await strict_body(request, CreateCall)
-        db = runtime.db
-        agent = agent_store.agent_row(db, data.agent_id)
-        if agent is None:
-            raise InvalidInput(f"agent_id {data.agent_id!r} is not a known agent", field="agent_id")
-        if agent["archived_at"] is not None:
-            raise InvalidInput(f"agent {data.agent_id} is archived and takes no calls", field="agent_id")
-        if agent["type"] != "outbound":
-            raise InvalidInput(
-                f"agent {data.agent_id} is an inbound agent; calls need an outbound agent", field="agent_id"
-            )
-        to = validation.e164(data.to, "to")
-        if data.instructions is not None and data.prompt is not None:
-            raise InvalidInput("send instructions or the legacy prompt, not both", field="prompt")
-        from_trunk: str | None = None
-        from_number = None
-        if data.from_number is not None:
-            from_number = validation.e164(data.from_number, "from_number")
-            number = number_store.number_by_e164(db, from_number)
-            if number is None or data.agent_id not in (number.outbound_agent_ids):
-                raise InvalidInput(
-                    f"from_number {from_number} is not attached to agent {data.agent_id}", field="from_number"
-                )
-            from_trunk = number.trunk_id
-        elif agent["primary_number_id"]:
-            number = number_store.get_number(db, agent["primary_number_id"])
-            from_number, from_trunk = number.e164, number.trunk_id
-        if data.webhook_url is not None:
-            validation.allowed_url(data.webhook_url, "webhook_url", runtime.settings.url_allowlist)
-        trunk_id = choose_trunk(db, to, from_trunk)
-        request_hash = None
-        if idempotency_key is not None:
-            request_hash = hashlib.sha256(await request.body()).hexdigest()
-        if idempotency_key is None or not store.has_idempotency_key(db, idempotency_key):
-            _check_rate(runtime)
-        call, created = store.create_call(
-            db,
-            agent=agent,
-            direction="outbound",
-            to_number=to,
-            from_number=from_number,
-            trunk_id=trunk_id,
-            instructions=data.instructions if data.instructions is not None else data.prompt,
-            context=data.context or {},
-            metadata=data.metadata or {},
-            webhook_url=data.webhook_url,
-            idempotency_key=idempotency_key,
-            request_hash=request_hash,
-        )
-        if created and runtime.telephony is not None:
-            runtime.telephony.wake()
-        if created and runtime.outbox is not None:
-            runtime.outbox.wake()
+        request_hash = hashlib.sha256(await request.body()).hexdigest() if idempotency_key is not None else None
+        call, created = dispatch_call(runtime, data, idempotency_key, request_hash)
         headers = {} if created else {"Idempotent-Replayed": "true"}
         return Response(call, status_code=201, headers=headers)
 

@@ -55,7 +55,7 @@ class TrunkController(Controller):
     async def create_trunk(self, runtime: Runtime, data: CreateTrunk, request: Request[Any, Any, Any]) -> Trunk:
         data = await strict_body(request, CreateTrunk)
         trunk_id = trunk_store.create_trunk(runtime.db, data.sent())
-        await _apply(runtime)
+        await apply_trunks(runtime)
         return trunk_store.get_trunk(runtime.db, trunk_id, self._state(runtime))
 
     @get("/{trunk_id:str}", responses=ERROR_RESPONSES)
@@ -68,16 +68,16 @@ class TrunkController(Controller):
     ) -> Trunk:
         data = await strict_body(request, UpdateTrunk)
         trunk_store.update_trunk(runtime.db, trunk_id, data.sent())
-        await _apply(runtime)
+        await apply_trunks(runtime)
         return trunk_store.get_trunk(runtime.db, trunk_id, self._state(runtime))
 
     @delete("/{trunk_id:str}", responses=ERROR_RESPONSES, status_code=204)
     async def delete_trunk(self, runtime: Runtime, trunk_id: str) -> None:
         trunk_store.delete_trunk(runtime.db, trunk_id)
-        await _apply(runtime)
+        await apply_trunks(runtime)
 
 
-async def _apply(runtime: Runtime) -> None:
+async def apply_trunks(runtime: Runtime) -> None:
     """Re-render PJSIP and reload Asterisk (calls in progress are kept)."""
     if runtime.telephony is not None:
         await runtime.telephony.trunks_changed()

@@ -73,6 +73,10 @@ class KeyCache:
         self._valid: dict[str, str] = {}
         self._version: int | None = None
 
+    def clear(self) -> None:
+        """Forget every verified key: this process revoked one (its own commits leave data_version as is)."""
+        self._valid.clear()
+
     def verify(self, db: sqlite_utils.Database, key: str) -> str | None:
         version = db.execute("PRAGMA data_version").fetchone()[0]
         if version != self._version:

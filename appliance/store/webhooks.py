@@ -19,6 +19,7 @@ from appliance.errors import InvalidInput, NotFound
 from appliance.store.db import transaction
 from appliance.store.jsoncol import dumps, loads
 from appliance.store.paging import page_clause
+from appliance.store.secrets import stored_secret
 
 EVENT_TYPES = (
     "call.queued",
@@ -81,12 +82,7 @@ def new_secret() -> str:
 
 def inline_secret(db: sqlite_utils.Database) -> str:
     """The default signing secret of inline (call / agent `webhook_url`) deliveries, made on first use."""
-    row = db.execute("SELECT value FROM appliance_secrets WHERE name = ?", [INLINE_SECRET]).fetchone()
-    if row:
-        return row[0]
-    value = new_secret()
-    db.execute("INSERT OR IGNORE INTO appliance_secrets (name, value) VALUES (?, ?)", [INLINE_SECRET, value])
-    return db.execute("SELECT value FROM appliance_secrets WHERE name = ?", [INLINE_SECRET]).fetchone()[0]
+    return stored_secret(db, INLINE_SECRET, new_secret)
 
 
 def check_events(events: list[str]) -> list[str]:

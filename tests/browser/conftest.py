@@ -1,0 +1,72 @@
+"""The console in a real browser: Debian's chromium driven by Playwright against a real `appliance serve`
+(real Asterisk, real models). Screenshots of the main pages land in build/screenshots/ as test artefacts."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.support import ServerProcess
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+# As root in a container, without the sandbox; no background traffic (the machine has no internet).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+requires_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (make setup)")
+
+
+@pytest.fixture(scope="session")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    proc = ServerProcess(tmp_path_factory.mktemp("console"), env={"APPLIANCE_VOICE": "true"}).start(timeout=120)
+    assert proc.console_password, "the first start prints the console's admin password"
+    with proc.client() as api:
+        deadline = time.monotonic() + 120
+        while api.get("/readyz").json()["checks"].get("voice") is not True:
+            assert time.monotonic() < deadline, "the voice engine did not load"
+            time.sleep(0.5)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, console: ServerProcess) -> Iterator[Page]:
+    """A fresh browser context (no cookies) on a laptop-sized screen."""
+    context = browser.new_context(base_url=console.url, viewport={"width": 1366, "height": 820})
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def sign_in(page: Page, console: ServerProcess) -> None:
+    page.goto("/")
+    page.fill("#username", "admin")
+    page.fill("#password", console.console_password or "")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{console.url}/")
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
