@@ -16,7 +16,7 @@ from appliance.console import console_routers, template_config
 from appliance.runtime import Runtime
 
 from .agents import AgentController
-from .auth import require_api_key
+from .auth import ApiKeyGuard
 from .calls import CallController, UsageController
 from .deps import provide_runtime
 from .edge import MAX_BODY, edge_middleware, error_response
@@ -46,7 +46,7 @@ def create_app(runtime: Runtime) -> Litestar:
             WebhookDeliveryController,
             ExtractionController,
         ],
-        guards=[require_api_key],
+        guards=[ApiKeyGuard()],
         security=[{"bearerAuth": []}],
     )
     return Litestar(

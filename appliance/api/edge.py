@@ -17,6 +17,8 @@ from prometheus_client import Counter, Histogram
 
 from appliance.errors import ApplianceError, RateLimited
 
+from .json_body import BadJsonBody, check_json_body
+
 log = structlog.get_logger(__name__)
 
 HTTP_REQUESTS = Counter("appliance_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -27,7 +29,17 @@ HTTP_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 JSON_TYPE = re.compile(rb"^application/(.+\+)?json\s*(;.*)?$", re.I)
+# JSON is UTF-8 (RFC 8259): a declared charset other than that is refused, not guessed at.
+OTHER_CHARSET = re.compile(rb";\s*charset\s*=\s*(?!\"?utf-?8\b)", re.I)
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+MAX_BODY = 1024 * 1024
+# JSON responses need no script, style or framing: deny everything by default.
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+)
 
 
 def edge_middleware(app: ASGIApp) -> ASGIApp:
@@ -45,23 +57,37 @@ def edge_middleware(app: ASGIApp) -> ASGIApp:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message["headers"] = _with_security_headers(
+                    [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                )
             await send(message)
 
         try:
             headers = dict(scope["headers"])
             if scope["method"] in BODY_METHODS and scope["path"].startswith("/v1") and _has_body(headers):
                 ctype = headers.get(b"content-type", b"")
-                if not JSON_TYPE.match(ctype):
+                if not JSON_TYPE.match(ctype) or OTHER_CHARSET.search(ctype):
                     shown = ctype.decode("latin-1")[:100] or "none"
                     await _send_error(
                         send_with_id,
                         415,
-                        f"Content-Type must be application/json, got {shown}",
+                        f"Content-Type must be application/json (UTF-8), got {shown}",
                         "unsupported_media_type",
                         request_id,
                     )
                     return
+                body = await _read_body(receive)
+                if body is None:
+                    await _send_error(
+                        send_with_id, 413, "request body is larger than 1 MiB", "payload_too_large", request_id
+                    )
+                    return
+                try:
+                    check_json_body(body)
+                except BadJsonBody as exc:
+                    await _send_error(send_with_id, 400, str(exc), "invalid_json", request_id)
+                    return
+                receive = _replay(body, receive)
             with structlog.contextvars.bound_contextvars(request_id=request_id):
                 await app(scope, receive, send_with_id)
         finally:
@@ -72,11 +98,47 @@ def edge_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+def _with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Add each security header the route did not set itself (the docs and console pages set their own CSP)."""
+    present = {name.lower() for name, _ in headers}
+    return headers + [(name, value) for name, value in SECURITY_HEADERS if name not in present]
+
+
 def _has_body(headers: dict[bytes, bytes]) -> bool:
     length = headers.get(b"content-length")
     if length is not None:
         return length.strip() not in (b"0", b"")
     return b"transfer-encoding" in headers
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None once it passes MAX_BODY (reading stops there)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the already-read body to the app once, then waits on the client as before."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop()  # type: ignore[return-value]
+        return await receive()
+
+    return replay
 
 
 async def _send_error(send: Send, status: int, message: str, code: str, request_id: str) -> None:
