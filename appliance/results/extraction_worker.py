@@ -1,8 +1,13 @@
 """The extraction worker: fills `result` for ended calls, one at a time, off the call path.
 
 Its queue is the calls table itself (`result_status = 'pending'` on a completed call), so extractions
-pending when the process stopped resume after the restart. Each call ends `completed` or `failed`
-(a failure is recorded, never retried forever), and only then is `call.completed` queued.
+pending when the process stopped resume after the restart. Each call ends `completed` or `failed`,
+and only then is `call.completed` queued. A failure the model reports (no JSON, too long) is final: the
+decoding is greedy, a second run would say the same. A crash is retried, up to MAX_ATTEMPTS attempts
+in all, counted in the call's events before each one starts: an extraction that kills the process
+every time (out of memory, a crash in llama.cpp) is given up after the restarts, not run forever.
+
+The model runs on a thread at the lowest CPU priority (see background.py), so live calls come first.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import sqlite_utils
 import structlog
 
 from appliance.errors import InvalidInput
+from appliance.results.background import BackgroundThread
 from appliance.results.extraction import Extraction, ExtractionCancelled
 from appliance.results.schema import empty_result
 from appliance.store import calls as store
@@ -24,6 +30,7 @@ from appliance.store.records import Call
 log = structlog.get_logger(__name__)
 
 POLL_SECONDS = 2.0  # calls end on the telephony side, which does not wake us: look this often
+MAX_ATTEMPTS = 3
 
 
 class Extracts(Protocol):
@@ -53,6 +60,7 @@ class ExtractionWorker:
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._thread = BackgroundThread("extraction")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="extraction-worker")
@@ -64,6 +72,7 @@ class ExtractionWorker:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self._thread.close()
 
     def wake(self) -> None:
         self._wake.set()
@@ -79,25 +88,49 @@ class ExtractionWorker:
                     await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
 
     async def process(self, call_id: str) -> Call | None:
-        """Extract one call's result and record it; None when the call was not pending (or we are stopping)."""
+        """Extract one call's result and record it; None when the call was not pending, when we are
+        stopping, or when a crashed attempt leaves it pending for the next one."""
         row = store.call_row(self.db, call_id)
+        if row["result_status"] != "pending" or row["status"] != "completed":
+            return None
         returns = row["agent_snapshot"]["returns"]
+        used, last_error = store.extraction_attempts(self.db, call_id)
+        if used >= MAX_ATTEMPTS:
+            reason = last_error or "the appliance stopped during each (a crash or a kill)"
+            return self._finish(call_id, _failed(returns, f"gave up after {used} attempts: {reason}"))
+        attempt = used + 1
+        store.add_event(self.db, call_id, "extraction_attempt", {"attempt": attempt})
         turns = [(s.role, s.text) for s in store.transcript(self.db, call_id).segments]
-        log.info("extraction.started", call_id=call_id, turns=len(turns))
+        log.info("extraction.started", call_id=call_id, turns=len(turns), attempt=attempt)
         try:
-            outcome = await asyncio.to_thread(
+            outcome = await self._thread.run(
                 self.extractor.extract, returns, turns, row["instructions"], row["context"]
             )
-        except ExtractionCancelled:
+        except ExtractionCancelled:  # stopping: this attempt does not count
+            store.add_event(self.db, call_id, "extraction_interrupted", {"attempt": attempt})
             return None
-        except Exception as exc:  # a bug here must not wedge the queue: this call fails, the next goes on
-            log.exception("extraction.crashed", call_id=call_id)
-            outcome = Extraction(_all_null(returns), "failed", f"internal error: {type(exc).__name__}: {exc}")
+        except asyncio.CancelledError:
+            store.add_event(self.db, call_id, "extraction_interrupted", {"attempt": attempt})
+            raise
+        except Exception as exc:  # a bug here must not wedge the queue: retried, then this call fails
+            log.exception("extraction.crashed", call_id=call_id, attempt=attempt)
+            error = f"internal error: {type(exc).__name__}: {exc}"
+            if attempt < MAX_ATTEMPTS:
+                store.add_event(self.db, call_id, "extraction_error", {"attempt": attempt, "error": error})
+                return None
+            outcome = _failed(returns, f"gave up after {attempt} attempts: {error}")
+        return self._finish(call_id, outcome)
+
+    def _finish(self, call_id: str, outcome: Extraction) -> Call | None:
         call = store.finish_extraction(self.db, call_id, outcome.result, outcome.status, outcome.error)
         log.info("extraction.finished", call_id=call_id, result_status=outcome.status, error=outcome.error)
         if call is not None and self.on_finished is not None:
             self.on_finished()
         return call
+
+
+def _failed(returns: Any, error: str) -> Extraction:
+    return Extraction(_all_null(returns), "failed", error)
 
 
 def _all_null(returns: Any) -> dict[str, Any] | None:

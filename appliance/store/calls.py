@@ -169,6 +169,24 @@ def pending_extractions(db: sqlite_utils.Database, limit: int = 10) -> list[str]
     return [r[0] for r in db.execute(sql, [limit])]
 
 
+def extraction_attempts(db: sqlite_utils.Database, call_id: str) -> tuple[int, str | None]:
+    """Extraction attempts used on a call so far, from its events (so they survive a crash), and the last
+    error seen. An attempt interrupted by a clean stop does not count; one the process died in does."""
+    used, error = 0, None
+    sql = (
+        "SELECT type, data FROM call_events WHERE call_id = ? AND type IN "
+        "('extraction_attempt', 'extraction_interrupted', 'extraction_error') ORDER BY seq"
+    )
+    for kind, data in db.execute(sql, [call_id]):
+        if kind == "extraction_attempt":
+            used += 1
+        elif kind == "extraction_interrupted":
+            used -= 1
+        elif kind == "extraction_error":
+            error = loads(data)["error"]
+    return used, error
+
+
 def finish_extraction(
     db: sqlite_utils.Database, call_id: str, result: dict[str, Any] | None, status: str, error: str | None
 ) -> Call | None:

@@ -2,11 +2,16 @@
 after extraction and carrying the result, and pending extractions resuming after a restart.
 
 The extractor here is a stand-in that records what it was asked: these tests are about the queue, the
-store and the webhook event; the model itself is tested in test_extraction.py."""
+store, the webhook event, the attempt limit and the CPU priority; the model itself is tested in
+test_extraction.py and its priority under load measured by bench/extraction_priority.py."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +21,7 @@ import pytest
 import sqlite_utils
 
 from appliance.results.extraction import Extraction
-from appliance.results.extraction_worker import ExtractionWorker
+from appliance.results.extraction_worker import MAX_ATTEMPTS, ExtractionWorker
 from appliance.store import agents, calls
 from appliance.store.db import open_db
 from appliance.store.jsoncol import loads
@@ -99,6 +104,7 @@ async def test_pending_becomes_completed_and_only_then_call_completed_is_queued(
     call_id = ended_call(db, "Yes, I'll be there.")
     assert calls.get_call(db, call_id).result_status == "pending"
     assert "call.completed" not in event_types(db, call_id)
+    assert calls.extraction_attempts(db, call_id) == (0, None)  # a clean stop costs the call no attempt
 
     woken: list[bool] = []
     extractor = Recorder()
@@ -118,14 +124,93 @@ async def test_pending_becomes_completed_and_only_then_call_completed_is_queued(
     assert event_types(db, call_id).count("call.completed") == 1
 
 
-@pytest.mark.parametrize("mode", ["fail", "raise"])
-async def test_a_failed_extraction_is_recorded_and_still_sends_call_completed(db_path: Path, mode: str) -> None:
+async def test_a_failure_the_model_reports_is_final_at_once_and_still_sends_call_completed(db_path: Path) -> None:
     db = open_db(db_path)
     call_id = ended_call(db, "Yes.")
-    call = await ExtractionWorker(db, Recorder(mode)).process(call_id)
+    extractor = Recorder("fail")
+    call = await ExtractionWorker(db, extractor).process(call_id)
     assert call is not None and call.result_status == "failed" and call.result == {"confirmed": None}
-    assert call.result_error and ("1024 tokens" in call.result_error or "llama exploded" in call.result_error)
+    assert call.result_error == "the answer did not fit in 1024 tokens"
+    assert len(extractor.seen) == 1  # greedy decoding would say the same again
     assert event_types(db, call_id)[-1] == "call.completed"
+
+
+async def test_a_crashing_extraction_is_retried_then_failed_after_max_attempts_with_call_completed(
+    db_path: Path,
+) -> None:
+    db = open_db(db_path)
+    call_id = ended_call(db, "Yes.")
+    extractor = Recorder("raise")
+    worker = ExtractionWorker(db, extractor)
+    for _ in range(MAX_ATTEMPTS - 1):
+        assert await worker.process(call_id) is None  # still pending, for another attempt
+        assert calls.get_call(db, call_id).result_status == "pending"
+        assert "call.completed" not in event_types(db, call_id)
+    call = await worker.process(call_id)
+    assert call is not None and call.result_status == "failed" and call.result == {"confirmed": None}
+    assert call.result_error == f"gave up after {MAX_ATTEMPTS} attempts: internal error: RuntimeError: llama exploded"
+    assert len(extractor.seen) == MAX_ATTEMPTS
+    assert event_types(db, call_id).count("call.completed") == 1
+    attempts = [e.data["attempt"] for e in calls.events(db, call_id).events if e.type == "extraction_attempt"]
+    assert attempts == list(range(1, MAX_ATTEMPTS + 1))
+
+
+KILLED_MID_EXTRACTION = """
+import asyncio, os, signal, sys
+from appliance.results.extraction_worker import MAX_ATTEMPTS, ExtractionWorker
+from appliance.store.db import open_db
+
+class Crash:
+    def extract(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)  # as an out-of-memory kill or a crash in llama.cpp would
+
+    def close(self):
+        pass
+
+asyncio.run(ExtractionWorker(open_db(sys.argv[1]), Crash()).process(sys.argv[2]))
+"""
+
+
+async def test_an_extraction_that_kills_the_process_each_time_is_given_up_after_the_restarts(db_path: Path) -> None:
+    db = open_db(db_path)
+    call_id = ended_call(db, "Yes.")
+    for _ in range(MAX_ATTEMPTS):  # each start of the appliance picks the call up and dies in it
+        child = await asyncio.create_subprocess_exec(sys.executable, "-c", KILLED_MID_EXTRACTION, str(db_path), call_id)
+        assert await child.wait() == -signal.SIGKILL
+    assert calls.get_call(db, call_id).result_status == "pending"
+
+    extractor = Recorder()
+    call = await ExtractionWorker(db, extractor).process(call_id)  # the next start does not try again
+    assert extractor.seen == []
+    assert call is not None and call.result_status == "failed" and call.result == {"confirmed": None}
+    assert (
+        call.result_error
+        == f"gave up after {MAX_ATTEMPTS} attempts: the appliance stopped during each (a crash or a kill)"
+    )
+    assert event_types(db, call_id)[-1] == "call.completed"
+
+
+async def test_the_extraction_runs_at_the_lowest_cpu_priority_and_so_do_the_threads_it_starts(db_path: Path) -> None:
+    db = open_db(db_path)
+    call_id = ended_call(db, "Yes.")
+    seen: dict[str, int] = {}
+
+    class Niceness(Recorder):
+        def extract(self, *args: Any, **kwargs: Any) -> Extraction:
+            seen["extraction"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            # llama.cpp computes on threads its caller creates (OpenMP): they start at the caller's value.
+            child = threading.Thread(
+                target=lambda: seen.update(child=os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            )
+            child.start()
+            child.join()
+            return super().extract(*args, **kwargs)
+
+    loop_thread = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    call = await ExtractionWorker(db, Niceness()).process(call_id)
+    assert call is not None and call.result_status == "completed"
+    assert seen == {"extraction": 19, "child": 19}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == loop_thread  # calls' threads keep theirs
 
 
 async def test_calls_without_returns_or_never_answered_are_not_queued(db_path: Path) -> None:
@@ -178,7 +263,7 @@ async def test_pending_extractions_resume_in_order_after_a_restart(db_path: Path
         assert event_types(db, call_id).count("call.completed") == 1
 
 
-async def test_stop_leaves_an_unfinished_extraction_pending(db_path: Path) -> None:
+async def test_stop_leaves_an_unfinished_extraction_pending_without_using_an_attempt(db_path: Path) -> None:
     db = open_db(db_path)
     call_id = ended_call(db, "Yes.")
 
@@ -194,3 +279,4 @@ async def test_stop_leaves_an_unfinished_extraction_pending(db_path: Path) -> No
     await asyncio.sleep(0.6)
     assert calls.get_call(db, call_id).result_status == "pending"
     assert "call.completed" not in event_types(db, call_id)
+    assert calls.extraction_attempts(db, call_id) == (0, None)  # a clean stop costs the call no attempt
