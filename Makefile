@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run test test-unit test-api test-integration lint bench image-check clean
+.PHONY: setup run test test-unit test-api test-integration reliability lint bench image-check clean
 
 setup:
 	bash scripts/setup.sh
@@ -23,6 +23,11 @@ test-api: setup
 
 test-integration: setup
 	$(VENV)/bin/pytest -q tests/integration
+
+# Fuzz, faults, soak, bad SIP and security at full size (about an hour on 2 cores); figures land in
+# build/reliability.jsonl and are summarised in RELIABILITY.md. `make test` runs the quick counts.
+reliability: setup
+	APPLIANCE_RELIABILITY=full $(VENV)/bin/pytest -q -p no:cacheprovider tests/reliability tests/integration/test_recovery.py
 
 lint:
 	$(VENV)/bin/ruff check appliance tests bench

@@ -20,3 +20,11 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
 def api(api_server: ServerProcess) -> Iterator[httpx.Client]:
     with api_server.client() as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def telephony_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A real `appliance serve` with its own Asterisk (voice off), ports and data dir."""
+    proc = ServerProcess(tmp_path_factory.mktemp("reliability-sip")).start()
+    yield proc
+    proc.stop()
