@@ -17,8 +17,15 @@ from appliance.voice.text import words
 
 BEEP_MIN_FRAMES = 8  # 160 ms of 20 ms frames
 BEEP_BAND = (300.0, 2000.0)
-BEEP_PURITY = 0.6  # share of the frame's energy within ±40 Hz of its peak
+# Share of the frame's energy within one 50 Hz bin of its peak. A sine wave through G.711 keeps
+# ≥ 0.98; voiced speech reaches 0.9 only on single frames, but at 0.6 a held "Hmm" (its 400 Hz harmonic
+# strongest) passed for 160 ms and hung up on a person as a "400 Hz tone".
+BEEP_PURITY = 0.9
 BEEP_MIN_RMS = 300.0
+# A greeting still in progress is read again and again, so "leave a message" decides while it is said:
+PROBE_FIRST_MS = 600  # speech before the first read (no phrase is shorter)
+PROBE_STEP_MS = 300  # new speech before the next read (and each read waits for the one before)
+PROBE_WINDOW_MS = 3000  # only the greeting's last seconds are read: a phrase fits, the cost stays flat
 LONG_GREETING_MS = 6500  # longer than a receptionist's "Good morning, Bright Smile Dental, this is Jenny…"
 SHORT_GREETING_MS = 1800
 
@@ -42,6 +49,9 @@ VOICEMAIL_PHRASES = [
     "you have reached",
     "you've reached",
     "the person you are calling",
+    "customer you are calling",
+    "subscriber you are calling",
+    "party you are calling",
     "the number you have dialed",
     "is not in service",
     "please try again later",
@@ -103,6 +113,31 @@ class BeepDetector:
 def voicemail_phrase(text: str, strong_only: bool = False) -> str | None:
     said = " ".join(words(text))
     return next((p for p in (_STRONG if strong_only else _PHRASES) if p in said), None)
+
+
+def phrase_verdict(text: str, decided: bool) -> Verdict | None:
+    """Machine when the words are a voicemail greeting's. Once a verdict was given (a person seemed to
+    answer), only the strong phrases can overturn it."""
+    if phrase := voicemail_phrase(text, strong_only=decided):
+        return Verdict("machine", "late_greeting_phrase" if decided else "greeting_phrase", phrase)
+    return None
+
+
+class GreetingProbes:
+    """When to read a greeting still in progress, and which of its audio (8 kHz PCM16)."""
+
+    def __init__(self) -> None:
+        self._next_ms = PROBE_FIRST_MS
+
+    def due(self, speech_ms: int, reading: bool) -> bool:
+        if reading or speech_ms < self._next_ms:
+            return False
+        self._next_ms = speech_ms + PROBE_STEP_MS
+        return True
+
+    @staticmethod
+    def window(audio: bytes) -> bytes:
+        return audio[-PROBE_WINDOW_MS * 16 :]  # 16 bytes a millisecond
 
 
 def classify_greeting(text: str, speech_ms: int, finished: bool) -> Verdict | None:

@@ -22,7 +22,7 @@ import structlog
 
 from appliance.telephony.media import RtpEndpoint
 from appliance.voice import prompt, text
-from appliance.voice.amd import BeepDetector, Verdict, classify_greeting, voicemail_phrase
+from appliance.voice.amd import BeepDetector, GreetingProbes, Verdict, classify_greeting, phrase_verdict
 from appliance.voice.engine import VoiceEngine
 from appliance.voice.recorder import StereoRecorder
 from appliance.voice.speaker import Speaker
@@ -34,7 +34,6 @@ log = structlog.get_logger(__name__)
 
 BEEP_WATCH_S = 30.0  # a beep this early in the call can only be a voicemail box
 GREETING_WAIT_S = 1.5  # outbound: let the callee say "Hello?" first, but do not wait longer than this
-GREETING_PROBE_MS = 700  # transcribe a greeting still in progress this often (ms of its speech)
 BACKCHANNEL_MAX_MS = 1200  # longer speech during agent audio is a real interruption whatever it says
 
 
@@ -92,7 +91,7 @@ class ConversationSession:
         self.beep = BeepDetector() if outbound else None
         self.verdict: Verdict | None = None if outbound else Verdict("human", "inbound")
         self.machine = False
-        self._next_probe_ms = GREETING_PROBE_MS
+        self.probes = GreetingProbes()
         self._stt_running = 0
         self.greeting: tuple[str, float] | None = None  # what the callee answered with, and when it ended
         self.ended: asyncio.Future[str | None] | None = None
@@ -211,11 +210,11 @@ class ConversationSession:
         assert self.engine.stt is not None
         self._stt_running += 1
         try:
-            said = await asyncio.to_thread(self.engine.stt.transcribe, bytes(turn.audio), "en")
+            said = await asyncio.to_thread(self.engine.stt.transcribe, self.probes.window(bytes(turn.audio)), "en")
         finally:
             self._stt_running -= 1
-        if self.awaiting_greeting and (phrase := voicemail_phrase(said)):
-            self._decide(Verdict("machine", "greeting_phrase", phrase))
+        if self.awaiting_greeting and (verdict := phrase_verdict(said, decided=self.verdict is not None)):
+            self._decide(verdict, late_ok=True)
 
     async def _leave_message(self, beeped: bool) -> None:
         """Wait for the beep (or the end of the greeting and a moment of silence), then speak the message."""
@@ -262,9 +261,8 @@ class ConversationSession:
                 greeting = self.turns.turn
                 if verdict := classify_greeting("", greeting.speech_ms, finished=False):
                     self._decide(verdict)
-                elif greeting.speech_ms >= self._next_probe_ms and not self._stt_running:
-                    # A long greeting: read it as it goes, "leave a message" need not wait for its end.
-                    self._next_probe_ms = greeting.speech_ms + GREETING_PROBE_MS
+                elif self.probes.due(greeting.speech_ms, reading=self._stt_running > 0):
+                    # Read the greeting as it goes: "leave a message" need not wait for its end.
                     self._spawn(self._probe_greeting(greeting))
             if self.barge is not None and self.barge.speech_ms > BACKCHANNEL_MAX_MS:
                 self._interrupt()  # too long for "mm-hmm": a real interruption, whatever the words
@@ -347,9 +345,9 @@ class ConversationSession:
             return  # noise
         if not ended and text.ends_sentence(said):
             self.turns.mark_complete()
-        if self.beep is not None and not self.awaiting_greeting and (phrase := voicemail_phrase(said, True)):
+        if self.beep is not None and self.verdict is not None and (verdict := phrase_verdict(said, decided=True)):
             # A greeting that paused ("Hi, you've reached Sarah… leave a message") looked human at first.
-            self._decide(Verdict("machine", "late_greeting_phrase", phrase), late_ok=True)
+            self._decide(verdict, late_ok=True)
         if self.awaiting_greeting or self.machine:
             if not self.machine:
                 self.greeting = (said, turn.last_speech_at)  # the opening answers it

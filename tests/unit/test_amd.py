@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from appliance.voice.amd import BeepDetector, classify_greeting, voicemail_phrase
+from appliance.voice.amd import (
+    PROBE_WINDOW_MS,
+    BeepDetector,
+    GreetingProbes,
+    classify_greeting,
+    phrase_verdict,
+    voicemail_phrase,
+)
 
 
 def frames(signal: np.ndarray) -> list[bytes]:
@@ -34,6 +41,15 @@ def test_short_tones_speech_like_sweeps_noise_and_low_hum_are_not() -> None:
         assert not any(detector.feed(f) for f in frames(signal))
 
 
+def test_a_held_hmm_whose_400_hz_harmonic_is_strongest_is_not_a_beep() -> None:
+    t = np.arange(8000) / 8000
+    pitch = 100 * (1 + 0.01 * np.sin(2 * np.pi * 3 * t))  # a voice's slight wobble around 100 Hz
+    phase = 2 * np.pi * np.cumsum(pitch) / 8000
+    hum = 6000 * sum(w * np.sin((k + 1) * phase) for k, w in enumerate([0.2, 0.3, 0.5, 1.0, 0.4, 0.2]))
+    detector = BeepDetector()
+    assert not any(detector.feed(f) for f in frames(hum))
+
+
 def test_voicemail_phrases_are_found_in_greetings() -> None:
     assert voicemail_phrase("Hi, you've reached Mike. Leave a message after the tone.") == "leave a message"
     assert voicemail_phrase("The person you are calling is not available.") is not None
@@ -48,3 +64,39 @@ def test_greeting_shapes() -> None:
     assert classify_greeting("", 2000, finished=False) is None  # too early to say
     verdict = classify_greeting("Please leave your message", 1500, finished=True)
     assert verdict.answered_by == "machine" and verdict.signal == "greeting_phrase"
+
+
+def test_carrier_announcements_are_voicemail_from_their_first_words() -> None:
+    for said in (
+        "The wireless customer you are calling",
+        "The subscriber you are calling is not available",
+        "The party you are calling",
+    ):
+        assert voicemail_phrase(said, strong_only=True) is not None, said
+
+
+def test_once_a_person_seemed_to_answer_only_strong_phrases_make_it_a_machine() -> None:
+    first = phrase_verdict("Hi, it's Mike. Leave a message.", decided=False)
+    assert first is not None and first.answered_by == "machine" and first.signal == "greeting_phrase"
+    late = phrase_verdict("I'm sorry I can't take your call right now", decided=True)
+    assert late is not None and late.signal == "late_greeting_phrase"
+    assert phrase_verdict("He is not available right now", decided=True) is None  # a person says that too
+    assert phrase_verdict("Hello? Who is this?", decided=False) is None
+
+
+def test_a_greeting_in_progress_is_read_every_300_ms_of_new_speech_one_read_at_a_time() -> None:
+    probes = GreetingProbes()
+    assert not probes.due(580, reading=False)  # too short to hold a phrase
+    assert probes.due(600, reading=False)
+    assert not probes.due(880, reading=False)
+    assert not probes.due(900, reading=True)  # the previous read is still running: wait for it
+    assert probes.due(960, reading=False)
+    assert not probes.due(1240, reading=False)
+    assert probes.due(1260, reading=False)
+
+
+def test_only_the_last_seconds_of_a_long_greeting_are_read() -> None:
+    audio = bytes(range(256)) * 500  # 4 s of 8 kHz PCM16
+    window = GreetingProbes.window(audio)
+    assert len(window) == PROBE_WINDOW_MS * 16 and audio.endswith(window)
+    assert GreetingProbes.window(audio[:1600]) == audio[:1600]
