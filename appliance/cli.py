@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "webhooks":
         from appliance.store.webhooks import inline_secret
 
-        print(inline_secret(open_db(settings.db_path)))
+        print(inline_secret(open_db(settings.db_path, settings.secret_key)))
         return 0
     if args.command == "models":
         return models(args.action)
@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(str(exc), file=sys.stderr)
             return 1
         return 0
-    db = open_db(settings.db_path)
+    db = open_db(settings.db_path, settings.secret_key)
     if args.keys_command == "create":
         record, key = key_store.create_key(db, args.name)
         print(f"created key {record.id} ({record.name}); store it now, it is not shown again:\n{key}")
@@ -133,7 +133,7 @@ def create_user(settings: Settings, username: str, from_stdin: bool) -> int:
             print("the passwords differ", file=sys.stderr)
             return 1
     try:
-        accounts.create_user(open_db(settings.db_path), username, password)
+        accounts.create_user(open_db(settings.db_path, settings.secret_key), username, password)
     except ApplianceError as exc:
         print(exc.message, file=sys.stderr)
         return 1
@@ -149,7 +149,7 @@ async def serve(settings: Settings) -> int:
     from appliance.store.trunks import ensure_loopback
 
     settings.data_path.mkdir(parents=True, exist_ok=True)
-    db = open_db(settings.db_path)
+    db = open_db(settings.db_path, settings.secret_key)
     if settings.loopback_trunk:
         ensure_loopback(db, settings.carrier_sip_port)
     from appliance.results.webhooks import WebhookOutbox
@@ -285,7 +285,7 @@ def doctor(settings: Settings) -> int:
 
     line("python", sys.version_info >= (3, 11), sys.version.split()[0])
     try:
-        db = open_db(settings.db_path)
+        db = open_db(settings.db_path, settings.secret_key)
         integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
         line(
             "database", integrity == "ok", f"{settings.db_path} ({integrity}, {key_store.count_active(db)} active keys)"
@@ -346,7 +346,7 @@ async def _doctor_telephony(settings: Settings, line: Callable[[str, bool, str],
         await ami.close()
     from appliance.store.trunks import trunk_rows
 
-    for row in trunk_rows(open_db(settings.db_path)):
+    for row in trunk_rows(open_db(settings.db_path, settings.secret_key)):
         endpoint = endpoint_name(row["id"])
         state = registrations.get(f"{endpoint}-reg", "unregistered") if row["register"] else "no registration"
         reach = {True: "reachable", False: "unreachable", None: "not qualified"}[contacts.get(endpoint)]

@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 
 import msgspec
+from cryptography.fernet import Fernet
 
 
 class ConfigError(Exception):
@@ -23,6 +24,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     host: str = "0.0.0.0"
     port: int = 8080
     data_dir: str = "./data"
+    # Fernet key sealing stored secrets (trunk passwords, webhook secrets); "" = `secret.key` in data_dir
+    secret_key: str = ""
     # Calls
     max_concurrent_calls: int = 4
     max_queued_calls: int = 1000
@@ -61,6 +64,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ConfigError("rtp_end must be greater than rtp_start")
         if self.max_concurrent_calls < 1:
             raise ConfigError("max_concurrent_calls must be at least 1")
+        if self.secret_key:
+            try:
+                Fernet(self.secret_key)
+            except ValueError:
+                raise ConfigError("secret_key must be a Fernet key: 32 url-safe base64-encoded bytes") from None
         if self.auth_failures_per_minute < 0:
             raise ConfigError("auth_failures_per_minute must be >= 0")
         if self.calls_per_minute < 0 or self.price_per_minute_milli_cents < 0 or self.max_queued_calls < 1:

@@ -11,12 +11,14 @@ import sqlite_utils
 import structlog
 
 from appliance.store.migrations import MIGRATIONS
+from appliance.store.sealed import attach, seal_clear_values
 
 log = structlog.get_logger(__name__)
 
 
-def open_db(path: Path | str) -> sqlite_utils.Database:
-    """Open (creating if needed) the database at `path` and bring its schema up to date."""
+def open_db(path: Path | str, secret_key: str = "") -> sqlite_utils.Database:
+    """Open (creating if needed) the database at `path`, bring its schema up to date and seal any secret
+    still in clear (`secret_key`: see appliance.store.sealed)."""
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     # One connection, used from the event loop thread and the CLI; autocommit mode so that
@@ -26,8 +28,14 @@ def open_db(path: Path | str) -> sqlite_utils.Database:
     conn.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes; WAL fsyncs at checkpoint
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA secure_delete=FAST")  # overwritten values (a secret before sealing) leave no copy
     db = sqlite_utils.Database(conn)
     migrate(db)
+    sealer = attach(db, None if str(path) == ":memory:" else Path(path), secret_key)
+    with transaction(db):
+        sealed = seal_clear_values(db, sealer)
+    if sealed:  # the clear values are still in the WAL's older frames: fold it into the database and empty it
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return db
 
 

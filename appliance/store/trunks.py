@@ -1,4 +1,4 @@
-"""SIP trunks: stored and validated here; rendered into Asterisk's PJSIP config by the telephony side."""
+"""SIP trunks: stored and validated here (passwords sealed); rendered into PJSIP config by the telephony side."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from appliance.errors import Conflict, InvalidInput, NotFound
 from appliance.store.db import transaction
 from appliance.store.jsoncol import dumps, loads
 from appliance.store.records import Trunk
+from appliance.store.sealed import sealer
 
 LOOPBACK = "loopback"
 CODECS = ("ulaw", "alaw", "g722")
@@ -55,7 +56,7 @@ def create_trunk(db: sqlite_utils.Database, fields: dict[str, Any], *, builtin: 
         "port": fields.get("port", 5060),
         "transport": fields.get("transport", "udp"),
         "username": fields.get("username"),
-        "password": fields.get("password"),
+        "password": sealer(db).seal(fields.get("password")),
         "register": int(bool(fields.get("register", False))),
         "from_domain": fields.get("from_domain"),
         "codecs": dumps(fields.get("codecs") or ["ulaw", "alaw"]),
@@ -90,6 +91,8 @@ def update_trunk(db: sqlite_utils.Database, trunk_id: str, fields: dict[str, Any
             update["codecs"] = dumps(update["codecs"])
         if "register" in update:
             update["register"] = int(bool(update["register"]))
+        if "password" in update:
+            update["password"] = sealer(db).seal(update["password"])
         update["updated_at"] = now_iso()
         db["trunks"].update(trunk_id, update)
 
@@ -112,6 +115,7 @@ def get_trunk_row(db: sqlite_utils.Database, trunk_id: str) -> dict[str, Any]:
     if out is None:
         raise NotFound(f"no trunk {trunk_id!r}", code="trunk_not_found")
     out["codecs"] = loads(out["codecs"])
+    out["password"] = sealer(db).open(out["password"])
     return out
 
 
@@ -119,6 +123,7 @@ def trunk_rows(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     rows = list(db.query("SELECT * FROM trunks ORDER BY created_at"))
     for r in rows:
         r["codecs"] = loads(r["codecs"])
+        r["password"] = sealer(db).open(r["password"])
     return rows
 
 

@@ -19,6 +19,7 @@ from appliance.errors import InvalidInput, NotFound
 from appliance.store.db import transaction
 from appliance.store.jsoncol import dumps, loads
 from appliance.store.paging import page_clause
+from appliance.store.sealed import sealer
 from appliance.store.secrets import stored_secret
 
 EVENT_TYPES = (
@@ -106,7 +107,7 @@ def create_endpoint(db: sqlite_utils.Database, url: str, description: str | None
         "description": description,
         "enabled_events": dumps(check_events(events)),
         "status": "enabled",
-        "secret": secret,
+        "secret": sealer(db).seal(secret),
         "disabled_reason": None,
         "disabled_at": None,
         "consecutive_failures": 0,
@@ -114,7 +115,7 @@ def create_endpoint(db: sqlite_utils.Database, url: str, description: str | None
         "updated_at": now,
     }
     db["webhook_endpoints"].insert(row)
-    return _endpoint(row, show_secret=True)
+    return _endpoint({**row, "secret": secret}, show_secret=True)
 
 
 def update_endpoint(db: sqlite_utils.Database, endpoint_id: str, fields: dict[str, Any]) -> WebhookEndpoint:
@@ -138,8 +139,9 @@ def update_endpoint(db: sqlite_utils.Database, endpoint_id: str, fields: dict[st
 
 def rotate_secret(db: sqlite_utils.Database, endpoint_id: str) -> WebhookEndpoint:
     _endpoint_row(db, endpoint_id)
-    db["webhook_endpoints"].update(endpoint_id, {"secret": new_secret(), "updated_at": now_iso()})
-    return _endpoint(_endpoint_row(db, endpoint_id), show_secret=True)
+    secret = new_secret()
+    db["webhook_endpoints"].update(endpoint_id, {"secret": sealer(db).seal(secret), "updated_at": now_iso()})
+    return _endpoint({**_endpoint_row(db, endpoint_id), "secret": secret}, show_secret=True)
 
 
 def delete_endpoint(db: sqlite_utils.Database, endpoint_id: str) -> None:
@@ -246,7 +248,7 @@ def next_due_at(db: sqlite_utils.Database) -> float | None:
 def secret_for(db: sqlite_utils.Database, delivery: dict[str, Any]) -> str:
     if delivery["endpoint_id"] is None:
         return inline_secret(db)
-    return _endpoint_row(db, delivery["endpoint_id"])["secret"]
+    return sealer(db).open(_endpoint_row(db, delivery["endpoint_id"])["secret"]) or ""
 
 
 def record_success(db: sqlite_utils.Database, delivery_id: str, status_code: int) -> None:
