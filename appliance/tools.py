@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import jsonschema
@@ -15,8 +16,9 @@ TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 MAX_TOOLS = 16
 
 
-def validate_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Check each tool and return them normalised (defaults filled in)."""
+def validate_tools(tools: list[dict[str, Any]], url_allowlist: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Check each tool (HTTP tool URLs against the `url_allowlist` setting, like webhook URLs) and return
+    them normalised (defaults filled in)."""
     if len(tools) > MAX_TOOLS:
         raise InvalidInput(f"tools: at most {MAX_TOOLS} tools per agent", field="tools")
     seen: set[str] = set()
@@ -45,7 +47,7 @@ def validate_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
             url = tool.get("url")
             if not isinstance(url, str):
                 raise InvalidInput(f"{where}.url is required", field=f"{where}.url")
-            validation.http_url(url, f"{where}.url")
+            validation.allowed_url(url, f"{where}.url", url_allowlist)
             method = tool.get("method", "POST")
             if method not in ("GET", "POST"):
                 raise InvalidInput(f"{where}.method must be GET or POST", field=f"{where}.method")

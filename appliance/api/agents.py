@@ -33,7 +33,7 @@ def check_agent_fields(fields: dict[str, Any], url_allowlist: list[str]) -> dict
     if fields.get("returns") is not None:
         returns_to_schema(fields["returns"])
     if "tools" in fields:
-        fields["tools"] = validate_tools(fields["tools"])
+        fields["tools"] = validate_tools(fields["tools"], url_allowlist)
     if fields.get("webhook_url") is not None:
         validation.allowed_url(fields["webhook_url"], "webhook_url", url_allowlist)
     return fields
