@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run test test-unit test-api test-integration reliability lint bench image-check clean
+.PHONY: setup run test test-unit test-api test-integration reliability test-offline lint bench image-check clean
 
 setup:
 	bash scripts/setup.sh
@@ -28,6 +28,11 @@ test-integration: setup
 # build/reliability.jsonl and are summarised in RELIABILITY.md. `make test` runs the quick counts.
 reliability: setup
 	APPLIANCE_RELIABILITY=full $(VENV)/bin/pytest -q -p no:cacheprovider tests/reliability tests/integration/test_recovery.py
+
+# The suite with no network at all: set-up first (it may download), then the tests in a network namespace
+# of their own with only loopback up (needs root or user namespaces).
+test-offline: setup
+	unshare -n sh -c 'ip link set lo up && $(VENV)/bin/pytest -q -p no:cacheprovider tests'
 
 lint:
 	$(VENV)/bin/ruff check appliance tests bench

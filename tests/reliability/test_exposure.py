@@ -16,6 +16,8 @@ from appliance.store.sealed import KEY_FILE
 from tests.integration.conftest import requires_asterisk
 from tests.support import ServerProcess
 
+from .box import asterisk_pid
+
 pytestmark = requires_asterisk
 TRUNK_PASSWORD = "Tr0nk-Pa55-exposure-7"
 
@@ -34,21 +36,17 @@ def conf_value(data_dir: Path, name: str, pattern: str) -> str:
     return match.group(1)
 
 
-def asterisk_process(data_dir: Path) -> psutil.Process:
-    return psutil.Process(int((data_dir / "asterisk" / "var" / "run" / "asterisk.pid").read_text().strip()))
-
-
 def test_ari_and_ami_listen_on_loopback_only(public_sip: ServerProcess) -> None:
     listening = {
         (c.laddr.ip, c.laddr.port)
-        for c in asterisk_process(public_sip.data_dir).net_connections(kind="inet")
+        for c in psutil.Process(asterisk_pid(public_sip)).net_connections(kind="inet")
         if c.status == psutil.CONN_LISTEN
     }
     for setting in ("APPLIANCE_ARI_PORT", "APPLIANCE_AMI_PORT"):
         port = int(public_sip.env[setting])
         assert {ip for ip, p in listening if p == port} == {"127.0.0.1"}, (setting, listening)
     sip = int(public_sip.env["APPLIANCE_SIP_PORT"])
-    udp = {(c.laddr.ip, c.laddr.port) for c in asterisk_process(public_sip.data_dir).net_connections(kind="udp")}
+    udp = {(c.laddr.ip, c.laddr.port) for c in psutil.Process(asterisk_pid(public_sip)).net_connections(kind="udp")}
     assert ("0.0.0.0", sip) in udp  # the control: SIP really is public in this run
 
 

@@ -20,6 +20,7 @@ from appliance.call_status import TERMINAL
 from tests.integration.conftest import requires_asterisk
 from tests.support import ServerProcess
 
+from .box import asterisk_pid
 from .budget import FULL, report
 
 pytestmark = [requires_asterisk, pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")]
@@ -28,8 +29,7 @@ ADDRESS = re.compile(r'inet_addr\("([^"]+)"\)|inet_pton\(AF_INET6, "([^"]+)"')
 
 def traced_pids(server: ServerProcess) -> list[int]:
     assert server.proc is not None
-    asterisk = int((server.data_dir / "asterisk" / "var" / "run" / "asterisk.pid").read_text().strip())
-    return [server.proc.pid, asterisk]
+    return [server.proc.pid, asterisk_pid(server)]
 
 
 def tracer_of(pid: int) -> int:

@@ -16,12 +16,11 @@ import httpx
 import psutil
 import pytest
 
-from appliance.config import load_settings
-from appliance.telephony.running import ari_credentials
 from tests.integration.conftest import requires_asterisk
 from tests.receiver import Receiver
 from tests.support import ServerProcess
 
+from .box import ari_list, asterisk_pid
 from .budget import count, report
 
 pytestmark = requires_asterisk
@@ -92,13 +91,6 @@ def read_db(data_dir: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{data_dir / 'appliance.db'}?mode=ro", uri=True)
 
 
-def asterisk_leftovers(server: ServerProcess) -> tuple[int, int]:
-    base, user, password = ari_credentials(load_settings(server.env, config_file=None))
-    channels = httpx.get(f"{base}/channels", auth=(user, password), timeout=5).json()
-    bridges = httpx.get(f"{base}/bridges", auth=(user, password), timeout=5).json()
-    return len(channels), len(bridges)
-
-
 def snapshot(procs: dict[str, psutil.Process]) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, proc in procs.items():
@@ -135,8 +127,7 @@ def wait_until_idle(db: sqlite3.Connection, timeout: float) -> None:
 def test_soak_loses_nothing_and_leaks_nothing(soak_server: ServerProcess, receiver: Receiver) -> None:
     total = count(quick=20, full=500)
     assert soak_server.proc is not None
-    asterisk_pid = int((soak_server.data_dir / "asterisk" / "var" / "run" / "asterisk.pid").read_text().strip())
-    procs = {"appliance": psutil.Process(soak_server.proc.pid), "asterisk": psutil.Process(asterisk_pid)}
+    procs = {"appliance": psutil.Process(soak_server.proc.pid), "asterisk": psutil.Process(asterisk_pid(soak_server))}
     db = read_db(soak_server.data_dir)
     with soak_server.client() as api:
         hook = api.post("/v1/webhook_endpoints", json={"url": receiver.url, "enabled_events": ["*"]})
@@ -148,12 +139,12 @@ def test_soak_loses_nothing_and_leaks_nothing(soak_server: ServerProcess, receiv
         wait_until_idle(db, timeout=120)
         warm = snapshot(procs)
         started = time.monotonic()
-        with Sampler({"appliance": soak_server.proc.pid, "asterisk": asterisk_pid}) as sampler:
+        with Sampler({name: proc.pid for name, proc in procs.items()}) as sampler:
             expected |= place_calls(api, agent["id"], len(MIX), total)
             wait_until_idle(db, timeout=120 + total * 2)
         elapsed = time.monotonic() - started
         after = snapshot(procs)
-        channels, bridges = asterisk_leftovers(soak_server)
+        channels, bridges = len(ari_list(soak_server, "channels")), len(ari_list(soak_server, "bridges"))
     statuses = dict(db.execute("SELECT id, status FROM calls WHERE agent_id = ?", [agent["id"]]).fetchall())
     terminal_events = Counter(
         call_id for (call_id,) in db.execute(

@@ -10,15 +10,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from appliance.config import load_settings
-from appliance.telephony.running import ari_credentials
 from tests.integration.conftest import requires_asterisk
 from tests.support import ServerProcess, free_port
 
 from . import sipp
+from .box import ari_list, sip_target
 
 pytestmark = [
     requires_asterisk,
@@ -28,15 +26,6 @@ pytestmark = [
 # context), feature codes and dialplan names.
 NOT_OURS = ["+14155550199", "9011441234567", "011441234567", "+442071234567", "0044207123456", "+12025550102",
             "1234", "*97", "s", "admin"]  # fmt: skip
-
-
-def sip_target(server: ServerProcess, setting: str) -> str:
-    return f"127.0.0.1:{server.env[setting]}"
-
-
-def live_channels(server: ServerProcess) -> list[dict]:
-    base, user, password = ari_credentials(load_settings(server.env, config_file=None))
-    return httpx.get(f"{base}/channels", auth=(user, password), timeout=5).json()
 
 
 def carrier_password(server: ServerProcess) -> str:
@@ -87,7 +76,7 @@ def test_trunk_peer_cannot_reach_numbers_we_do_not_own_and_nothing_is_dialled(
 
 def no_channels_left(server: ServerProcess, timeout: float = 5) -> bool:
     deadline = time.monotonic() + timeout
-    while live_channels(server):
+    while ari_list(server, "channels"):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.1)
