@@ -82,11 +82,14 @@ class KeyCache:
         if version != self._version:
             self._valid.clear()
             self._version = version
-        if (key_id := self._valid.get(key)) is not None:
+        if not key.startswith(PREFIX) or len(key) > 200:
+            return None
+        digest = _hash(key)  # the cache holds digests: no clear key stays in memory after its request
+        if (key_id := self._valid.get(digest)) is not None:
             return key_id
         key_id = verify_key(db, key)
         if key_id is not None:
-            self._valid[key] = key_id
+            self._valid[digest] = key_id
         return key_id
 
 
