@@ -18,7 +18,7 @@ import yaml
 from appliance.config import ConfigError, Settings, load_settings
 from appliance.logs import configure_logging
 from appliance.store import keys as key_store
-from appliance.store.db import open_db
+from appliance.store.db import StoreUnavailable, open_db
 
 log = structlog.get_logger(__name__)
 
@@ -70,7 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_json)
 
     if args.command == "serve":
-        return asyncio.run(serve(settings))
+        try:
+            return asyncio.run(serve(settings))
+        except StoreUnavailable as exc:
+            print(f"storage error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "doctor":
         return doctor(settings)
     if args.command == "extract":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import sqlite3
 import time
 from typing import Any
 
@@ -166,6 +167,7 @@ ERROR_RESPONSES = {
         (413, "Body over 1 MiB"),
         (415, "Body is not application/json"),
         (429, "Over the rate or queue limit (see Retry-After)"),
+        (503, "Storage or telephony unavailable (disk full, read-only data dir, Asterisk down); see Retry-After"),
     )
 }
 
@@ -200,6 +202,10 @@ def error_response(request: Request, exc: Exception) -> Response[Any]:
         code = _CODES.get(status, "error")
         message = _http_message(exc, request)
         headers.update(exc.headers or {})
+    elif (storage := _storage_failure(exc)) is not None:
+        status, (code, message) = 503, storage
+        headers["Retry-After"] = "60"
+        log.error("http.storage_failure", path=request.url.path, error=str(exc))
     else:
         log.exception("http.unhandled_error", path=request.url.path)
         status, code, message = 500, "internal_error", "internal error (a bug): see the appliance log"
@@ -209,6 +215,22 @@ def error_response(request: Request, exc: Exception) -> Response[Any]:
         media_type=MediaType.JSON,
         headers=headers,
     )
+
+
+# SQLite's own words for conditions of the disk, not of the request: (code, message) for each.
+_STORAGE_FAILURES = (
+    ("disk is full", "storage_full", "the appliance's data disk is full: nothing was saved; free some space"),
+    ("readonly", "storage_read_only", "the appliance's data directory is read-only: nothing was saved"),
+    ("disk I/O error", "storage_error", "the appliance's data disk failed to read or write: nothing was saved"),
+    ("database is locked", "storage_busy", "the database stayed busy for 5 s: nothing was saved; retry"),
+)
+
+
+def _storage_failure(exc: Exception) -> tuple[str, str] | None:
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return None
+    text = str(exc)
+    return next(((code, message) for words, code, message in _STORAGE_FAILURES if words in text), None)
 
 
 def _http_message(exc: HTTPException, request: Request) -> str:

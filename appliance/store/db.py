@@ -16,9 +16,22 @@ from appliance.store.sealed import attach, seal_clear_values
 log = structlog.get_logger(__name__)
 
 
+class StoreUnavailable(RuntimeError):
+    """The database cannot be opened or brought up to date (read-only or full disk, missing permissions)."""
+
+
 def open_db(path: Path | str, secret_key: str = "") -> sqlite_utils.Database:
     """Open (creating if needed) the database at `path`, bring its schema up to date and seal any secret
     still in clear (`secret_key`: see appliance.store.sealed)."""
+    try:
+        return _open(path, secret_key)
+    except (sqlite3.OperationalError, OSError) as exc:
+        raise StoreUnavailable(
+            f"cannot open the database {path}: {exc} (is the data directory writable, with free space?)"
+        ) from exc
+
+
+def _open(path: Path | str, secret_key: str) -> sqlite_utils.Database:
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     # One connection, used from the event loop thread and the CLI; autocommit mode so that
