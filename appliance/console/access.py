@@ -59,7 +59,7 @@ class AccessPages(Controller):
         fields = {
             "url": text(form, "url") or "",
             "description": text(form, "description"),
-            "enabled_events": form.getall("enabled_events") or ["*"],
+            "enabled_events": form.getall("enabled_events", []) or ["*"],
         }
         try:
             body = to_body(CreateEndpoint, fields)

@@ -40,7 +40,7 @@ def agent_fields(form: FormMultiDict, creating: bool) -> dict[str, Any]:
         fields[name] = text(form, name)
     fields["language"] = text(form, "language") or "en"
     fields["voicemail_action"] = form.get("voicemail_action") or "hangup"
-    fields["number_ids"] = [n for n in form.getall("number_ids") if n]
+    fields["number_ids"] = [n for n in form.getall("number_ids", []) if n]
     fields["primary_number_id"] = text(form, "primary_number_id")
     for name in _INT_FIELDS:
         integer(form, name, fields, errors)
@@ -55,7 +55,7 @@ def _form_values(agent: Agent | None, form: FormMultiDict | None = None) -> dict
     """What the form shows: the submitted values after an error, else the agent's."""
     if form is not None:
         values: dict[str, Any] = {k: form.get(k, "") for k in form}
-        values["number_ids"] = form.getall("number_ids")
+        values["number_ids"] = form.getall("number_ids", [])
         return values
     if agent is None:
         return {"type": "outbound", "language": "en", "voicemail_action": "hangup", "number_ids": []}

@@ -30,7 +30,7 @@ def _trunk_fields(form: Any, creating: bool) -> dict[str, Any]:
     if password is not None or creating:  # blank on edit keeps the stored password
         fields["password"] = password
     fields["register"] = form.get("register") == "on"
-    fields["codecs"] = form.getall("codecs") or ["ulaw", "alaw"]
+    fields["codecs"] = form.getall("codecs", []) or ["ulaw", "alaw"]
     if errors:
         raise FormError(errors)
     return fields

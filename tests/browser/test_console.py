@@ -40,7 +40,7 @@ def create_agent(page: Page, name: str, returns: str, webhook_url: str = "") -> 
 def place_call(page: Page, agent_id: str, to: str) -> str:
     page.goto(f"/agents/{agent_id}")
     page.fill("#to", to)
-    page.click("text=Call")
+    page.get_by_role("button", name="Call", exact=True).click()
     page.wait_for_url(re.compile(r"/calls/[0-9a-f-]{36}$"))
     return page.url.rsplit("/", 1)[1]
 
@@ -146,7 +146,7 @@ def test_api_keys_are_shown_once_and_usage_renders(page: Page, console: ServerPr
     sign_in(page, console)
     page.goto("/access")
     page.fill("#key-name", "CRM")
-    page.click("text=Create key")
+    page.get_by_role("button", name="Create key").click()
     key = page.locator("#shown-secret").inner_text()
     assert key.startswith("sk_")
     screenshot(page, "access")
