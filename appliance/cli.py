@@ -201,10 +201,19 @@ async def serve(settings: Settings) -> int:
 
     first_password = ensure_first_user(db)
 
+    tls: dict[str, str] = {}
+    if settings.https:
+        from appliance.tls import self_signed
+
+        cert, key = (
+            (settings.tls_cert, settings.tls_key) if settings.tls_cert else self_signed(settings.data_path / "tls")
+        )
+        tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
     config = uvicorn.Config(
         create_asgi(runtime),
         host=settings.host,
         port=settings.port,
+        **tls,  # type: ignore[arg-type]
         log_config=None,
         access_log=False,
         lifespan="on",
@@ -224,7 +233,7 @@ async def serve(settings: Settings) -> int:
         await server_task
         return 1
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    base = f"http://{shown}:{settings.port}"
+    base = f"{'https' if settings.https else 'http'}://{shown}:{settings.port}"
     print(f"Console:  {base}/\nAPI:      {base}/v1\nDocs:     {base}/docs\nOpenAPI:  {base}/openapi.json", flush=True)
     if first_key:
         print(f"First API key (shown once, store it now): {first_key}", flush=True)

@@ -24,6 +24,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     host: str = "0.0.0.0"
     port: int = 8080
     data_dir: str = "./data"
+    # HTTPS for the API and console (browsers give the microphone only to secure origins): your certificate
+    # and key, or "" for a self-signed pair made once in data_dir/tls
+    https: bool = False
+    tls_cert: str = ""
+    tls_key: str = ""
     # Fernet key sealing stored secrets (trunk passwords, webhook secrets); "" = `secret.key` in data_dir
     secret_key: str = ""
     # Calls
@@ -69,6 +74,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 Fernet(self.secret_key)
             except ValueError:
                 raise ConfigError("secret_key must be a Fernet key: 32 url-safe base64-encoded bytes") from None
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("tls_cert and tls_key go together: set both, or neither for a self-signed pair")
+        for name in ("tls_cert", "tls_key"):
+            if getattr(self, name) and not Path(getattr(self, name)).is_file():
+                raise ConfigError(f"{name}: no such file {getattr(self, name)}")
         if self.auth_failures_per_minute < 0:
             raise ConfigError("auth_failures_per_minute must be >= 0")
         if self.calls_per_minute < 0 or self.price_per_minute_milli_cents < 0 or self.max_queued_calls < 1:

@@ -58,7 +58,8 @@ class ServerProcess:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.env.get("APPLIANCE_HTTPS") == "true" else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def restarted(self) -> ServerProcess:
         """A second process on the same data dir, ports and API key (start it after this one died)."""
@@ -92,7 +93,7 @@ class ServerProcess:
             raise RuntimeError("appliance serve did not start in time:\n" + "".join(self.output))
         # Keep draining output so the child never blocks on a full pipe.
         threading.Thread(target=self._drain, daemon=True).start()
-        httpx.get(self.url + "/healthz", timeout=5).raise_for_status()
+        httpx.get(self.url + "/healthz", timeout=5, verify=False).raise_for_status()  # self-signed under HTTPS
         return self
 
     def _drain(self) -> None:
