@@ -58,7 +58,7 @@ def create_app(runtime: Runtime) -> Litestar:
             openapi_json,
             docs,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
-            *console_routers(runtime.db),
+            *console_routers(runtime.db, runtime.settings.https),
         ],
         template_config=template_config(),
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},

@@ -66,12 +66,13 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     return Template("error.html", context={"status": status, "message": message}, status_code=status)
 
 
-def console_routers(db: sqlite_utils.Database) -> list[Router]:
+def console_routers(db: sqlite_utils.Database, https: bool) -> list[Router]:
     csrf = CSRFConfig(
         secret=stored_secret(db, "console_csrf", lambda: secrets.token_urlsafe(32)),
         cookie_name=CSRF_COOKIE,
         cookie_httponly=True,  # forms carry the token in a hidden field; htmx reads it from a meta tag
         cookie_samesite="strict",
+        cookie_secure=https,
     )
     common: dict[str, Any] = {
         "middleware": [DefineMiddleware(CSRFMiddleware, config=csrf)],
