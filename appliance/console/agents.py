@@ -17,6 +17,7 @@ from appliance.api.agents import check_agent_fields
 from appliance.api.calls import dispatch_call
 from appliance.api.schemas import CreateAgent, CreateCall, UpdateAgent
 from appliance.errors import ApplianceError, InvalidInput
+from appliance.results.schema import returns_to_schema
 from appliance.runtime import Runtime
 from appliance.store import agents as store
 from appliance.store import numbers as number_store
@@ -49,6 +50,12 @@ def agent_fields(form: FormMultiDict, creating: bool) -> dict[str, Any]:
     if errors:
         raise FormError(errors)
     return fields
+
+
+def _kind(prop: dict[str, Any]) -> str:
+    """A field's type for people: "boolean", "string|number" — null (not settled) is implied for all."""
+    kind = prop.get("type", "object")
+    return "|".join(k for k in kind if k != "null") if isinstance(kind, list) else str(kind)
 
 
 def _form_values(agent: Agent | None, form: FormMultiDict | None = None) -> dict[str, Any]:
@@ -105,6 +112,22 @@ class AgentPages(Controller):
         except ApplianceError as exc:
             return _form_page(runtime, None, error_of(exc).errors, form)
         return Redirect(f"/agents/{agent_id}", status_code=303)
+
+    @post("/check-returns")
+    async def check_returns(self, request: Request[Any, Any, Any]) -> Template:
+        """The `returns` editor checks as you type, with the same conversion the agent is saved with."""
+        form = await request.form()
+        fields: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        json_value(form, "returns", fields, errors, None)
+        summary = None
+        if not errors and fields["returns"] is not None:
+            try:
+                schema = returns_to_schema(fields["returns"])
+                summary = ", ".join(f"{k}: {_kind(v)}" for k, v in schema["properties"].items())
+            except ApplianceError as exc:
+                errors = error_of(exc).errors
+        return Template("agents/_returns_check.html", context={"errors": errors, "summary": summary})
 
     @get("/{agent_id:str}")
     async def edit_page(self, runtime: Runtime, agent_id: str) -> Template:

@@ -108,6 +108,16 @@ def test_an_agent_form_shows_each_problem_beside_its_field_and_writes_nothing(
     assert len(api.get("/v1/agents").json()["data"]) == before
 
 
+def test_the_returns_editor_checks_the_schema_as_it_is_typed(console: Console) -> None:
+    console.get("/agents/new")
+    bad = console.post("/agents/check-returns", {"returns": '{"ok": "maybe"}'})
+    assert "returns.ok must be one of" in field_error(bad, "returns")
+    broken = console.post("/agents/check-returns", {"returns": '{"ok": '})
+    assert "not valid JSON" in field_error(broken, "returns")
+    good = console.post("/agents/check-returns", {"returns": '{"ok": "boolean", "when": "string"}'})
+    assert "Valid: ok: boolean, when: string" in good.text
+
+
 def test_an_agent_made_in_the_console_is_the_same_agent_in_the_api(console: Console, api: httpx.Client) -> None:
     console.get("/agents/new")
     created = console.post(

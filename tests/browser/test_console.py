@@ -63,6 +63,9 @@ def test_a_bad_returns_schema_is_shown_beside_the_field_then_a_good_one_creates_
     page: Page, console: ServerProcess
 ) -> None:
     sign_in(page, console)
+    page.goto("/agents/new")
+    page.fill("#returns", '{"confirmed": "boolean"}')  # checked as it is typed, before any submit
+    expect(page.locator("#returns-check")).to_contain_text("Valid: confirmed: boolean")
     assert create_agent(page, "Broken", '{"confirmed": "maybe"}') == ""
     error = page.locator("#error-returns")
     expect(error).to_contain_text("confirmed")
@@ -154,6 +157,9 @@ def test_api_keys_are_shown_once_and_usage_renders(page: Page, console: ServerPr
     expect(page.locator("body")).not_to_contain_text(key)
     with httpx.Client(base_url=console.url, headers={"Authorization": f"Bearer {key}"}) as api:
         assert api.get("/v1/agents").status_code == 200
+    sample = page.request.get("/voices/en_US-joe-medium/sample.wav")
+    assert sample.status == 200 and sample.headers["content-type"] == "audio/wav"
+    assert len(sample.body()) > 8000  # more than half a second of 8 kHz speech
     page.goto("/usage")
     expect(page.locator("svg.chart")).to_be_visible()
     screenshot(page, "usage")
