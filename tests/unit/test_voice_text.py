@@ -71,3 +71,5 @@ def test_word_error_rate_counts_edits_over_reference_words() -> None:
     assert word_error_rate("Yes, this is Alex.", "yes this is alex") == 0
     assert word_error_rate("around ten in the morning", "round ten in morning") == 2 / 5
     assert word_error_rate("a b", "a b c d") == 1.0
+    assert word_error_rate("I ordered 2 boxes, not 3.", "I ordered two boxes, not three.") == 0
+    assert word_error_rate("table for 4", "table for forty") == 1 / 3
