@@ -5,10 +5,12 @@ address outside loopback. strace watches every connect/sendto/sendmsg of the app
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -109,3 +111,13 @@ def test_a_whole_call_touches_no_address_outside_loopback(offline_server: Server
     assert seen["127.0.0.1"] >= 500  # the control: the trace did see the call's traffic
     if FULL:
         assert len(transcript) >= 2  # both sides spoke
+
+
+def test_onnxruntime_telemetry_is_off_in_the_appliance_and_its_children() -> None:
+    """onnxruntime's uploader looks up mobile.events.data.microsoft.com unless ORT_DISABLE_TELEMETRY is set before
+    it loads (caught by the full-run conversation above under strace); importing the package sets it."""
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    child = "import appliance, subprocess, sys; subprocess.run([sys.executable, '-c', " \
+            "'import os; print(os.environ.get(\"ORT_DISABLE_TELEMETRY\"))'])"  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", child], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
