@@ -96,6 +96,16 @@ class ServerProcess:
         httpx.get(self.url + "/healthz", timeout=5, verify=False).raise_for_status()  # self-signed under HTTPS
         return self
 
+    def wait_for_voice(self, timeout: float = 120) -> ServerProcess:
+        """Block until /readyz says the voice models are loaded."""
+        deadline = time.monotonic() + timeout
+        with self.client() as api:
+            while api.get("/readyz").json()["checks"].get("voice") is not True:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the voice engine did not load in {timeout} s")
+                time.sleep(0.5)
+        return self
+
     def _drain(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
         for line in self.proc.stdout:

@@ -15,7 +15,7 @@ from appliance.runtime import Runtime
 from appliance.store import keys as key_store
 from appliance.store import webhooks as webhook_store
 
-from .forms import FormError, error_of, text, to_body
+from .forms import FormError, form_errors, text, to_body
 
 
 class AccessPages(Controller):
@@ -66,8 +66,7 @@ class AccessPages(Controller):
             validation.allowed_url(body.url, "url", runtime.settings.url_allowlist)
             endpoint = webhook_store.create_endpoint(runtime.db, body.url, body.description, body.enabled_events)
         except (FormError, ApplianceError) as exc:
-            errors = exc.errors if isinstance(exc, FormError) else error_of(exc).errors
-            return self._page(runtime, 400, errors=errors, endpoint_values=fields)
+            return self._page(runtime, 400, errors=form_errors(exc), endpoint_values=fields)
         shown = {"title": f"Signing secret of {endpoint.url}", "value": endpoint.signing_secret}
         return self._page(runtime, shown_secret=shown)
 

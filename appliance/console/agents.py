@@ -23,7 +23,7 @@ from appliance.store import agents as store
 from appliance.store import numbers as number_store
 from appliance.store.records import Agent
 
-from .forms import FormError, error_of, integer, json_value, text, to_body
+from .forms import FormError, form_errors, integer, json_value, text, to_body
 
 TEST_NUMBER = "+12025550101"  # the simulated person on the loopback carrier
 SAMPLE_LINE = "Hi, this is your assistant calling. Do you have a minute to confirm your appointment?"
@@ -107,10 +107,8 @@ class AgentPages(Controller):
             body = to_body(CreateAgent, agent_fields(form, creating=True))
             fields = check_agent_fields(body.sent(), runtime.settings.url_allowlist)
             agent_id = store.create_agent(runtime.db, fields)
-        except FormError as exc:
-            return _form_page(runtime, None, exc.errors, form)
-        except ApplianceError as exc:
-            return _form_page(runtime, None, error_of(exc).errors, form)
+        except (FormError, ApplianceError) as exc:
+            return _form_page(runtime, None, form_errors(exc), form)
         return Redirect(f"/agents/{agent_id}", status_code=303)
 
     @post("/check-returns")
@@ -126,7 +124,7 @@ class AgentPages(Controller):
                 schema = returns_to_schema(fields["returns"])
                 summary = ", ".join(f"{k}: {_kind(v)}" for k, v in schema["properties"].items())
             except ApplianceError as exc:
-                errors = error_of(exc).errors
+                errors = form_errors(exc)
         return Template("agents/_returns_check.html", context={"errors": errors, "summary": summary})
 
     @get("/{agent_id:str}")
@@ -143,10 +141,8 @@ class AgentPages(Controller):
             if not fields.get("name"):
                 raise InvalidInput("name cannot be empty", field="name")
             store.update_agent(runtime.db, agent_id, check_agent_fields(fields, runtime.settings.url_allowlist))
-        except FormError as exc:
-            return _form_page(runtime, agent, exc.errors, form)
-        except ApplianceError as exc:
-            return _form_page(runtime, agent, error_of(exc).errors, form)
+        except (FormError, ApplianceError) as exc:
+            return _form_page(runtime, agent, form_errors(exc), form)
         return Redirect(f"/agents/{agent_id}?saved=1", status_code=303)
 
     @post("/{agent_id:str}/archive")
@@ -166,10 +162,9 @@ class AgentPages(Controller):
                 raise FormError(errors)
             call, _ = dispatch_call(runtime, to_body(CreateCall, fields))
         except (FormError, ApplianceError) as exc:
-            problem = exc.errors if isinstance(exc, FormError) else error_of(exc).errors
             agent = store.get_agent(runtime.db, agent_id)
             page = _form_page(runtime, agent, {})
-            page.context.update(call_errors=problem, call_to=fields["to"])
+            page.context.update(call_errors=form_errors(exc), call_to=fields["to"])
             page.status_code = 400
             return page
         return Redirect(f"/calls/{call.id}", status_code=303)

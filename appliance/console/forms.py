@@ -65,7 +65,10 @@ def to_body(kind: type[T], fields: dict[str, Any]) -> T:
         raise FormError({match.group(1) if match else "form": describe_validation_error(raw)}) from None
 
 
-def error_of(exc: ApplianceError) -> FormError:
-    """A domain error from the shared checks, placed beside its field (sub-paths go to the top field)."""
+def form_errors(exc: FormError | ApplianceError) -> dict[str, str]:
+    """`{field: message}` for a form problem or a domain error from the shared checks (sub-paths such as
+    `tools[0].url` go beside their top field)."""
+    if isinstance(exc, FormError):
+        return exc.errors
     field = re.split(r"[.\[]", exc.field)[0] if exc.field else "form"
-    return FormError({field: exc.message})
+    return {field: exc.message}

@@ -15,7 +15,7 @@ from appliance.store import agents as agent_store
 from appliance.store import numbers as number_store
 from appliance.store import trunks as trunk_store
 
-from .forms import FormError, error_of, integer, text, to_body
+from .forms import FormError, form_errors, integer, text, to_body
 
 
 def _trunk_fields(form: Any, creating: bool) -> dict[str, Any]:
@@ -70,10 +70,8 @@ class NumberPages(Controller):
         try:
             body = to_body(CreateNumber, fields)
             number_store.register_number(runtime.db, body.e164, body.friendly_name, body.trunk_id)
-        except FormError as exc:
-            return await self._page(runtime, exc.errors, number_values=dict(form))
-        except ApplianceError as exc:
-            return await self._page(runtime, error_of(exc).errors, number_values=dict(form))
+        except (FormError, ApplianceError) as exc:
+            return await self._page(runtime, form_errors(exc), number_values=dict(form))
         return Redirect("/numbers", status_code=303)
 
     @post("/{number_id:str}/release")
@@ -87,10 +85,8 @@ class NumberPages(Controller):
         try:
             body = to_body(CreateTrunk, _trunk_fields(form, creating=True))
             trunk_store.create_trunk(runtime.db, body.sent())
-        except FormError as exc:
-            return await self._page(runtime, exc.errors, trunk_values=dict(form))
-        except ApplianceError as exc:
-            return await self._page(runtime, error_of(exc).errors, trunk_values=dict(form))
+        except (FormError, ApplianceError) as exc:
+            return await self._page(runtime, form_errors(exc), trunk_values=dict(form))
         await apply_trunks(runtime)
         return Redirect("/numbers", status_code=303)
 
@@ -107,8 +103,7 @@ class NumberPages(Controller):
             body = to_body(UpdateTrunk, _trunk_fields(form, creating=False))
             trunk_store.update_trunk(runtime.db, trunk_id, body.sent())
         except (FormError, ApplianceError) as exc:
-            errors = exc.errors if isinstance(exc, FormError) else error_of(exc).errors
-            context = {"trunk": trunk, "errors": errors, "active": "numbers"}
+            context = {"trunk": trunk, "errors": form_errors(exc), "active": "numbers"}
             return Template("trunk_form.html", context=context, status_code=400)
         await apply_trunks(runtime)
         return Redirect("/numbers", status_code=303)

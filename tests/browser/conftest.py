@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,12 +32,7 @@ requires_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chro
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = ServerProcess(tmp_path_factory.mktemp("console"), env={"APPLIANCE_VOICE": "true"}).start(timeout=120)
     assert proc.console_password, "the first start prints the console's admin password"
-    with proc.client() as api:
-        deadline = time.monotonic() + 120
-        while api.get("/readyz").json()["checks"].get("voice") is not True:
-            assert time.monotonic() < deadline, "the voice engine did not load"
-            time.sleep(0.5)
-    yield proc
+    yield proc.wait_for_voice()
     proc.stop()
 
 

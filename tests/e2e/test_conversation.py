@@ -48,12 +48,7 @@ LONG_OPENING = (
 @pytest.fixture(scope="module")
 def appliance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = ServerProcess(tmp_path_factory.mktemp("voice"), env={"APPLIANCE_VOICE": "true"}).start(timeout=120)
-    with proc.client() as api:
-        deadline = time.monotonic() + 120
-        while api.get("/readyz").json()["checks"].get("voice") is not True:
-            assert time.monotonic() < deadline, "the voice engine did not load"
-            time.sleep(0.5)
-    yield proc
+    yield proc.wait_for_voice()
     proc.stop()
 
 
