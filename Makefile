@@ -24,7 +24,7 @@ test-api: setup
 test-integration: setup
 	$(VENV)/bin/pytest -q tests/integration
 
-# Fuzz, faults, soak, bad SIP and security at full size (about an hour on 2 cores); figures land in
+# Fuzz, faults, soak, bad SIP and security at full size (about 12 minutes on 2 cores); figures land in
 # build/reliability.jsonl and are summarised in RELIABILITY.md. `make test` runs the quick counts.
 reliability: setup
 	APPLIANCE_RELIABILITY=full $(VENV)/bin/pytest -q -p no:cacheprovider tests/reliability tests/integration/test_recovery.py
