@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -101,6 +102,9 @@ def main() -> None:
     appliance = ServerProcess(data_dir, env={"APPLIANCE_VOICE": "true", "APPLIANCE_MAX_CONCURRENT_CALLS": "16"})
     appliance.start(timeout=180)
     out: dict[str, object] = {"machine": machine()}
+    # Other work on the 2 cores shows in every figure: the 1-minute load at the start and after each phase.
+    load: dict[str, float] = {"start": round(os.getloadavg()[0], 2)}
+    out["load_average"] = load
     try:
         bench = Bench(appliance)
         while bench.api.get("/readyz").json()["checks"].get("voice") is not True:
@@ -123,6 +127,7 @@ def main() -> None:
         out["reply_latency_at_caller_ms"] = stats(latencies)
         keys = ("latency_ms", "stt_ms", "llm_first_token_ms", "tts_ms")
         out["agent_breakdown_ms"] = {key: stats([t[key] for t in agent_turns]) for key in keys}
+        load["after_latency"] = round(os.getloadavg()[0], 2)
         print(f"reply latency at the caller: {out['reply_latency_at_caller_ms']}", flush=True)
 
         stops: list[float] = []
@@ -131,6 +136,7 @@ def main() -> None:
             stops += [x for p in person for x in p["barge_in_stop_ms"]]
             print(f"barge-in call {n + 1}: {stops}", flush=True)
         out["barge_in_stop_at_caller_ms"] = stats(stops)
+        load["after_barge_in"] = round(os.getloadavg()[0], 2)
 
         sweep = {}
         for level in [int(x) for x in args.sweep.split(",")]:
@@ -156,6 +162,7 @@ def main() -> None:
             }
             print(f"{level} simultaneous: {sweep[level]}", flush=True)
         out["concurrency"] = sweep
+        load["end"] = round(os.getloadavg()[0], 2)
         top = max(sweep)
         out["rss_per_extra_call_mb"] = round((sweep[top]["peak_rss_mb"] - out["idle_rss_mb"]) / max(1, top), 1)
     finally:
