@@ -185,3 +185,43 @@ def test_after_the_bad_sip_the_held_call_ends_cleanly_and_new_calls_work(
     while ari_list(telephony_server, "channels"):
         assert time.monotonic() < deadline, ari_list(telephony_server, "channels")
         time.sleep(0.2)
+
+
+def test_re_invites_to_hold_and_resume_keep_the_call_up(telephony_server: ServerProcess, tmp_path: Path) -> None:
+    """The far end puts our call on hold and back (two re-INVITEs of its own): both get 200, the call carries
+    on, and it ends cleanly when we hang up."""
+    port = free_port(socket.SOCK_DGRAM)
+    trace = tmp_path / "reinvite.messages"
+    uas = subprocess.Popen(
+        ["sipp", "-sf", str(Path(__file__).parent / "sipp" / "uas_answer_reinvite.xml"), "-i", "127.0.0.1",
+         "-p", str(port), "-m", "1", "-nostdin", "-trace_msg", "-message_file", str(trace)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        with telephony_server.client() as api:
+            trunk = api.post("/v1/trunks", json={"name": f"reinvite-{port}", "host": "127.0.0.1", "port": port})
+            number = api.post("/v1/numbers", json={"e164": "+14155550125", "trunk_id": trunk.json()["id"]}).json()
+            agent = api.post("/v1/agents", json={"name": "reinvite", "type": "outbound", "number_ids": [number["id"]],
+                                                 "primary_number_id": number["id"]}).json()  # fmt: skip
+            call = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+14155550178"}).json()
+            live = telephony_server.wait_for(call["id"], {"in_progress"} | TERMINAL, timeout=20)
+            assert live["status"] == "in_progress"
+            deadline = time.monotonic() + 20
+            while "CSeq: 2 INVITE" not in (received := received_messages(trace)):
+                assert time.monotonic() < deadline and uas.poll() is None, trace.read_text(errors="replace")[-3000:]
+                time.sleep(0.2)
+            assert received.count("SIP/2.0 200") >= 2  # both re-INVITEs accepted
+            assert api.get(f"/v1/calls/{call['id']}").json()["status"] == "in_progress"
+            api.post(f"/v1/calls/{call['id']}/cancel")
+            done = telephony_server.wait_for(call["id"], TERMINAL, timeout=20)
+        assert done["status"] == "completed" and done["end_reason"] == "canceled"
+        assert uas.wait(timeout=20) == 0  # sipp saw our BYE and answered it: its scenario ran to the end
+    finally:
+        uas.kill()
+
+
+def received_messages(trace: Path) -> str:
+    """The messages sipp received, from its message trace."""
+    text = trace.read_text(errors="replace") if trace.exists() else ""
+    blocks = text.split("----------------------------------------------- ")
+    return "\n".join(b for b in blocks if "message received" in b)
