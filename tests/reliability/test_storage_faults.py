@@ -19,7 +19,10 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounts a tmpfs and re
 
 
 def mount(*args: str) -> None:
-    subprocess.run(["mount", *args], check=True, capture_output=True)
+    done = subprocess.run(["mount", *args], capture_output=True, text=True)
+    if done.returncode != 0 and "permission denied" in done.stderr.lower():
+        pytest.skip(f"mount is not permitted here: {done.stderr.strip()}")
+    done.check_returncode()
 
 
 @pytest.fixture
