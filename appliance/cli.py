@@ -19,6 +19,7 @@ from appliance.config import ConfigError, Settings, load_settings
 from appliance.logs import configure_logging
 from appliance.store import keys as key_store
 from appliance.store.db import StoreUnavailable, open_db
+from appliance.store.sealed import SecretKeyError
 
 log = structlog.get_logger(__name__)
 
@@ -72,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         try:
             return asyncio.run(serve(settings))
-        except StoreUnavailable as exc:
+        except (StoreUnavailable, SecretKeyError) as exc:
             print(f"storage error: {exc}", file=sys.stderr)
             return 2
     if args.command == "doctor":

@@ -38,7 +38,8 @@ class Sealer:
         try:
             self._fernet = Fernet(key)
         except ValueError as exc:
-            raise SecretKeyError(f"secret_key must be a Fernet key (32 url-safe base64 bytes): {exc}") from None
+            where = "secret_key, or data_dir/secret.key"
+            raise SecretKeyError(f"the secret key ({where}) is not a Fernet key: {exc}") from None
 
     def seal(self, value: str | None) -> str | None:
         if value is None:
