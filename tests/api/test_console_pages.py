@@ -188,15 +188,15 @@ def test_numbers_and_trunks_are_added_with_the_api_rules(console: Console, api: 
     assert bad.status_code == 400 and "e164" in bad.text
     assert console.post("/numbers", {"e164": "+14155552671", "friendly_name": "Front desk"}).status_code == 303
     assert any(n["e164"] == "+14155552671" for n in api.get("/v1/numbers").json())
-    trunk = console.post("/numbers/trunks", {"name": "carrier-a", "host": "sip.example.lan", "port": "5061"})
+    trunk = console.post("/numbers/trunks", {"name": "console-trunk", "host": "sip.example.lan", "port": "5061"})
     assert trunk.status_code == 303
-    made = next(t for t in api.get("/v1/trunks").json() if t["name"] == "carrier-a")
+    made = next(t for t in api.get("/v1/trunks").json() if t["name"] == "console-trunk")
     assert made["port"] == 5061 and made["codecs"] == ["ulaw", "alaw"]
     assert 'value="sip.example.lan"' in console.get(f"/numbers/trunks/{made['id']}").text
-    bad_edit = console.post(f"/numbers/trunks/{made['id']}", {"name": "carrier-a", "host": "", "codecs": ["alaw"]})
+    bad_edit = console.post(f"/numbers/trunks/{made['id']}", {"name": "console-trunk", "host": "", "codecs": ["alaw"]})
     assert bad_edit.status_code == 400 and "host" in bad_edit.text
     edited = console.post(
-        f"/numbers/trunks/{made['id']}", {"name": "carrier-a", "host": "sip2.example.lan", "codecs": ["alaw"]}
+        f"/numbers/trunks/{made['id']}", {"name": "console-trunk", "host": "sip2.example.lan", "codecs": ["alaw"]}
     )
     assert edited.status_code == 303
     assert api.get(f"/v1/trunks/{made['id']}").json()["codecs"] == ["alaw"]
