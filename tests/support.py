@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import queue
 import random
 import re
 import socket
@@ -76,23 +77,24 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        # A reader thread, so a child that hangs silently fails the test at the deadline instead of
+        # blocking readline() forever (and it keeps draining, so the child never blocks on a full pipe).
+        lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._drain, args=(lines,), daemon=True).start()
         deadline = time.monotonic() + timeout
-        assert self.proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError("appliance serve exited:\n" + "".join(self.output))
-            self.output.append(line)
-            if m := re.search(r"First API key .*: (sk_\S+)", line):
+        line: str | None = ""
+        while line is not None and line.strip() != "Ready.":
+            try:
+                line = lines.get(timeout=max(deadline - time.monotonic(), 0))
+            except queue.Empty:
+                self.stop()
+                raise RuntimeError(f"appliance serve did not start in {timeout} s:\n" + "".join(self.output)) from None
+            if line and (m := re.search(r"First API key .*: (sk_\S+)", line)):
                 self.key = m.group(1)
-            if m := re.search(r"Console sign-in .*: user admin, password (\S+)", line):
+            if line and (m := re.search(r"Console sign-in .*: user admin, password (\S+)", line)):
                 self.console_password = m.group(1)
-            if line.strip() == "Ready.":
-                break
-        else:
-            raise RuntimeError("appliance serve did not start in time:\n" + "".join(self.output))
-        # Keep draining output so the child never blocks on a full pipe.
-        threading.Thread(target=self._drain, daemon=True).start()
+        if line is None:
+            raise RuntimeError("appliance serve exited:\n" + "".join(self.output))
         httpx.get(self.url + "/healthz", timeout=5, verify=False).raise_for_status()  # self-signed under HTTPS
         return self
 
@@ -106,10 +108,12 @@ class ServerProcess:
                 time.sleep(0.5)
         return self
 
-    def _drain(self) -> None:
+    def _drain(self, lines: queue.Queue[str | None]) -> None:
         assert self.proc is not None and self.proc.stdout is not None
         for line in self.proc.stdout:
             self.output.append(line)
+            lines.put(line)
+        lines.put(None)
 
     def wait_for(self, call_id: str, statuses: set[str], timeout: float = 60) -> dict:
         """Poll a call until its status is one of `statuses`."""
