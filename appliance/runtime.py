@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlite_utils
 
@@ -14,9 +14,14 @@ from appliance.results.webhooks import WebhookOutbox
 from appliance.store.keys import KeyCache
 from appliance.store.trunks import TrunkState
 
+if TYPE_CHECKING:
+    from appliance.telephony.browser_calls import BrowserCalls
+
 
 class Telephony(Protocol):
     """What the API needs from the telephony side (the dialer and Asterisk)."""
+
+    browser: BrowserCalls | None  # conversations with a browser over WebRTC (only with the voice engine)
 
     def is_ready(self) -> bool: ...
     def trunk_state(self) -> TrunkState: ...

@@ -28,6 +28,7 @@ from .auth import require_user, sign_in, sign_in_page, sign_out, to_sign_in
 from .calls import CallPages, redeliver
 from .dashboard import dashboard
 from .numbers import NumberPages
+from .talk import TalkPages
 from .usage import usage_csv, usage_page
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "web" / "templates"
@@ -92,6 +93,7 @@ def console_routers(db: sqlite_utils.Database, https: bool) -> list[Router]:
             AgentPages,
             CallPages,
             NumberPages,
+            TalkPages,
             AccessPages,
             usage_page,
             usage_csv,

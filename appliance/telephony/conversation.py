@@ -13,7 +13,7 @@ from appliance.store import calls as store
 from appliance.store.jsoncol import dumps
 from appliance.store.records import TranscriptSegment
 from appliance.telephony.dialer import SessionFactory
-from appliance.telephony.media import RtpEndpoint
+from appliance.telephony.media import CallMedia
 from appliance.voice.amd import Verdict
 from appliance.voice.engine import VoiceEngine
 from appliance.voice.session import ConversationSession
@@ -81,7 +81,7 @@ class StoreSink:
 def session_factory(db: sqlite_utils.Database, engine: VoiceEngine, recordings_dir: Path) -> SessionFactory:
     """The dialer's `SessionFactory`: a voice conversation on every answered call."""
 
-    def create(row: dict[str, Any], media: RtpEndpoint) -> ConversationSession:
+    def create(row: dict[str, Any], media: CallMedia) -> ConversationSession:
         snapshot = row["agent_snapshot"] or {}  # call_row() decoded the JSON columns
         call = {
             **snapshot,

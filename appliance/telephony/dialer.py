@@ -32,7 +32,7 @@ from appliance.telephony.ari_events import (
     StasisStart,
 )
 from appliance.telephony.causes import hangup_cause_text, outcome_for
-from appliance.telephony.media import RtpEndpoint
+from appliance.telephony.media import CallMedia, MediaClosed, RtpEndpoint
 from appliance.telephony.trunk_config import endpoint_name
 
 log = structlog.get_logger(__name__)
@@ -46,18 +46,19 @@ class CallSession(Protocol):
         ...
 
 
-SessionFactory = Callable[[dict[str, Any], RtpEndpoint], CallSession]
+SessionFactory = Callable[[dict[str, Any], CallMedia], CallSession]
 
 
 class IdleSession:
     """Keeps the media path open and counts audio both ways until the call ends from the outside."""
 
-    def __init__(self, call: dict[str, Any], media: RtpEndpoint) -> None:
+    def __init__(self, call: dict[str, Any], media: CallMedia) -> None:
         self.media = media
 
     async def run(self) -> str | None:
-        async for _frame in self.media.frames():
-            pass
+        with contextlib.suppress(MediaClosed):
+            while True:
+                await self.media.recv()
         return None
 
 

@@ -15,7 +15,7 @@ import random
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import structlog
 
@@ -40,6 +40,22 @@ class AudioFrame(NamedTuple):
     pcm: bytes
     timestamp: int
     sequence_number: int
+
+
+class CallMedia(Protocol):
+    """What a conversation needs from a call's audio path: a phone call's RTP (`RtpEndpoint`) or a browser's
+    WebRTC (`BrowserMedia`)."""
+
+    async def recv(self) -> AudioFrame: ...
+    def send(self, pcm: bytes) -> int: ...
+    def clear(self) -> int: ...
+    async def drained(self) -> None: ...
+    @property
+    def queued_samples(self) -> int: ...
+    @property
+    def samples_sent(self) -> int: ...
+    @property
+    def sending(self) -> bool: ...
 
 
 @dataclass

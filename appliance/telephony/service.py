@@ -22,6 +22,7 @@ from appliance.telephony.dialer import Dialer, SessionFactory
 from appliance.telephony.trunk_config import TrunkConfig
 
 if TYPE_CHECKING:
+    from appliance.telephony.browser_calls import BrowserCalls
     from appliance.telephony.carrier.person import SimulatedPerson
     from appliance.voice.engine import VoiceEngine
 
@@ -46,6 +47,7 @@ class TelephonyService:
         self._session_factory = session_factory
         self._voice = voice
         self.person: SimulatedPerson | None = None
+        self.browser: BrowserCalls | None = None  # "Talk to this agent" over WebRTC, when the voice engine runs
         self._state: TrunkState = {}
         self._poll_task: asyncio.Task[None] | None = None
 
@@ -62,6 +64,10 @@ class TelephonyService:
         self.dialer = Dialer(self.settings, self.db, self.ari, **kwargs)
         self.asterisk.listeners.append(self.dialer.on_asterisk_state)
         await self.dialer.start()
+        if self._session_factory is not None:
+            from appliance.telephony.browser_calls import BrowserCalls  # aiortc: only with the voice engine
+
+            self.browser = BrowserCalls(self.settings, self.db, self._session_factory, self.dialer.live)
         s = self.asterisk.secrets
         self.ami = AmiClient(port=self.settings.ami_port, user=s.ami_user, secret=s.ami_secret)
         self._poll_task = asyncio.create_task(self._poll_state(), name="trunk-state")
@@ -80,6 +86,8 @@ class TelephonyService:
                 await self._poll_task
         if self.person is not None:
             await self.person.stop()
+        if self.browser is not None:
+            await self.browser.stop()
         if self.dialer is not None:
             await self.dialer.stop()
         if self.ami is not None:
@@ -100,7 +108,9 @@ class TelephonyService:
             self.dialer.wake()
 
     async def cancel(self, call_id: str) -> None:
-        if self.dialer is not None:
+        if self.browser is not None and self.browser.owns(call_id):
+            await self.browser.end(call_id, "canceled")
+        elif self.dialer is not None:
             await self.dialer.cancel(call_id)
 
     async def trunks_changed(self) -> None:

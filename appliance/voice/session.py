@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from appliance.telephony.media import RtpEndpoint
+from appliance.telephony.media import CallMedia
 from appliance.voice import prompt, text
 from appliance.voice.amd import BeepDetector, GreetingProbes, Verdict, classify_greeting, phrase_verdict
 from appliance.voice.engine import VoiceEngine
@@ -71,7 +71,7 @@ def _utc(loop_time: float, loop: asyncio.AbstractEventLoop) -> datetime:
 
 
 class ConversationSession:
-    def __init__(self, call: dict[str, Any], media: RtpEndpoint, engine: VoiceEngine, sink: CallSink) -> None:
+    def __init__(self, call: dict[str, Any], media: CallMedia, engine: VoiceEngine, sink: CallSink) -> None:
         self.call = call
         self.call_id: str = call["id"]
         self.media = media

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from appliance.telephony.media import RtpEndpoint
+from appliance.telephony.media import CallMedia
 from appliance.voice.recorder import StereoRecorder
 from appliance.voice.text import heard_part
 
@@ -19,7 +19,7 @@ class Chunk:
 
 
 class Speaker:
-    def __init__(self, media: RtpEndpoint, recorder: StereoRecorder) -> None:
+    def __init__(self, media: CallMedia, recorder: StereoRecorder) -> None:
         self.media = media
         self.recorder = recorder
         self._queued: list[Chunk] = []  # sent to the line, maybe not played yet

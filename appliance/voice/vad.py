@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import webrtcvad
 
-from appliance.telephony.media import MediaClosed, RtpEndpoint
+from appliance.telephony.media import CallMedia, MediaClosed
 
 SAMPLE_RATE = 8000
 FRAME_BYTES = 320  # 20 ms of PCM16 at 8 kHz
@@ -27,7 +27,7 @@ class Vad:
 SILENCE_FRAME = bytes(FRAME_BYTES)
 
 
-async def continuous_frames(media: RtpEndpoint, gap: float = 0.06) -> AsyncIterator[bytes]:
+async def continuous_frames(media: CallMedia, gap: float = 0.06) -> AsyncIterator[bytes]:
     """Received 20 ms frames, with silence filled in where none arrive.
 
     Asterisk sends a bridge's audio only while someone in it makes a sound, but turn-taking counts

@@ -37,19 +37,23 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(request: pytest.FixtureRequest) -> Iterator[Browser]:
     # Module scope, not session: Playwright's sync API keeps an event loop running until it exits, and
-    # pytest-asyncio tests after it would find that loop and refuse to start their own.
+    # pytest-asyncio tests after it would find that loop and refuse to start their own. A module may add
+    # flags of its own (a fake microphone) in CHROMIUM_EXTRA_ARGS.
+    args = CHROMIUM_ARGS + getattr(request.module, "CHROMIUM_EXTRA_ARGS", [])
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
         yield chromium
         chromium.close()
 
 
 @pytest.fixture
 def page(browser: Browser, console: ServerProcess) -> Iterator[Page]:
-    """A fresh browser context (no cookies) on a laptop-sized screen."""
-    context = browser.new_context(base_url=console.url, viewport={"width": 1366, "height": 820})
+    """A fresh browser context (no cookies) on a laptop-sized screen, allowed to use the microphone."""
+    context = browser.new_context(
+        base_url=console.url, viewport={"width": 1366, "height": 820}, permissions=["microphone"]
+    )
     tab = context.new_page()
     yield tab
     context.close()

@@ -1,0 +1,166 @@
+"""Conversations with a browser over WebRTC: "Talk to this agent" in the console.
+
+Each one is a call record like any other (direction `inbound`, `from_number` and `to_number` "browser",
+metadata `{"via": "webrtc"}`) so the call page, transcript, recording, extraction and webhooks all work as for
+a phone call; only the media path differs. Nothing leaves the LAN: no STUN or TURN server is used,
+only the host candidates of both ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+import structlog
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from appliance.call_status import TERMINAL
+from appliance.config import Settings
+from appliance.errors import ApplianceError, InvalidInput, NotFound
+from appliance.store import agents as agent_store
+from appliance.store import calls as store
+from appliance.telephony.browser_media import BrowserMedia
+from appliance.telephony.dialer import SessionFactory
+
+log = structlog.get_logger(__name__)
+
+BROWSER = "browser"  # the call's from_number and to_number: there is no phone number on either end
+
+
+class Busy(ApplianceError):
+    status_code = 429
+    code = "too_many_calls"
+
+
+@dataclass
+class BrowserCall:
+    call_id: str
+    peer: RTCPeerConnection
+    media: BrowserMedia
+    hangup: asyncio.Event
+    end_reason: str = "caller_hangup"  # when `hangup` is set: the person left, or "canceled" over the API
+    task: asyncio.Task[None] | None = None
+
+
+class BrowserCalls:
+    def __init__(
+        self, settings: Settings, db: sqlite_utils.Database, session_factory: SessionFactory, live_calls: Any
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.session_factory = session_factory
+        self._phone_calls = live_calls  # the dialer's live calls: both count against max_concurrent_calls
+        self.live: dict[str, BrowserCall] = {}
+
+    def owns(self, call_id: str) -> bool:
+        return call_id in self.live
+
+    async def start(self, agent_id: str, offer: dict[str, Any]) -> tuple[str, str]:
+        """Answer the browser's SDP offer and start the conversation. Returns (call id, SDP answer)."""
+        agent = agent_store.agent_row(self.db, agent_id)
+        if agent is None:
+            raise NotFound(f"agent {agent_id} not found", code="agent_not_found")
+        if agent.get("archived_at"):
+            raise InvalidInput("the agent is archived", field="agent_id")
+        sdp = offer.get("sdp")
+        if offer.get("type") != "offer" or not isinstance(sdp, str) or "m=audio" not in sdp:
+            raise InvalidInput("an SDP offer with an audio section is required", field="sdp")
+        if len(self.live) + len(self._phone_calls) >= self.settings.max_concurrent_calls:
+            raise Busy(f"all {self.settings.max_concurrent_calls} call slots are in use; try again shortly")
+        peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN: the box stays offline
+        media = BrowserMedia()
+        peer.addTrack(media.track)
+        peer.on("track", media.listen)
+        try:
+            await peer.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            await peer.setLocalDescription(await peer.createAnswer())  # gathers our candidates (no trickle)
+        except (ValueError, KeyError, AssertionError) as exc:  # aiortc's ways of saying the SDP is unusable
+            await peer.close()
+            raise InvalidInput(f"the SDP offer cannot be answered: {exc}", field="sdp") from None
+        call, _ = store.create_call(
+            self.db,
+            agent=agent,
+            direction="inbound",
+            to_number=BROWSER,
+            from_number=BROWSER,
+            trunk_id=None,
+            instructions=None,
+            context={},
+            metadata={"via": "webrtc"},
+            webhook_url=None,
+            status="initiated",
+        )
+        store.transition(self.db, call.id, "in_progress", answered_by="human")
+        live = BrowserCall(call.id, peer, media, asyncio.Event())
+        self.live[call.id] = live
+
+        @peer.on("connectionstatechange")
+        def _state() -> None:
+            if peer.connectionState in ("failed", "closed"):
+                live.hangup.set()
+
+        live.task = asyncio.create_task(self._run(live), name=f"browser-{call.id}")
+        log.info("browser.call_started", call_id=call.id, agent_id=agent_id)
+        return call.id, peer.localDescription.sdp
+
+    async def end(self, call_id: str, reason: str = "caller_hangup") -> None:
+        """The person hung up in the console, or the call was cancelled over the API (`canceled`)."""
+        if (live := self.live.get(call_id)) is not None:
+            live.end_reason = reason
+            live.hangup.set()
+            if live.task is not None:
+                await asyncio.shield(live.task)
+
+    async def stop(self) -> None:
+        for live in list(self.live.values()):
+            if live.task is not None:
+                live.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await live.task
+
+    async def _run(self, live: BrowserCall) -> None:
+        row = store.call_row(self.db, live.call_id)
+        session = asyncio.create_task(self.session_factory(row, live.media).run(), name=f"session-{live.call_id}")
+        hangup = asyncio.create_task(live.hangup.wait())
+        gone = asyncio.create_task(live.media.gone.wait())
+        reason, error = "error", None
+        try:
+            done, _ = await asyncio.wait(
+                {session, hangup, gone},
+                timeout=row["agent_snapshot"]["max_duration_seconds"],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if session in done:
+                if session.exception() is not None:
+                    error = repr(session.exception())
+                    log.error("browser.session_failed", call_id=live.call_id, error=error)
+                else:
+                    reason = session.result() or "agent_ended"
+            elif done:
+                reason = live.end_reason
+            else:
+                reason = "max_duration"
+        except asyncio.CancelledError:
+            error = "the appliance stopped during the call"
+            raise
+        finally:
+            for task in (session, hangup, gone):
+                task.cancel()
+            await asyncio.gather(session, hangup, gone, return_exceptions=True)
+            await live.media.close()
+            await live.peer.close()
+            self.live.pop(live.call_id, None)
+            if store.call_row(self.db, live.call_id)["status"] not in TERMINAL:
+                fields = {"error_code": "voice_error", "error_message": error} if error else {}
+                store.transition(
+                    self.db,
+                    live.call_id,
+                    "completed",
+                    end_reason=reason,
+                    price_per_minute=self.settings.price_per_minute_milli_cents,
+                    **fields,
+                )
+            log.info("browser.call_ended", call_id=live.call_id, end_reason=reason)
