@@ -408,12 +408,12 @@ class Extractor:
 
     def _model(self) -> Llama:
         if self._llm is None:
-            from llama_cpp import Llama
+            from appliance.llama_loading import load_llama
 
             path = self.model_path or models.resolve("llm", self.model_id).path
             started = time.perf_counter()
             try:
-                self._llm = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False)
+                self._llm = load_llama(str(path), n_ctx=self.n_ctx, n_threads=self.n_threads)
             except ValueError as exc:
                 raise ExtractionError(f"cannot load the language model {path}: {exc}") from None
             log.info("extraction.model_loaded", path=str(path), seconds=round(time.perf_counter() - started, 1))

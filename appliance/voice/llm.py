@@ -18,7 +18,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from llama_cpp import Llama, LlamaState
+from llama_cpp import LlamaState
+
+from appliance.llama_loading import load_llama
 
 Message = dict[str, str]
 MAX_SNAPSHOTS = 64  # KV-cache snapshots of calls waiting for a context (a few MB each)
@@ -27,10 +29,7 @@ MAX_SNAPSHOTS = 64  # KV-cache snapshots of calls waiting for a context (a few M
 class LlmPool:
     def __init__(self, model_path: Path, size: int = 1, n_ctx: int = 4096, threads: int = 2) -> None:
         self.model_path = model_path
-        self._contexts = [
-            Llama(model_path=str(model_path), n_ctx=n_ctx, n_threads=threads, n_batch=256, verbose=False)
-            for _ in range(size)
-        ]
+        self._contexts = [load_llama(str(model_path), n_ctx=n_ctx, n_threads=threads, n_batch=256) for _ in range(size)]
         self._free: list[int] = list(range(size))
         self._owner: dict[int, str] = {}  # context → the call whose prompt its cache holds
         self._snapshots: OrderedDict[str, LlamaState] = OrderedDict()
