@@ -8,6 +8,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class _Server(ThreadingHTTPServer):
+    # The outbox opens up to 16 connections at once; with socketserver's default backlog of 5 the kernel
+    # dropped some handshakes and the appliance saw resets (then rightly waited a minute to retry).
+    request_queue_size = 64
+    daemon_threads = True
+
+
 @dataclass
 class Received:
     headers: dict[str, str]
@@ -44,7 +51,7 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = _Server(("127.0.0.1", port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 

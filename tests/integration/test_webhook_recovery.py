@@ -54,12 +54,18 @@ def test_kill_9_with_deliveries_in_flight_and_pending_loses_none_and_duplicates_
         receiver.mode = "ok"
         server = server.restarted().start()
         with server.client() as api:
+            rows: list[dict] = []
 
             def all_delivered() -> bool:
-                rows = api.get("/v1/webhook_deliveries", params={"limit": 200}).json()["data"]
+                rows[:] = api.get("/v1/webhook_deliveries", params={"limit": 200}).json()["data"]
                 return len(rows) == 2 * CALLS and all(r["status"] == "delivered" for r in rows)
 
-            wait_until(all_delivered, 60, "not every delivery was delivered after the restart")
+            try:
+                wait_until(all_delivered, 60, "not every delivery was delivered after the restart")
+            except TimeoutError:
+                late = [(r["status"], r["attempt_count"], r["last_error"]) for r in rows if r["status"] != "delivered"]
+                failures = "".join(line for line in server.output if "webhook.failed" in line)
+                raise TimeoutError(f"of {len(rows)} deliveries, not delivered: {late}\n{failures}") from None
         # The requests held at the kill reach the receiver too, late: the duplicates.
         wait_until(lambda: len(receiver.received) >= receiver.begun, 10, "held requests never finished")
     finally:
