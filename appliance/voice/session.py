@@ -306,9 +306,12 @@ class ConversationSession:
         elif event is TurnEvent.RESUMED:
             if self.reply is not None and self.reply.turn is turn and not self.reply.released.is_set():
                 self._drop_reply()  # they went on talking: the speculative reply is moot
-            if turn is self.ignored and self.speaker.audible:
+            if turn is self.ignored:
+                # More than "okay" after all: they went on (perhaps into the pause the backchannel caused),
+                # so it is a turn to answer; left ignored, its end would never release the reply.
                 self.ignored = None
-                self._barge_in(turn)
+                if self.speaker.audible:
+                    self._barge_in(turn)
         elif event is TurnEvent.ENDED and turn is not self.ignored:
             if self.reply is not None and self.reply.turn is turn:
                 self.reply.released.set()  # the speculative reply was for exactly these words

@@ -157,6 +157,20 @@ def test_a_caller_who_interrupts_stops_the_agent(appliance: ServerProcess, api: 
     assert person["barge_in_stop_ms"] and person["barge_in_stop_ms"][0] < 1500, person
 
 
+def test_a_backchannel_does_not_interrupt_the_agent(appliance: ServerProcess, api: httpx.Client) -> None:
+    agent = api.post("/v1/agents", json={**APPOINTMENT, "first_message": LONG_OPENING}).json()
+    call, person, segments = call_person(appliance, api, agent, "backchannel")
+    assert call["status"] == "completed", call
+    events = api.get(f"/v1/calls/{call['id']}/events").json()["events"]
+    kinds = [e["type"] for e in events]
+    assert "backchannel" in kinds and "barge_in" not in kinds, kinds  # paused for "okay", then carried on
+    agent_lines = [s["text"] for s in segments if s["role"] == "agent"]
+    assert agent_lines[0] == LONG_OPENING, agent_lines  # the whole opening was said, nothing cut
+    # "Okay." is not a turn of the conversation; the person's next line is, and it is answered.
+    user_lines = [s["text"] for s in segments if s["role"] == "user"]
+    assert any("works" in line.lower() for line in user_lines), (user_lines, person["said"])
+
+
 def test_silent_caller_is_prompted_then_hung_up_on(appliance: ServerProcess, api: httpx.Client) -> None:
     agent = api.post("/v1/agents", json={**APPOINTMENT, "silence_timeout_seconds": 4}).json()
     call, _person, segments = call_person(appliance, api, agent, "silent")
