@@ -19,7 +19,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from appliance.call_status import TERMINAL
 from appliance.config import Settings
-from appliance.errors import ApplianceError, InvalidInput, NotFound
+from appliance.errors import ApplianceError, InvalidInput, NotFound, TelephonyUnavailable
 from appliance.store import agents as agent_store
 from appliance.store import calls as store
 from appliance.telephony.browser_media import BrowserMedia
@@ -80,6 +80,13 @@ class BrowserCalls:
         except (ValueError, KeyError, AssertionError) as exc:  # aiortc's ways of saying the SDP is unusable
             await peer.close()
             raise InvalidInput(f"the SDP offer cannot be answered: {exc}", field="sdp") from None
+        if "a=candidate:" not in peer.localDescription.sdp:
+            # ICE never offers loopback: a box with no other interface cannot be reached over WebRTC.
+            await peer.close()
+            raise TelephonyUnavailable(
+                "this appliance has no network interface but loopback, so no browser can reach it over WebRTC",
+                code="no_network_interface",
+            )
         call, _ = store.create_call(
             self.db,
             agent=agent,

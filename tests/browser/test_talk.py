@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soxr
+from aioice.ice import get_host_addresses
 from playwright.sync_api import Page, expect
 
 from appliance import models
@@ -49,8 +50,11 @@ def write_caller_wav() -> None:
 
 
 write_caller_wav()  # before the module's browser starts: Chromium reads the file at launch
+# ICE uses every interface but loopback: with no other one (`make test-offline`), WebRTC cannot connect.
+HAS_LAN = bool(get_host_addresses(use_ipv4=True, use_ipv6=True))
 
 
+@pytest.mark.skipif(not HAS_LAN, reason="no network interface but loopback: the next test covers that case")
 def test_talking_in_the_browser_is_a_call_with_a_live_transcript_and_a_recording(
     page: Page, console: ServerProcess
 ) -> None:
@@ -86,6 +90,18 @@ def test_talking_in_the_browser_is_a_call_with_a_live_transcript_and_a_recording
         stereo = np.frombuffer(w.readframes(w.getnframes()), np.int16).reshape(-1, 2)
     assert np.abs(stereo[:, 0]).max() > 1000, "the caller's side (left) holds the browser's microphone"
     assert np.abs(stereo[:, 1]).max() > 1000, "the agent's side (right) holds its voice"
+
+
+@pytest.mark.skipif(HAS_LAN, reason="this machine has a network interface: the test above talks for real")
+def test_with_only_loopback_the_page_says_why_webrtc_cannot_connect(page: Page, console: ServerProcess) -> None:
+    with console.client() as api:
+        agent = api.post("/v1/agents", json={**APPOINTMENT, "name": "Sam offline"}).json()
+    sign_in(page, console)
+    page.goto(f"/agents/{agent['id']}/talk")
+    page.click("#talk-start")
+    expect(page.locator("#talk-state")).to_contain_text("no network interface but loopback", timeout=30_000)
+    with console.client() as api:
+        assert api.get("/v1/calls", params={"agent_id": agent["id"]}).json() == []
 
 
 def test_a_talk_offer_needs_the_csrf_token_and_a_real_sdp_offer(page: Page, console: ServerProcess) -> None:
