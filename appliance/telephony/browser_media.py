@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
-from collections import deque
 
 import av
 import structlog
@@ -20,6 +19,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from appliance.telephony.media import AudioFrame, MediaClosed
 from appliance.telephony.pacing import SAMPLES_PER_FRAME, Pacer
+from appliance.telephony.playout import Playout
 
 log = structlog.get_logger(__name__)
 
@@ -73,12 +73,7 @@ class BrowserMedia:
         self._rx_pending = b""
         self._rx_sequence = 0
         self._reader: asyncio.Task[None] | None = None
-        self._out: deque[bytes] = deque()  # whole 20 ms frames
-        self._partial = b""
-        self._enqueued_samples = 0
-        self._sent_samples = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._playout = Playout(bytes_per_sample=2)  # PCM16
         self._closed = False
 
     # -- receiving -----------------------------------------------------------------------------------
@@ -133,53 +128,30 @@ class BrowserMedia:
             raise MediaClosed
         if len(pcm) % 2:
             raise ValueError("PCM16 needs an even number of bytes")
-        data = self._partial + pcm
-        whole = len(data) - len(data) % FRAME_BYTES
-        self._out.extend(data[i : i + FRAME_BYTES] for i in range(0, whole, FRAME_BYTES))
-        self._partial = data[whole:]
-        self._enqueued_samples += len(pcm) // 2
-        if self.queued_samples:
-            self._idle.clear()
-        return self._enqueued_samples
+        return self._playout.add(pcm)
 
     def next_frame(self) -> bytes:
-        """The frame to play now (the outgoing track's clock asks every 20 ms)."""
-        if self._out:
-            frame = self._out.popleft()
-            self._sent_samples += SAMPLES_PER_FRAME
-        elif self._partial:  # the producer is behind: pad the tail rather than hold it back
-            self._sent_samples += len(self._partial) // 2
-            frame = self._partial + _SILENCE[len(self._partial) :]
-            self._partial = b""
-        else:
-            return _SILENCE
-        if not self._out and not self._partial:
-            self._idle.set()
-        return frame
+        """The frame to play now (the outgoing track's clock asks every 20 ms); silence when none is queued."""
+        return self._playout.next_frame(_SILENCE) or _SILENCE
 
     def clear(self) -> int:
         """Barge-in: drop all queued audio; returns the samples dropped."""
-        dropped = self.queued_samples
-        self._out.clear()
-        self._partial = b""
-        self._enqueued_samples -= dropped
-        self._idle.set()
-        return dropped
+        return self._playout.clear()
 
     async def drained(self) -> None:
-        await self._idle.wait()
+        await self._playout.drained()
 
     @property
     def queued_samples(self) -> int:
-        return len(self._out) * SAMPLES_PER_FRAME + len(self._partial) // 2
+        return self._playout.queued_samples
 
     @property
     def samples_sent(self) -> int:
-        return self._sent_samples
+        return self._playout.samples_sent
 
     @property
     def sending(self) -> bool:
-        return not self._idle.is_set()
+        return self._playout.playing
 
     @property
     def closed(self) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from typing import NamedTuple, Protocol
@@ -21,6 +20,7 @@ import structlog
 
 from appliance.telephony.g711 import ULAW_SILENCE, ulaw_decode, ulaw_encode
 from appliance.telephony.pacing import SAMPLES_PER_FRAME, Pacer, resume_timestamp
+from appliance.telephony.playout import Playout
 from appliance.telephony.rtp import PT_PCMU, RtpError, build_rtp, parse_rtp, sequence_gap
 
 log = structlog.get_logger(__name__)
@@ -91,14 +91,9 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self._ssrc = ssrc if ssrc is not None else random.getrandbits(32)
         self._seq = random.getrandbits(16)
         self._ts = random.getrandbits(32)
-        self._out: deque[bytes] = deque()  # whole 160-byte µ-law frames
-        self._partial = b""  # less than one frame left over from the last send()
-        self._enqueued_samples = 0
-        self._sent_samples = 0
+        self._playout = Playout(bytes_per_sample=1)  # µ-law
         self._ever_sent = False
         self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._pacer: Pacer | None = None
         self._sender: asyncio.Task[None] | None = None
         self._log = log
@@ -163,9 +158,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             self._transport.close()
             self._log.info("rtp_closed", **asdict(self.stats))
         self._closed = True
-        self._out.clear()
-        self._partial = b""
-        self._idle.set()
+        self._playout.clear()
         self._push(None)
 
     async def __aenter__(self) -> RtpEndpoint:
@@ -234,52 +227,39 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             raise MediaClosed
         if len(pcm) % 2:
             raise ValueError("PCM16 needs an even number of bytes")
-        if not pcm:
-            return self._enqueued_samples
-        data = self._partial + ulaw_encode(pcm)
-        whole = len(data) - len(data) % FRAME_BYTES_ULAW
-        self._out.extend(data[i : i + FRAME_BYTES_ULAW] for i in range(0, whole, FRAME_BYTES_ULAW))
-        self._partial = data[whole:]
-        self._enqueued_samples += len(pcm) // 2
-        self._idle.clear()
+        position = self._playout.add(ulaw_encode(pcm))
         self._wake.set()
-        return self._enqueued_samples
+        return position
 
     def clear(self) -> int:
         """Barge-in: drop all queued audio so nothing more goes out; returns the samples dropped."""
-        dropped = self.queued_samples
-        self._out.clear()
-        self._partial = b""
-        self._enqueued_samples -= dropped
-        self._idle.set()
-        return dropped
+        return self._playout.clear()
 
     async def drained(self) -> None:
         """Wait until every queued sample has been sent (or cleared)."""
-        await self._idle.wait()
+        await self._playout.drained()
 
     @property
     def queued_samples(self) -> int:
-        return len(self._out) * FRAME_BYTES_ULAW + len(self._partial)
+        return self._playout.queued_samples
 
     @property
     def samples_sent(self) -> int:
         """Play position: samples handed to the socket since the endpoint opened (cleared ones excluded)."""
-        return self._sent_samples
+        return self._playout.samples_sent
 
     @property
     def sending(self) -> bool:
-        return not self._idle.is_set()
+        return self._playout.playing
 
     async def _send_loop(self) -> None:
         pacer = self._pacer
         assert pacer is not None and self._transport is not None and self._remote is not None
-        transport, out = self._transport, self._out
+        transport, playout = self._transport, self._playout
         marker = True  # first packet of a talkspurt (RFC 3551 §4.1)
         pacer.resume()
         while True:
-            if not out and not self._partial:
-                self._idle.set()
+            if not playout.playing:
                 self._wake.clear()
                 await self._wake.wait()  # no timer runs while we have nothing to say
                 planned = pacer.deadline
@@ -291,21 +271,14 @@ class RtpEndpoint(asyncio.DatagramProtocol):
             delay = pacer.delay()
             if delay > 0:
                 await asyncio.sleep(delay)
-            if out:
-                payload = out.popleft()
-                samples = FRAME_BYTES_ULAW
-            elif self._partial:  # the producer is behind: pad the tail rather than hold it back
-                samples = len(self._partial)
-                payload = self._partial + _SILENCE_FRAME[samples:]
-                self._partial = b""
-            else:
+            payload = playout.next_frame(_SILENCE_FRAME)  # a short tail is padded, not held back
+            if payload is None:
                 continue  # cleared while we slept
             transport.sendto(build_rtp(PT_PCMU, self._seq, self._ts, self._ssrc, payload, marker), self._remote)
             marker = False
             self._ever_sent = True
             self._seq = (self._seq + 1) & 0xFFFF
             self._ts = (self._ts + SAMPLES_PER_FRAME) & 0xFFFFFFFF
-            self._sent_samples += samples
             self.stats.packets_sent += 1
             pacer.advance()
             self.stats.pacer_resyncs = pacer.resyncs
