@@ -17,9 +17,9 @@ import structlog
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-from appliance.telephony.media import AudioFrame, MediaClosed
+from appliance.telephony.media import AudioFrame, FrameQueue, MediaClosed
 from appliance.telephony.pacing import SAMPLES_PER_FRAME, Pacer
-from appliance.telephony.playout import Playout
+from appliance.telephony.playout import Playout, PlaysOut
 
 log = structlog.get_logger(__name__)
 
@@ -62,14 +62,14 @@ class AgentTrack(MediaStreamTrack):
         return frame
 
 
-class BrowserMedia:
+class BrowserMedia(PlaysOut):
     """One browser conversation's audio both ways. Use from the event loop thread only."""
 
     def __init__(self, rx_queue_frames: int = 250) -> None:
         self.track = AgentTrack(self)
         self.last_received_at: float | None = None
         self.gone = asyncio.Event()  # the browser's track ended (it hung up or the connection failed)
-        self._rx: asyncio.Queue[AudioFrame | None] = asyncio.Queue(rx_queue_frames)
+        self._rx = FrameQueue(rx_queue_frames)
         self._rx_pending = b""
         self._rx_sequence = 0
         self._reader: asyncio.Task[None] | None = None
@@ -108,17 +108,11 @@ class BrowserMedia:
         self._rx_pending = data[whole:]
 
     def _push(self, item: AudioFrame | None) -> None:
-        if self._rx.full():
-            self._rx.get_nowait()  # late audio is worth less than fresh audio
-        self._rx.put_nowait(item)
+        self._rx.push(item)
 
     async def recv(self) -> AudioFrame:
         """The next 20 ms frame from the browser; raises `MediaClosed` once it is gone."""
-        frame = await self._rx.get()
-        if frame is None:
-            self._rx.put_nowait(None)  # keep the end marker for the next reader
-            raise MediaClosed
-        return frame
+        return await self._rx.get()
 
     # -- sending -------------------------------------------------------------------------------------
 
@@ -133,25 +127,6 @@ class BrowserMedia:
     def next_frame(self) -> bytes:
         """The frame to play now (the outgoing track's clock asks every 20 ms); silence when none is queued."""
         return self._playout.next_frame(_SILENCE) or _SILENCE
-
-    def clear(self) -> int:
-        """Barge-in: drop all queued audio; returns the samples dropped."""
-        return self._playout.clear()
-
-    async def drained(self) -> None:
-        await self._playout.drained()
-
-    @property
-    def queued_samples(self) -> int:
-        return self._playout.queued_samples
-
-    @property
-    def samples_sent(self) -> int:
-        return self._playout.samples_sent
-
-    @property
-    def sending(self) -> bool:
-        return self._playout.playing
 
     @property
     def closed(self) -> bool:

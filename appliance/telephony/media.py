@@ -20,7 +20,7 @@ import structlog
 
 from appliance.telephony.g711 import ULAW_SILENCE, ulaw_decode, ulaw_encode
 from appliance.telephony.pacing import SAMPLES_PER_FRAME, Pacer, resume_timestamp
-from appliance.telephony.playout import Playout
+from appliance.telephony.playout import Playout, PlaysOut
 from appliance.telephony.rtp import PT_PCMU, RtpError, build_rtp, parse_rtp, sequence_gap
 
 log = structlog.get_logger(__name__)
@@ -40,6 +40,29 @@ class AudioFrame(NamedTuple):
     pcm: bytes
     timestamp: int
     sequence_number: int
+
+
+class FrameQueue:
+    """Received frames waiting for the conversation; `None` marks the end of the media."""
+
+    def __init__(self, size: int) -> None:
+        self._queue: asyncio.Queue[AudioFrame | None] = asyncio.Queue(size)
+
+    def push(self, item: AudioFrame | None) -> bool:
+        """Queue a frame (or the end); True when the oldest had to be dropped because the reader fell behind."""
+        dropped = self._queue.full()
+        if dropped:
+            self._queue.get_nowait()  # late audio is worth less than fresh audio
+        self._queue.put_nowait(item)
+        return dropped
+
+    async def get(self) -> AudioFrame:
+        """The next frame; raises `MediaClosed` at the end."""
+        frame = await self._queue.get()
+        if frame is None:
+            self._queue.put_nowait(None)  # keep the end marker for the next reader
+            raise MediaClosed
+        return frame
 
 
 class CallMedia(Protocol):
@@ -71,7 +94,7 @@ class MediaStats:
     pacer_resyncs: int = 0  # the loop stalled so long that we restarted the send clock
 
 
-class RtpEndpoint(asyncio.DatagramProtocol):
+class RtpEndpoint(PlaysOut, asyncio.DatagramProtocol):
     """The engine's side of one externalMedia channel: receive frames, send paced audio, barge-in.
 
     Use from the event loop thread only (producers in other threads: `loop.call_soon_threadsafe`).
@@ -80,7 +103,7 @@ class RtpEndpoint(asyncio.DatagramProtocol):
     def __init__(self, *, rx_queue_frames: int = 250, ssrc: int | None = None) -> None:
         self.stats = MediaStats()
         self.last_received_at: float | None = None  # loop time; long silence from Asterisk = media timeout
-        self._rx: asyncio.Queue[AudioFrame | None] = asyncio.Queue(rx_queue_frames)
+        self._rx = FrameQueue(rx_queue_frames)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._transport: asyncio.DatagramTransport | None = None
         self._local: tuple[str, int] = ("", 0)
@@ -196,18 +219,12 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.stats.send_errors += 1
 
     def _push(self, item: AudioFrame | None) -> None:
-        if self._rx.full():
-            self._rx.get_nowait()  # drop the oldest: late audio is worth less than fresh audio
+        if self._rx.push(item):
             self.stats.frames_dropped += 1
-        self._rx.put_nowait(item)
 
     async def recv(self) -> AudioFrame:
         """The next received frame; raises `MediaClosed` once the endpoint is closed."""
-        frame = await self._rx.get()
-        if frame is None:
-            self._rx.put_nowait(None)  # keep the end marker for the next reader
-            raise MediaClosed
-        return frame
+        return await self._rx.get()
 
     async def frames(self) -> AsyncIterator[AudioFrame]:
         """Received frames until the endpoint is closed."""
@@ -230,27 +247,6 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         position = self._playout.add(ulaw_encode(pcm))
         self._wake.set()
         return position
-
-    def clear(self) -> int:
-        """Barge-in: drop all queued audio so nothing more goes out; returns the samples dropped."""
-        return self._playout.clear()
-
-    async def drained(self) -> None:
-        """Wait until every queued sample has been sent (or cleared)."""
-        await self._playout.drained()
-
-    @property
-    def queued_samples(self) -> int:
-        return self._playout.queued_samples
-
-    @property
-    def samples_sent(self) -> int:
-        """Play position: samples handed to the socket since the endpoint opened (cleared ones excluded)."""
-        return self._playout.samples_sent
-
-    @property
-    def sending(self) -> bool:
-        return self._playout.playing
 
     async def _send_loop(self) -> None:
         pacer = self._pacer

@@ -73,3 +73,30 @@ class Playout:
     @property
     def playing(self) -> bool:
         return not self._idle.is_set()
+
+
+class PlaysOut:
+    """The sending half of a call's media for classes that keep their outgoing audio in `self._playout`."""
+
+    _playout: Playout
+
+    def clear(self) -> int:
+        """Barge-in: drop all queued audio so nothing more goes out; returns the samples dropped."""
+        return self._playout.clear()
+
+    async def drained(self) -> None:
+        """Wait until every queued sample has been sent (or cleared)."""
+        await self._playout.drained()
+
+    @property
+    def queued_samples(self) -> int:
+        return self._playout.queued_samples
+
+    @property
+    def samples_sent(self) -> int:
+        """Play position: samples sent since the media opened (cleared ones excluded)."""
+        return self._playout.samples_sent
+
+    @property
+    def sending(self) -> bool:
+        return self._playout.playing
