@@ -92,6 +92,26 @@ def test_talking_in_the_browser_is_a_call_with_a_live_transcript_and_a_recording
     assert np.abs(stereo[:, 1]).max() > 1000, "the agent's side (right) holds its voice"
 
 
+@pytest.mark.skipif(not HAS_LAN, reason="no network interface but loopback: WebRTC cannot connect")
+def test_cancelling_a_browser_talk_over_the_api_ends_it_and_the_page_says_so(
+    page: Page, console: ServerProcess
+) -> None:
+    with console.client() as api:
+        agent = api.post("/v1/agents", json={**APPOINTMENT, "name": "Sam cancelled"}).json()
+    sign_in(page, console)
+    page.goto(f"/agents/{agent['id']}/talk")
+    with page.expect_response(re.compile(r"/talk$")) as answered:
+        page.click("#talk-start")
+    call_id = answered.value.json()["call_id"]
+    expect(page.locator("#transcript .turn.agent").first).to_contain_text("Bright Smile", timeout=60_000)
+    with console.client() as api:
+        cancelled = api.post(f"/v1/calls/{call_id}/cancel")
+        assert cancelled.status_code == 200, cancelled.text
+        assert (cancelled.json()["status"], cancelled.json()["end_reason"]) == ("completed", "canceled")
+    expect(page.locator("#talk-state")).to_have_text("The call ended.", timeout=15_000)
+    expect(page.locator("#talk-start")).to_be_enabled()
+
+
 @pytest.mark.skipif(HAS_LAN, reason="this machine has a network interface: the test above talks for real")
 def test_with_only_loopback_the_page_says_why_webrtc_cannot_connect(page: Page, console: ServerProcess) -> None:
     with console.client() as api:
