@@ -6,6 +6,11 @@ meanwhile is lost (it swallowed serve's "Ready." banner when the voice model loa
 every call's log lines while the extraction model loads), and two loads at once can leave stdout on
 /dev/null for good. llama.cpp's messages already go through llama-cpp-python's log callback, which
 `verbose=False` keeps at errors only, so the redirect is dropped here.
+
+Weights are read into memory rather than memory-mapped. llama.cpp repacks most of a quantised model's
+tensors into a layout for the CPU's vector units; with mmap the file's pages stay mapped (and resident)
+beside that repacked copy, so the model was held twice: 1.9 GB of RSS for the 1.1 GB default model against
+1.3 GB when read (`bench/llm_memory.py`).
 """
 
 from __future__ import annotations
@@ -29,5 +34,5 @@ llama_cpp.llama_chat_format.suppress_stdout_stderr = _keep_output  # type: ignor
 
 
 def load_llama(model_path: str, **params: Any) -> Llama:
-    """A quiet `Llama` whose loading leaves stdout and stderr alone."""
-    return Llama(model_path=model_path, verbose=False, **params)
+    """A quiet `Llama`, its weights read rather than mapped, whose loading leaves stdout and stderr alone."""
+    return Llama(model_path=model_path, verbose=False, use_mmap=False, **params)
