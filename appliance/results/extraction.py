@@ -403,7 +403,7 @@ class Extractor:
         except jsonschema.ValidationError as exc:
             return Extraction(empty, "failed", f"the model's answer does not match the schema: {exc.message}")
         log.info("extraction.done", seconds=round(time.perf_counter() - started, 2), fields=len(result))
-        result = drop_unfounded(_null_words_to_null(result, target), target, Sources(transcript, context))
+        result = drop_unfounded(tidy_text(result, target), target, Sources(transcript, context))
         return Extraction(result, "completed", None)
 
     def _model(self) -> Llama:
@@ -477,19 +477,36 @@ class ExtractionError(Exception):
     """The model could not produce a result (load failure, answer too long, prompt too long)."""
 
 
-def _null_words_to_null(result: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """A free-text field holding "null", "unknown", "N/A"… is the model saying null in words (an enum's
-    own values, such as "none", are left alone)."""
+def tidy_text(result: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """Free-text fields as a consumer wants them: "null", "unknown", "N/A"… is the model saying null in words
+    (an enum's own values, such as "none", are left alone), and an e-mail address read out on the phone
+    ("tom dot becker at example dot com", as the caller said it and Whisper wrote it) is written as an
+    address in a field meant for one."""
     out: dict[str, Any] = {}
     for name, value in result.items():
         field = schema["properties"][name]
         field = field["anyOf"][0] if "anyOf" in field else field
         if isinstance(value, dict):
-            value = _null_words_to_null(value, field)
-        elif isinstance(value, str) and "enum" not in field and value.strip().casefold().strip(".") in NULL_WORDS:
-            value = None
+            value = tidy_text(value, field)
+        elif isinstance(value, str) and "enum" not in field:
+            if value.strip().casefold().strip(".") in NULL_WORDS:
+                value = None
+            elif field.get("format") == "email" or "email" in re.sub(r"[^a-z]", "", name.casefold()):
+                value = written_address(value)
         out[name] = value
     return out
+
+
+SPOKEN_SYMBOLS = {"at": "@", "dot": ".", "period": ".", "point": ".", "underscore": "_", "dash": "-", "hyphen": "-"}
+EMAIL_ADDRESS = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)+")
+
+
+def written_address(text: str) -> str:
+    """`text` as an e-mail address when it is one read out ("anna underscore lee at mail dot co dot uk"),
+    else `text` unchanged."""
+    words = [word.strip(",;:!?") for word in text.casefold().split()]
+    address = "".join(SPOKEN_SYMBOLS.get(word, word) for word in words).strip(".")
+    return address if EMAIL_ADDRESS.fullmatch(address) else text
 
 
 def read_transcript(value: Any) -> list[tuple[str, str]]:

@@ -21,6 +21,8 @@ from appliance.results.extraction import (
     nullable_schema,
     numbers_in,
     read_transcript,
+    tidy_text,
+    written_address,
 )
 from appliance.results.schema import returns_to_schema
 
@@ -310,8 +312,6 @@ def test_the_default_model_extracts_typed_results(
 
 
 def test_null_in_words_is_null_but_an_enum_value_none_is_kept() -> None:
-    from appliance.results.extraction import _null_words_to_null
-
     schema = target(
         {
             "type": "object",
@@ -322,5 +322,37 @@ def test_null_in_words_is_null_but_an_enum_value_none_is_kept() -> None:
             },
         }
     )
-    result = _null_words_to_null({"code": "N/A", "diet": "none", "who": {"name": "null"}}, schema)
+    result = tidy_text({"code": "N/A", "diet": "none", "who": {"name": "null"}}, schema)
     assert result == {"code": None, "diet": "none", "who": {"name": None}}
+
+
+@pytest.mark.parametrize(
+    ("said", "written"),
+    [
+        ("tom dot becker at example dot com", "tom.becker@example.com"),
+        ("Tom.Becker at example.com.", "tom.becker@example.com"),
+        ("anna underscore lee at mail dot co dot uk", "anna_lee@mail.co.uk"),
+        ("j dash smith at acme-corp dot io", "j-smith@acme-corp.io"),
+        ("jo@example.com", "jo@example.com"),
+        ("I'd rather not say", "I'd rather not say"),  # not an address: left for the grounding check
+        ("at the office", "at the office"),
+    ],
+)
+def test_an_email_address_read_out_is_written_as_an_address(said: str, written: str) -> None:
+    assert written_address(said) == written
+
+
+def test_only_fields_meant_for_an_email_get_an_address_written() -> None:
+    schema = target(
+        {
+            "type": "object",
+            "properties": {
+                "contact": {"type": "object", "properties": {"e_mail": {"type": "string"}}},
+                "work_address": {"type": "string", "format": "email"},
+                "note": {"type": "string"},
+            },
+        }
+    )
+    spoken = "sam at example dot org"
+    result = tidy_text({"contact": {"e_mail": spoken}, "work_address": spoken, "note": spoken}, schema)
+    assert result == {"contact": {"e_mail": "sam@example.org"}, "work_address": "sam@example.org", "note": spoken}
