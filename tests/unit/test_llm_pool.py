@@ -37,6 +37,16 @@ async def test_calls_taking_turns_on_one_context_get_the_same_answers_as_alone(p
     assert not pool._snapshots
 
 
+async def test_a_waiting_calls_snapshot_holds_its_kv_cache_not_a_copy_of_the_logits(pool: LlmPool) -> None:
+    await asyncio.gather(reply(pool, "e", "banana"), reply(pool, "f", "cherry"))
+    (waiting,) = pool._snapshots.values()
+    held = waiting.llama_state_size + waiting.scores.nbytes + waiting.input_ids.nbytes
+    # llama-cpp-python's save_state also copies a logits row per token: 196 KB each with SmolLM2's vocabulary.
+    assert held < 2**20, f"{held / 2**20:.1f} MB for {waiting.n_tokens} tokens"
+    pool.forget("e")
+    pool.forget("f")
+
+
 async def test_a_cancelled_reply_hands_the_context_back(pool: LlmPool) -> None:
     streaming = asyncio.Event()
 
