@@ -10,6 +10,7 @@ import structlog
 
 from appliance import models
 from appliance.voice.llm import LlmPool
+from appliance.voice.speech_first import SpeechFirst
 from appliance.voice.stt import Transcriber
 from appliance.voice.tts import Synthesizer
 
@@ -23,6 +24,7 @@ class VoiceEngine:
         self._contexts = llm_contexts
         self._threads = threads
         self._voices: dict[str, Synthesizer] = {}
+        self.priority = SpeechFirst()  # one for the process: every call's speech before anyone's generation
         self.stt: Transcriber | None = None
         self.llm: LlmPool | None = None
         self._ready = asyncio.Event()
@@ -35,11 +37,11 @@ class VoiceEngine:
             llm = models.resolve("llm", self._llm_id)
             started = time.monotonic()
             log.info("voice.loading", step="speech-to-text", model=stt.id)
-            self.stt = await asyncio.to_thread(Transcriber, stt.path, self._threads)
+            self.stt = await asyncio.to_thread(Transcriber, stt.path, self._threads, self.priority)
             log.info("voice.loading", step="voice", model=models.DEFAULT_VOICE)
             await self.voice(None)
             log.info("voice.loading", step="language model", model=llm.id, contexts=self._contexts)
-            self.llm = await asyncio.to_thread(LlmPool, llm.path, self._contexts, 4096, self._threads)
+            self.llm = await asyncio.to_thread(LlmPool, llm.path, self._contexts, 4096, self._threads, self.priority)
             log.info("voice.ready", seconds=round(time.monotonic() - started, 1))
         except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
@@ -59,5 +61,5 @@ class VoiceEngine:
         """The Piper voice `voice_id` (default voice when None), loaded on first use."""
         model = models.resolve("voice", voice_id)
         if model.id not in self._voices:
-            self._voices[model.id] = await asyncio.to_thread(Synthesizer, Path(model.path))
+            self._voices[model.id] = await asyncio.to_thread(Synthesizer, Path(model.path), self.priority)
         return self._voices[model.id]

@@ -2,11 +2,12 @@
 
 A llama context is not thread-safe, so each live conversation borrows one for a reply. Each context
 holds its own copy of the weights and its KV cache (about 1.3 GB with the default model), so there are
-few (one by default: on two cores two generations at once are no faster than one after the other). A context keeps its KV cache and
-llama-cpp-python reuses the longest common token prefix, so a call that gets the context back only
-evaluates its new turn. When calls take turns on a context, the one leaving keeps a snapshot of its
-cache (a few MB: only the KV cells in use, not llama-cpp-python's copy of the logits) that is put back
-when it returns. `warm()` evaluates a call's system prompt before the first reply for the same reason.
+few (one by default: on two cores two generations at once are no faster than one after the other). A
+context keeps its KV cache and llama-cpp-python reuses the longest common token prefix, so a call that
+gets the context back only evaluates its new turn. When calls take turns on a context, the one leaving
+keeps a snapshot of its cache (a few MB: only the KV cells in use, not llama-cpp-python's copy of the
+logits) that is put back when it returns. `warm()` evaluates a call's system prompt before the first
+reply for the same reason.
 """
 
 from __future__ import annotations
@@ -24,14 +25,18 @@ import numpy as np
 from llama_cpp import Llama, LlamaState
 
 from appliance.llama_loading import load_llama
+from appliance.voice.speech_first import SpeechFirst
 
 Message = dict[str, str]
 MAX_SNAPSHOTS = 64  # KV-cache snapshots of calls waiting for a context (a few MB each)
 
 
 class LlmPool:
-    def __init__(self, model_path: Path, size: int = 1, n_ctx: int = 4096, threads: int = 2) -> None:
+    def __init__(
+        self, model_path: Path, size: int = 1, n_ctx: int = 4096, threads: int = 2, priority: SpeechFirst | None = None
+    ) -> None:
         self.model_path = model_path
+        self._priority = priority
         self._contexts = [load_llama(str(model_path), n_ctx=n_ctx, n_threads=threads, n_batch=256) for _ in range(size)]
         self._free: list[int] = list(range(size))
         self._owner: dict[int, str] = {}  # context → the call whose prompt its cache holds
@@ -119,6 +124,8 @@ class LlmPool:
                     piece = chunk["choices"][0]["delta"].get("content")
                     if piece:
                         loop.call_soon_threadsafe(queue.put_nowait, piece)
+                    if self._priority:
+                        self._priority.wait()  # the next token waits while speech is synthesised
             except BaseException as exc:  # handed to the consumer, which re-raises it on the loop
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
             finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -9,19 +10,22 @@ import numpy as np
 import soxr
 from piper import PiperVoice
 
+from appliance.voice.speech_first import SpeechFirst
+
 LINE_RATE = 8000
 
 
 class Synthesizer:
     """One loaded Piper voice. onnxruntime releases the GIL: call `synthesize` from a worker thread."""
 
-    def __init__(self, onnx_path: Path) -> None:
+    def __init__(self, onnx_path: Path, priority: SpeechFirst | None = None) -> None:
         self.voice = PiperVoice.load(str(onnx_path))
         self._lock = threading.Lock()  # one onnx session per voice; runs are short, so serialise them
+        self._priority = priority
 
     def synthesize(self, text: str) -> bytes:
         """PCM16 at 8 kHz for `text`."""
-        with self._lock:
+        with self._priority.speech() if self._priority else contextlib.nullcontext(), self._lock:
             chunks = [(c.audio_int16_array, c.sample_rate) for c in self.voice.synthesize(text)]
         if not chunks:
             return b""
