@@ -165,7 +165,19 @@ async def serve(settings: Settings) -> int:
     from appliance.results.extraction import Extractor
     from appliance.results.extraction_worker import ExtractionWorker
 
-    runtime.extractor = Extractor(model_id=settings.llm_model or None)
+    engine = None
+    if settings.telephony and settings.voice:
+        from appliance.voice.engine import VoiceEngine
+
+        engine = VoiceEngine(
+            llm_model=settings.llm_model,
+            stt_model=settings.stt_model,
+            llm_contexts=settings.llm_contexts,
+            threads=settings.threads,
+        )
+        runtime.voice = engine
+    # The extractor uses the conversation's model: it shares the loaded weights rather than load them twice.
+    runtime.extractor = Extractor(model_id=settings.llm_model or None, weights=engine.llama_weights if engine else None)
     extraction = ExtractionWorker(db, runtime.extractor, on_finished=runtime.outbox.wake)
     extraction.start()
     telephony = None
@@ -173,18 +185,11 @@ async def serve(settings: Settings) -> int:
         from appliance.telephony.service import TelephonyService
 
         factory = None
-        if settings.voice:
+        if engine:
             from appliance.telephony.conversation import session_factory
-            from appliance.voice.engine import VoiceEngine
 
-            runtime.voice = VoiceEngine(
-                llm_model=settings.llm_model,
-                stt_model=settings.stt_model,
-                llm_contexts=settings.llm_contexts,
-                threads=settings.threads,
-            )
-            runtime.voice_loading = asyncio.create_task(runtime.voice.load(), name="voice-load")
-            factory = session_factory(db, runtime.voice, settings.data_path / "recordings")
+            runtime.voice_loading = asyncio.create_task(engine.load(), name="voice-load")
+            factory = session_factory(db, engine, settings.data_path / "recordings")
         telephony = TelephonyService(settings, db, factory, runtime.voice)
         print("Starting Asterisk…", flush=True)
         try:

@@ -11,11 +11,16 @@ Weights are read into memory rather than memory-mapped. llama.cpp repacks most o
 tensors into a layout for the CPU's vector units; with mmap the file's pages stay mapped (and resident)
 beside that repacked copy, so the model was held twice: 1.9 GB of RSS for the 1.1 GB default model against
 1.3 GB when read (`bench/llm_memory.py`).
+
+A second context for the same model (the extractor beside the conversation, a second conversation
+context) borrows the first one's loaded weights instead of loading its own copy: llama.cpp lets several
+contexts use one model, but llama-cpp-python's `Llama` always loads one, so the load is short-circuited.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Any
 
 import llama_cpp._internals
@@ -33,6 +38,34 @@ llama_cpp._internals.suppress_stdout_stderr = _keep_output  # type: ignore[assig
 llama_cpp.llama_chat_format.suppress_stdout_stderr = _keep_output  # type: ignore[assignment]
 
 
-def load_llama(model_path: str, **params: Any) -> Llama:
-    """A quiet `Llama`, its weights read rather than mapped, whose loading leaves stdout and stderr alone."""
-    return Llama(model_path=model_path, verbose=False, use_mmap=False, **params)
+_loading = threading.Lock()  # a borrowed load swaps a module global for its duration
+
+
+class _BorrowedModel(llama_cpp._internals.LlamaModel):
+    """Another `Llama`'s loaded model, which this one uses and must not free."""
+
+    def __init__(self, owner: llama_cpp._internals.LlamaModel) -> None:  # loads nothing: no super().__init__
+        self.path_model, self.params, self.verbose = owner.path_model, owner.params, owner.verbose
+        self.model, self.vocab = owner.model, owner.vocab
+        self.sampler, self.custom_samplers = None, []
+        self._exit_stack = contextlib.ExitStack()
+        self.owner = owner
+
+    def close(self) -> None:
+        """The owner frees the weights, not a borrower."""
+
+
+def load_llama(model_path: str, *, weights_of: Llama | None = None, **params: Any) -> Llama:
+    """A quiet `Llama`, its weights read rather than mapped, whose loading leaves stdout and stderr alone.
+    With `weights_of` (a loaded `Llama` of the same file), a new context on that one's weights; the owner
+    must outlive it."""
+    with _loading:
+        if weights_of is None:
+            return Llama(model_path=model_path, verbose=False, use_mmap=False, **params)
+        owner = weights_of._model
+        loader = llama_cpp._internals.LlamaModel
+        llama_cpp._internals.LlamaModel = lambda **_load: _BorrowedModel(owner)  # type: ignore[misc,assignment]
+        try:
+            return Llama(model_path=model_path, verbose=False, **params)
+        finally:
+            llama_cpp._internals.LlamaModel = loader  # type: ignore[misc]

@@ -11,7 +11,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -355,9 +355,13 @@ class Extractor:
         *,
         n_ctx: int = N_CTX,
         n_threads: int = N_THREADS,
+        weights: Callable[[Path], Llama | None] | None = None,
     ) -> None:
+        """`weights`: where to find a loaded context of the same model (the conversation's) whose weights
+        this one can share, instead of loading a second copy."""
         self.model_id = model_id
         self.model_path = model_path
+        self.weights = weights
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self._lock = threading.Lock()
@@ -413,10 +417,16 @@ class Extractor:
             path = self.model_path or models.resolve("llm", self.model_id).path
             started = time.perf_counter()
             try:
-                self._llm = load_llama(str(path), n_ctx=self.n_ctx, n_threads=self.n_threads)
+                owner = self.weights(path) if self.weights else None
+                self._llm = load_llama(str(path), weights_of=owner, n_ctx=self.n_ctx, n_threads=self.n_threads)
             except ValueError as exc:
                 raise ExtractionError(f"cannot load the language model {path}: {exc}") from None
-            log.info("extraction.model_loaded", path=str(path), seconds=round(time.perf_counter() - started, 1))
+            log.info(
+                "extraction.model_loaded",
+                path=str(path),
+                shared_weights=owner is not None,
+                seconds=round(time.perf_counter() - started, 1),
+            )
         return self._llm
 
     def _generate(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -14,7 +16,11 @@ from appliance.voice.speech_first import SpeechFirst
 from appliance.voice.stt import Transcriber
 from appliance.voice.tts import Synthesizer
 
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
 log = structlog.get_logger(__name__)
+LOAD_WAIT_SECONDS = 300.0
 
 
 class VoiceEngine:
@@ -28,6 +34,7 @@ class VoiceEngine:
         self.stt: Transcriber | None = None
         self.llm: LlmPool | None = None
         self._ready = asyncio.Event()
+        self._loaded = threading.Event()  # the same, for threads
         self.error: str | None = None
 
     async def load(self) -> None:
@@ -48,6 +55,15 @@ class VoiceEngine:
             log.error("voice.load_failed", error=self.error)
         finally:
             self._ready.set()
+            self._loaded.set()
+
+    def llama_weights(self, path: Path) -> Llama | None:
+        """A conversation context whose weights are the model at `path`, for another context to share
+        (the extractor's). Called from a worker thread; waits for the loading under way."""
+        self._loaded.wait(LOAD_WAIT_SECONDS)
+        if self.llm is None or self.llm.model_path != path:
+            return None
+        return self.llm.contexts[0]
 
     async def ready(self) -> bool:
         await self._ready.wait()

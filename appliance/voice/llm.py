@@ -37,11 +37,20 @@ class LlmPool:
     ) -> None:
         self.model_path = model_path
         self._priority = priority
-        self._contexts = [load_llama(str(model_path), n_ctx=n_ctx, n_threads=threads, n_batch=256) for _ in range(size)]
+        first = load_llama(str(model_path), n_ctx=n_ctx, n_threads=threads, n_batch=256)
+        more = [
+            load_llama(str(model_path), weights_of=first, n_ctx=n_ctx, n_threads=threads, n_batch=256)
+            for _ in range(size - 1)
+        ]
+        self._contexts = [first, *more]
         self._free: list[int] = list(range(size))
         self._owner: dict[int, str] = {}  # context → the call whose prompt its cache holds
         self._snapshots: OrderedDict[str, LlamaState] = OrderedDict()
         self._available = asyncio.Condition()
+
+    @property
+    def contexts(self) -> list[Llama]:
+        return self._contexts
 
     async def _acquire(self, call_id: str) -> int:
         async with self._available:

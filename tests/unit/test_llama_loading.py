@@ -42,3 +42,33 @@ def test_lines_printed_by_other_threads_while_a_model_loads_all_arrive() -> None
     ticks = [int(line.split()[1]) for line in out.splitlines() if line.startswith("tick ")]
     assert len(ticks) > 10, "the load took long enough to overlap the ticks"
     assert ticks == list(range(len(ticks))), "no line was lost while the model loaded"
+
+
+def rss_anon_mb() -> float:
+    for line in open("/proc/self/status"):
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no RssAnon in /proc/self/status")
+
+
+def test_a_second_context_borrows_the_loaded_weights_and_answers_the_same() -> None:
+    try:
+        small = models.resolve("llm", "SmolLM2-135M-Instruct.Q4_1").path
+    except models.ModelMissing as exc:
+        pytest.skip(str(exc))
+    from appliance.llama_loading import load_llama
+
+    messages = [{"role": "user", "content": "Name three colours."}]
+    owner = load_llama(str(small), n_ctx=512, n_threads=1)
+    alone = owner.create_chat_completion(messages, max_tokens=12, temperature=0.0)["choices"][0]["message"]
+    before = rss_anon_mb()
+    borrower = load_llama(str(small), weights_of=owner, n_ctx=512, n_threads=1)
+    grown = rss_anon_mb() - before
+    assert borrower._model.model == owner._model.model, "one llama_model under both contexts"
+    assert grown < 0.5 * small.stat().st_size / 2**20, f"{grown:.0f} MB: a second copy of the weights"
+    said = borrower.create_chat_completion(messages, max_tokens=12, temperature=0.0)["choices"][0]["message"]
+    assert said == alone
+    borrower.close()
+    del borrower
+    again = owner.create_chat_completion(messages, max_tokens=12, temperature=0.0)["choices"][0]["message"]
+    assert again == alone, "the owner's weights outlive a closed borrower"
