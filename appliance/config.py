@@ -52,7 +52,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     voice: bool = True  # false: answered calls keep the media path open but nobody talks (telephony tests)
     llm_model: str = ""
     stt_model: str = ""
-    llm_contexts: int = 1  # llama.cpp contexts (≈ 1.3 GB each): replies generated at the same moment
+    llm_contexts: int = 1  # llama.cpp contexts sharing one copy of the weights: replies generated at once
     threads: int = 2  # CPU threads per model run
     # Outbound HTTP (webhooks, tools): hosts, ".domain" suffixes or networks (CIDR); empty = any
     url_allowlist: list[str] = []

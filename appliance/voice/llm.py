@@ -1,10 +1,10 @@
 """llama.cpp contexts for the conversation: a small pool, streamed generation off the event loop.
 
-A llama context is not thread-safe, so each live conversation borrows one for a reply. Each context
-holds its own copy of the weights and its KV cache (about 1.3 GB with the default model), so there are
-few (one by default: on two cores two generations at once are no faster than one after the other). A
-context keeps its KV cache and llama-cpp-python reuses the longest common token prefix, so a call that
-gets the context back only evaluates its new turn. When calls take turns on a context, the one leaving
+A llama context is not thread-safe, so each live conversation borrows one for a reply. The contexts share
+one copy of the weights; each adds its KV cache and compute buffers. There are few (one by default: on
+two cores two generations at once are no faster than one after the other). A context keeps its KV
+cache and llama-cpp-python reuses the longest common token prefix, so a call that gets the context back
+only evaluates its new turn. When calls take turns on a context, the one leaving
 keeps a snapshot of its cache (a few MB: only the KV cells in use, not llama-cpp-python's copy of the
 logits) that is put back when it returns. `warm()` evaluates a call's system prompt before the first
 reply for the same reason.
