@@ -28,6 +28,7 @@ from appliance.telephony.dialer import SessionFactory
 log = structlog.get_logger(__name__)
 
 BROWSER = "browser"  # the call's from_number and to_number: there is no phone number on either end
+CLOSE_TIMEOUT_S = 5.0
 
 
 class Busy(ApplianceError):
@@ -157,8 +158,8 @@ class BrowserCalls:
             for task in (session, hangup, gone):
                 task.cancel()
             await asyncio.gather(session, hangup, gone, return_exceptions=True)
-            await live.media.close()
-            await live.peer.close()
+            # The call is over once the conversation is: record it before tearing down the WebRTC side,
+            # which can hang (aiortc's close waits on its transports).
             self.live.pop(live.call_id, None)
             if store.call_row(self.db, live.call_id)["status"] not in TERMINAL:
                 fields = {"error_code": "voice_error", "error_message": error} if error else {}
@@ -171,3 +172,10 @@ class BrowserCalls:
                     **fields,
                 )
             log.info("browser.call_ended", call_id=live.call_id, end_reason=reason)
+            # The peer first: it stops its senders itself (stopping the track before `close` is a known way
+            # to make aiortc's close never return), then our media.
+            for step, closing in (("peer", live.peer.close), ("media", live.media.close)):
+                try:
+                    await asyncio.wait_for(closing(), CLOSE_TIMEOUT_S)
+                except TimeoutError:
+                    log.warning("browser.close_timeout", call_id=live.call_id, step=step, seconds=CLOSE_TIMEOUT_S)
