@@ -49,6 +49,8 @@ class VoiceEngine:
             await self.voice(None)
             log.info("voice.loading", step="language model", model=llm.id, contexts=self._contexts)
             self.llm = await asyncio.to_thread(LlmPool, llm.path, self._contexts, 4096, self._threads, self.priority)
+            log.info("voice.loading", step="warm-up")
+            await asyncio.to_thread(self._warm_up)
             log.info("voice.ready", seconds=round(time.monotonic() - started, 1))
         except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
@@ -56,6 +58,13 @@ class VoiceEngine:
         finally:
             self._ready.set()
             self._loaded.set()
+
+    def _warm_up(self) -> None:
+        """One synthesis and one transcription, so that the first caller does not wait for the first-run
+        allocations of onnxruntime and CTranslate2 (≈ 25 ms and ≈ 50 ms here: `bench/cold_start.py`)."""
+        assert self.stt is not None
+        voice = self._voices[models.resolve("voice", None).id]
+        self.stt.transcribe(voice.synthesize("Hello, this is a test of the line."))
 
     def llama_weights(self, path: Path) -> Llama | None:
         """A conversation context whose weights are the model at `path`, for another context to share
