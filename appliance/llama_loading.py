@@ -42,11 +42,13 @@ _loading = threading.Lock()  # a borrowed load swaps a module global for its dur
 
 
 class _BorrowedModel(llama_cpp._internals.LlamaModel):
-    """Another `Llama`'s loaded model, which this one uses and must not free."""
+    """Another `Llama`'s loaded model, which this one uses and must not free. It holds the owner: freed
+    first, the owner would free the weights under this context (a segfault at its next decode)."""
 
-    def __init__(self, owner: llama_cpp._internals.LlamaModel) -> None:  # loads nothing: no super().__init__
-        self.path_model, self.params, self.verbose = owner.path_model, owner.params, owner.verbose
-        self.model, self.vocab = owner.model, owner.vocab
+    def __init__(self, owner: Llama) -> None:  # loads nothing: no super().__init__
+        loaded = owner._model
+        self.path_model, self.params, self.verbose = loaded.path_model, loaded.params, loaded.verbose
+        self.model, self.vocab = loaded.model, loaded.vocab
         self.sampler, self.custom_samplers = None, []
         self._exit_stack = contextlib.ExitStack()
         self.owner = owner
@@ -57,14 +59,13 @@ class _BorrowedModel(llama_cpp._internals.LlamaModel):
 
 def load_llama(model_path: str, *, weights_of: Llama | None = None, **params: Any) -> Llama:
     """A quiet `Llama`, its weights read rather than mapped, whose loading leaves stdout and stderr alone.
-    With `weights_of` (a loaded `Llama` of the same file), a new context on that one's weights; the owner
-    must outlive it."""
+    With `weights_of` (a loaded `Llama` of the same file), a new context on that one's weights, which keeps
+    the owner alive as long as itself (an explicit `close()` of the owner would still free them)."""
     with _loading:
         if weights_of is None:
             return Llama(model_path=model_path, verbose=False, use_mmap=False, **params)
-        owner = weights_of._model
         loader = llama_cpp._internals.LlamaModel
-        llama_cpp._internals.LlamaModel = lambda **_load: _BorrowedModel(owner)  # type: ignore[misc,assignment]
+        llama_cpp._internals.LlamaModel = lambda **_load: _BorrowedModel(weights_of)  # type: ignore[misc,assignment]
         try:
             return Llama(model_path=model_path, verbose=False, **params)
         finally:

@@ -72,3 +72,27 @@ def test_a_second_context_borrows_the_loaded_weights_and_answers_the_same() -> N
     del borrower
     again = owner.create_chat_completion(messages, max_tokens=12, temperature=0.0)["choices"][0]["message"]
     assert again == alone, "the owner's weights outlive a closed borrower"
+
+
+OWNER_DROPPED_FIRST = """
+import gc, sys
+from appliance.llama_loading import load_llama
+owner = load_llama(sys.argv[1], n_ctx=512, n_threads=1)
+borrower = load_llama(sys.argv[1], weights_of=owner, n_ctx=512, n_threads=1)
+del owner
+gc.collect()
+said = borrower.create_chat_completion([{"role": "user", "content": "Say hi."}], max_tokens=4, temperature=0.0)
+print("answered", bool(said["choices"][0]["message"]["content"]), flush=True)
+"""
+
+
+def test_a_borrowing_context_keeps_the_weights_alive_when_the_owner_is_dropped_first() -> None:
+    try:
+        small = models.resolve("llm", "SmolLM2-135M-Instruct.Q4_1").path
+    except models.ModelMissing as exc:
+        pytest.skip(str(exc))
+    run = subprocess.run(
+        [sys.executable, "-c", OWNER_DROPPED_FIRST, str(small)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, f"exit {run.returncode}: a crash, the weights were freed under the borrower"
+    assert "answered True" in run.stdout
