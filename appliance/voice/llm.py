@@ -4,10 +4,10 @@ A llama context is not thread-safe, so each live conversation borrows one for a 
 one copy of the weights; each adds its KV cache and compute buffers. There are few (one by default: on
 two cores two generations at once are no faster than one after the other). A context keeps its KV
 cache and llama-cpp-python reuses the longest common token prefix, so a call that gets the context back
-only evaluates its new turn. When calls take turns on a context, the one leaving
-keeps a snapshot of its cache (a few MB: only the KV cells in use, not llama-cpp-python's copy of the
-logits) that is put back when it returns. `warm()` evaluates a call's system prompt before the first
-reply for the same reason.
+only evaluates its new turn. When calls take turns on a context, the one leaving keeps a snapshot of
+its cache (a few MB: only the KV cells in use, not llama-cpp-python's copy of the logits) that is put
+back when it returns. `warm()` evaluates a call's system prompt before the first reply for the same
+reason.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class LlmPool:
         self, model_path: Path, size: int = 1, n_ctx: int = 4096, threads: int = 2, priority: SpeechFirst | None = None
     ) -> None:
         self.model_path = model_path
-        self._priority = priority
+        self._priority = priority or SpeechFirst()  # alone: no speech work ever makes it wait
         first = load_llama(str(model_path), n_ctx=n_ctx, n_threads=threads, n_batch=256)
         more = [
             load_llama(str(model_path), weights_of=first, n_ctx=n_ctx, n_threads=threads, n_batch=256)
@@ -133,8 +133,7 @@ class LlmPool:
                     piece = chunk["choices"][0]["delta"].get("content")
                     if piece:
                         loop.call_soon_threadsafe(queue.put_nowait, piece)
-                    if self._priority:
-                        self._priority.wait()  # the next token waits while speech is synthesised
+                    self._priority.wait()  # the next token waits while speech is synthesised
             except BaseException as exc:  # handed to the consumer, which re-raises it on the loop
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
             finally:

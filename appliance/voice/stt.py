@@ -9,7 +9,6 @@ turn plus 4 s of padding (6 s at least): 3 to 5 times faster with the same words
 
 from __future__ import annotations
 
-import contextlib
 import re
 from pathlib import Path
 
@@ -52,7 +51,7 @@ class Transcriber:
 
     def __init__(self, model_dir: Path, threads: int = 2, priority: SpeechFirst | None = None) -> None:
         self.whisper = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
-        self._priority = priority
+        self._priority = priority or SpeechFirst()  # alone (bench/stt.py): nobody waits on it
         self._model = self.whisper.model
         self._tokenizer = self.whisper.hf_tokenizer
         self._features = self.whisper.feature_extractor
@@ -73,7 +72,7 @@ class Transcriber:
         frames = min(MAX_FRAMES, max(MIN_FRAMES, speech_frames + PAD_FRAMES))
         padded = np.zeros(frames * WHISPER_RATE // FRAMES_PER_SECOND, dtype=np.float32)
         padded[: min(len(audio16), len(padded))] = audio16[: len(padded)]
-        with self._priority.speech() if self._priority else contextlib.nullcontext():
+        with self._priority.speech():
             mel = np.ascontiguousarray(self._features(padded, padding=0)[None, :, :frames])
             result = self._model.generate(
                 ctranslate2.StorageView.from_array(mel),

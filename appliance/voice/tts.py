@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from pathlib import Path
 
@@ -21,11 +20,11 @@ class Synthesizer:
     def __init__(self, onnx_path: Path, priority: SpeechFirst | None = None) -> None:
         self.voice = PiperVoice.load(str(onnx_path))
         self._lock = threading.Lock()  # one onnx session per voice; runs are short, so serialise them
-        self._priority = priority
+        self._priority = priority or SpeechFirst()  # alone (a console voice sample): nobody waits on it
 
     def synthesize(self, text: str) -> bytes:
         """PCM16 at 8 kHz for `text`."""
-        with self._priority.speech() if self._priority else contextlib.nullcontext(), self._lock:
+        with self._priority.speech(), self._lock:
             chunks = [(c.audio_int16_array, c.sample_rate) for c in self.voice.synthesize(text)]
         if not chunks:
             return b""
