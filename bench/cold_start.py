@@ -27,7 +27,7 @@ SENTENCE = "Hi, this is Sam from Bright Smile Dental. Am I speaking with Alex?"
 
 async def main() -> int:
     engine = VoiceEngine()
-    engine._warm_up = lambda: None  # type: ignore[method-assign]  # measure what the warm-up avoids
+    engine._warm_up = lambda _voice: None  # type: ignore[method-assign]  # measure what the warm-up avoids
     print("loading the voice engine…", flush=True)
     await engine.load()
     assert engine.stt is not None

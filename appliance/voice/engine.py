@@ -46,11 +46,11 @@ class VoiceEngine:
             log.info("voice.loading", step="speech-to-text", model=stt.id)
             self.stt = await asyncio.to_thread(Transcriber, stt.path, self._threads, self.priority)
             log.info("voice.loading", step="voice", model=models.DEFAULT_VOICE)
-            await self.voice(None)
+            voice = await self.voice(None)
             log.info("voice.loading", step="language model", model=llm.id, contexts=self._contexts)
             self.llm = await asyncio.to_thread(LlmPool, llm.path, self._contexts, 4096, self._threads, self.priority)
             log.info("voice.loading", step="warm-up")
-            await asyncio.to_thread(self._warm_up)
+            await asyncio.to_thread(self._warm_up, voice)
             log.info("voice.ready", seconds=round(time.monotonic() - started, 1))
         except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
@@ -59,11 +59,10 @@ class VoiceEngine:
             self._ready.set()
             self._loaded.set()
 
-    def _warm_up(self) -> None:
+    def _warm_up(self, voice: Synthesizer) -> None:
         """One synthesis and one transcription, so that the first caller does not wait for the first-run
         allocations of onnxruntime and CTranslate2 (≈ 25 ms and ≈ 50 ms here: `bench/cold_start.py`)."""
         assert self.stt is not None
-        voice = self._voices[models.resolve("voice", None).id]
         self.stt.transcribe(voice.synthesize("Hello, this is a test of the line."))
 
     def llama_weights(self, path: Path) -> Llama | None:
