@@ -7,7 +7,9 @@ cache and llama-cpp-python reuses the longest common token prefix, so a call tha
 only evaluates its new turn. When calls take turns on a context, the one leaving keeps a snapshot of
 its cache (a few MB: only the KV cells in use, not llama-cpp-python's copy of the logits) that is put
 back when it returns. `warm()` evaluates a call's system prompt before the first reply for the same
-reason.
+reason, and `prefill()` the next prompt as far as it is known (the history, the caller's words so far)
+while the caller is still talking, so that at the end of the turn only the last words and the reply's
+header are read: the first token then comes ≈ 150 ms after the turn's text instead of ≈ 350 ms.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ from typing import Any
 import llama_cpp
 import numpy as np
 from llama_cpp import Llama, LlamaState
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from appliance.llama_loading import load_llama
 from appliance.voice.speech_first import SpeechFirst
 
 Message = dict[str, str]
 MAX_SNAPSHOTS = 64  # KV-cache snapshots of calls waiting for a context (a few MB each)
+PREFILL_CHUNK = 4  # tokens per decode while prefilling: a reply that wants the context waits one chunk at most
+_CUT = "\u2063"  # stands for the caller's next words in a formatted prompt (an invisible separator)
 
 
 class LlmPool:
@@ -47,6 +52,8 @@ class LlmPool:
         self._owner: dict[int, str] = {}  # context → the call whose prompt its cache holds
         self._snapshots: OrderedDict[str, LlamaState] = OrderedDict()
         self._available = asyncio.Condition()
+        self._waiting = 0  # replies waiting for a context: a prefill gives its context up to them
+        self._formatter = _chat_formatter(first)
 
     @property
     def contexts(self) -> list[Llama]:
@@ -54,7 +61,11 @@ class LlmPool:
 
     async def _acquire(self, call_id: str) -> int:
         async with self._available:
-            await self._available.wait_for(lambda: bool(self._free))
+            self._waiting += 1
+            try:
+                await self._available.wait_for(lambda: bool(self._free))
+            finally:
+                self._waiting -= 1
             # Prefer the context that last served this call: its KV cache already holds the prompt.
             index = next((i for i in self._free if self._owner.get(i) == call_id), None)
             if index is None:
@@ -113,6 +124,49 @@ class LlmPool:
             index, context.create_chat_completion, messages=messages, max_tokens=1, temperature=0.0, release=True
         )
 
+    def _held_by(self, call_id: str) -> int | None:
+        """A free context whose cache holds this call."""
+        return next((i for i in self._free if self._owner.get(i) == call_id), None)
+
+    def can_prefill(self, call_id: str) -> bool:
+        """Whether a free context holds this call's cache: prefilling never moves a call to another context."""
+        return self._formatter is not None and self._held_by(call_id) is not None
+
+    async def prefill(self, call_id: str, messages: list[Message], user_so_far: str) -> int:
+        """Evaluate the prompt of the call's next reply up to the caller's words so far (after `messages`).
+        Best effort: skipped when no context holds the call, stopped between chunks when a reply wants
+        the context, paused while speech work runs. Returns the number of tokens evaluated."""
+        if self._formatter is None:
+            return 0
+        async with self._available:
+            # The call's own reply may be handing its context back right now: wait for that, not for others.
+            await self._available.wait_for(
+                lambda: self._held_by(call_id) is not None or call_id not in self._owner.values()
+            )
+            index = self._held_by(call_id)
+            if index is None:
+                return 0
+            self._free.remove(index)
+        formatted = self._formatter(messages=[*messages, {"role": "user", "content": _CUT}])
+        known = formatted.prompt[: formatted.prompt.rindex(_CUT)] + user_so_far
+        context = self._contexts[index]
+        tokens = context.tokenize(known.encode(), add_bos=not formatted.added_special, special=True)
+        return await self._on_context(index, self._extend, context, tokens, release=True)
+
+    def _extend(self, context: Llama, tokens: list[int]) -> int:
+        """Bring the context's cache to `tokens`, keeping the prefix it already holds (a worker thread)."""
+        kept = _common_prefix(context.input_ids[: context.n_tokens].tolist(), tokens)
+        if kept == len(tokens):
+            return 0  # nothing new; what the cache holds beyond is the next prompt's business
+        context.n_tokens = kept  # eval() drops the cache from here on
+        evaluated = 0
+        while kept + evaluated < len(tokens) and not self._waiting:
+            self._priority.wait()
+            chunk = tokens[kept + evaluated : kept + evaluated + PREFILL_CHUNK]
+            context.eval(chunk)
+            evaluated += len(chunk)
+        return evaluated
+
     async def stream(
         self, call_id: str, messages: list[Message], *, max_tokens: int = 120, temperature: float = 0.4
     ) -> AsyncIterator[str]:
@@ -149,6 +203,26 @@ class LlmPool:
             stop.set()
             # The context is free only once the thread has let go of it; do not wait for that here.
             worker.add_done_callback(lambda _done: loop.create_task(self._release(index)))
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+
+def _chat_formatter(context: Llama) -> Jinja2ChatFormatter | None:
+    """The formatter `create_chat_completion` uses for a model with a chat template in its file (as
+    llama-cpp-python builds it), so that a prefilled prompt is token for token the start of the real one.
+    None for other formats: no prefill."""
+    template = context.metadata.get("tokenizer.chat_template")
+    if context.chat_format != "chat_template.default" or not template:
+        return None
+    text = context._model.token_get_text
+    return Jinja2ChatFormatter(
+        template=template,
+        eos_token=text(context.token_eos()) if context.token_eos() != -1 else "",
+        bos_token=text(context.token_bos()) if context.token_bos() != -1 else "",
+        stop_token_ids=[context.token_eos()],
+    )
 
 
 def snapshot(context: Llama) -> LlamaState:

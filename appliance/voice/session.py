@@ -6,6 +6,10 @@ it is thrown away; when the turn is over (300 ms of silence after a complete sen
 700 ms) its audio is released. The reply is spoken chunk by chunk as the model streams. Caller
 speech while the agent talks pauses the agent within a few frames; a backchannel resumes it, a
 real turn drops the rest, and the history keeps only what the caller heard.
+
+While the line is otherwise idle, the model reads ahead: once the agent's reply is in the history, and
+every 600 ms of the caller's speech (transcribed as it goes), the next prompt is evaluated as far as it is
+known, so that at the end of the turn only its last words are left to read.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ log = structlog.get_logger(__name__)
 BEEP_WATCH_S = 30.0  # a beep this early in the call can only be a voicemail box
 GREETING_WAIT_S = 1.5  # outbound: let the callee say "Hello?" first, but do not wait longer than this
 BACKCHANNEL_MAX_MS = 1200  # longer speech during agent audio is a real interruption whatever it says
+READ_AHEAD_EVERY_MS = 600  # of the caller's speech between two early reads of their turn
 
 
 class CallSink(Protocol):
@@ -93,6 +98,8 @@ class ConversationSession:
         self.machine = False
         self.probes = GreetingProbes()
         self._stt_running = 0
+        self._read_ahead: asyncio.Task[None] | None = None
+        self._read_turn: tuple[Turn | None, int] = (None, 0)  # the turn last read ahead, and its speech then
         self.greeting: tuple[str, float] | None = None  # what the callee answered with, and when it ended
         self.ended: asyncio.Future[str | None] | None = None
         self.tts: Synthesizer | None = None
@@ -178,6 +185,7 @@ class ConversationSession:
             self.speaker.reset()
             self.speaker.say(first, pcm)
             self._agent_segment(first, started, len(pcm) / 16000)
+            self._read_ahead = self._spawn(self._prefill(None))
             if self.greeting:
                 latency = int((started - greeting_end) * 1000)
                 self.latencies.append(latency)
@@ -266,6 +274,8 @@ class ConversationSession:
                     self._spawn(self._probe_greeting(greeting))
             if self.barge is not None and self.barge.speech_ms > BACKCHANNEL_MAX_MS:
                 self._interrupt()  # too long for "mm-hmm": a real interruption, whatever the words
+            if speech and self._read_ahead_due():
+                self._read_ahead = self._spawn(self._prefill(self.turns.turn))
             if self.speaker.audible or self.turns.in_turn or (self.reply and not self.reply.task.done()):
                 self.last_activity = now
             elif now - self.last_activity > silence_timeout:
@@ -317,6 +327,39 @@ class ConversationSession:
                 self.reply.released.set()  # the speculative reply was for exactly these words
             elif self.turns.config.max_turn_ms <= (turn.last_speech_frame - turn.started_frame) * 20:
                 self._spawn(self._transcribe(turn))  # cut for length, never paused: transcribe now
+
+    def _replying(self) -> bool:
+        return self.reply is not None and self.reply.task is not None and not self.reply.task.done()
+
+    def _read_ahead_due(self) -> bool:
+        """Time to read the caller's turn so far: enough new speech, and nothing else wants the CPU (another
+        call's speech or generation, our own reply, a greeting still being judged)."""
+        turn, llm = self.turns.turn, self.engine.llm
+        if turn is None or llm is None or self.awaiting_greeting or self.machine or self.barge is not None:
+            return False
+        if self._read_ahead is not None and not self._read_ahead.done():
+            return False
+        last, spoken = self._read_turn
+        if turn.speech_ms < (spoken if turn is last else 0) + READ_AHEAD_EVERY_MS:
+            return False
+        return not self._replying() and not self.engine.priority.busy and llm.can_prefill(self.call_id)
+
+    async def _prefill(self, turn: Turn | None) -> None:
+        """Evaluate the next reply's prompt as far as it is known: the history, and the caller's words so
+        far when `turn` is given (≈ 100 ms of Whisper on the idle CPU)."""
+        assert self.engine.llm is not None and self.engine.stt is not None
+        try:
+            so_far = ""
+            if turn is not None:
+                self._read_turn = (turn, turn.speech_ms)
+                language = self.call.get("language") or "en"
+                said = await asyncio.to_thread(self.engine.stt.transcribe, bytes(turn.audio), language)
+                so_far = said.rstrip(" .?!…")  # Whisper ends a cut-off phrase with a stop the whole turn lacks
+                if not text.words(so_far) or self.turns.turn is not turn or self._replying():
+                    return  # their turn is over meanwhile: the reply reads it all
+            await self.engine.llm.prefill(self.call_id, self._messages(), so_far)
+        except Exception as exc:  # only time is lost: the reply reads the whole prompt itself
+            self._log.warning("voice.read_ahead_failed", error=f"{type(exc).__name__}: {exc}")
 
     def _barge_in(self, turn: Turn) -> None:
         self.speaker.pause()  # silence at once; the words decide later whether it was an interruption
@@ -427,6 +470,8 @@ class ConversationSession:
         await reply.released.wait()
         said, reply.end_call = text.strip_marks(reply.full_text)
         self._commit(reply, said)
+        if not reply.end_call:
+            self._read_ahead = self._spawn(self._prefill(None))
         if reply.first_audio_at is not None:
             latency = int((reply.first_audio_at - reply.turn_end_at) * 1000)
             if reply.turn is not None:

@@ -36,6 +36,10 @@ class SpeechFirst:
                 if not self._running:
                     self._idle.notify_all()
 
+    @property
+    def busy(self) -> bool:
+        return self._running > 0
+
     def wait(self) -> None:
         """Called by generation between two tokens: returns when no speech work runs."""
         with self._idle:

@@ -61,3 +61,67 @@ async def test_a_cancelled_reply_hands_the_context_back(pool: LlmPool) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await asyncio.wait_for(reply(pool, "d", "plum"), timeout=60)
+
+
+def count_evaluated(pool: LlmPool) -> list[int]:
+    """Token counts of each decode on the pool's context, in order."""
+    context = pool.contexts[0]
+    counts: list[int] = []
+    real_eval = context.eval
+
+    def counting(tokens: list[int]) -> None:
+        counts.append(len(tokens))
+        real_eval(tokens)
+
+    context.eval = counting  # type: ignore[method-assign]
+    return counts
+
+
+SYSTEM = [{"role": "system", "content": "You are a receptionist. Answer in one short sentence."}]
+SAID = "Hello, could we move my appointment to Friday morning please?"
+
+
+async def answer(pool: LlmPool, call_id: str) -> str:
+    messages = [*SYSTEM, {"role": "user", "content": SAID}]
+    return "".join([p async for p in pool.stream(call_id, messages, max_tokens=12, temperature=0.0)])
+
+
+async def test_a_prefilled_prompt_leaves_only_the_last_words_to_read_and_changes_no_word(pool: LlmPool) -> None:
+    await pool.warm("plain", SYSTEM)
+    counts = count_evaluated(pool)
+    plain = await answer(pool, "plain")
+    unprefilled = counts[0]
+    pool.forget("plain")
+
+    await pool.warm("early", SYSTEM)
+    counts.clear()
+    so_far = SAID.rsplit(" ", 2)[0]  # "…to Friday": what a transcript taken while they talk would read
+    assert await pool.prefill("early", SYSTEM, so_far) > 0
+    assert all(n <= 4 for n in counts), counts  # in small chunks, so a reply waiting for the context is not held up
+    counts.clear()
+    assert await answer(pool, "early") == plain
+    assert counts[0] <= unprefilled - 8, (counts[0], unprefilled)
+    pool.forget("early")
+
+
+async def test_prefill_never_takes_a_context_that_holds_another_call(pool: LlmPool) -> None:
+    await pool.warm("owner", SYSTEM)
+    counts = count_evaluated(pool)
+    assert not pool.can_prefill("other")
+    assert await pool.prefill("other", SYSTEM, "Hello") == 0
+    assert counts == []
+    assert pool.can_prefill("owner")
+    pool.forget("owner")
+
+
+async def test_a_prefill_gives_the_context_up_to_a_reply_that_wants_it(pool: LlmPool) -> None:
+    await pool.warm("long", SYSTEM)
+    counts = count_evaluated(pool)
+    words = " ".join(["very"] * 400)  # 100 chunks: far longer than the reply takes to ask
+    prefill = asyncio.create_task(pool.prefill("long", SYSTEM, words))
+    while not counts:  # noqa: ASYNC110 (filled by the worker thread)
+        await asyncio.sleep(0.001)
+    said = await asyncio.wait_for(answer(pool, "long"), timeout=60)
+    assert said
+    assert await prefill < 400
+    pool.forget("long")

@@ -1,13 +1,17 @@
-"""How the conversation treats the caller's turns around a backchannel (no models: the turn events by hand)."""
+"""How the conversation treats the caller's turns: around a backchannel, and when it reads them ahead (no models:
+the turn events and the engine by hand)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from appliance.telephony.browser_media import BrowserMedia
 from appliance.voice.session import ConversationSession, Reply
+from appliance.voice.speech_first import SpeechFirst
 from appliance.voice.turns import Turn, TurnEvent
 
 
@@ -62,3 +66,61 @@ async def test_a_backchannel_that_ends_is_no_turn_of_the_conversation() -> None:
     conversation.reply = reply
     conversation._on_turn_event(TurnEvent.ENDED, turn)
     assert not reply.released.is_set()
+
+
+class Pool:
+    def __init__(self) -> None:
+        self.free = True
+
+    def can_prefill(self, call_id: str) -> bool:
+        return self.free
+
+
+def reading_session() -> tuple[ConversationSession, Pool, SpeechFirst]:
+    pool, priority = Pool(), SpeechFirst()
+    engine = SimpleNamespace(llm=pool, priority=priority)
+    conversation = ConversationSession({"id": "call-1", "direction": "inbound"}, BrowserMedia(), engine, Sink())  # type: ignore[arg-type]
+    return conversation, pool, priority
+
+
+def talking(conversation: ConversationSession, speech_ms: int) -> Turn:
+    turn = conversation.turns.turn = conversation.turns.turn or Turn()
+    turn.speech_frames = speech_ms // 20
+    return turn
+
+
+async def test_the_callers_turn_is_read_ahead_every_600_ms_of_their_speech() -> None:
+    conversation, _pool, _priority = reading_session()
+    turn = talking(conversation, 580)
+    assert not conversation._read_ahead_due()
+    talking(conversation, 600)
+    assert conversation._read_ahead_due()
+    conversation._read_turn = (turn, 600)  # read at 600 ms
+    talking(conversation, 1180)
+    assert not conversation._read_ahead_due()
+    talking(conversation, 1200)
+    assert conversation._read_ahead_due()
+    conversation.turns.turn = Turn(speech_frames=30)  # a new turn counts from its own start
+    assert conversation._read_ahead_due()
+
+
+async def test_reading_ahead_waits_while_anything_else_wants_the_cpu_or_the_words() -> None:
+    conversation, pool, priority = reading_session()
+    talking(conversation, 800)
+    assert conversation._read_ahead_due()
+    with priority.speech():  # a synthesis or transcription (this call's or another's) is running
+        assert not conversation._read_ahead_due()
+    pool.free = False  # the context is busy or holds another call
+    assert not conversation._read_ahead_due()
+    pool.free = True
+    conversation.barge = conversation.turns.turn  # talking over the agent: the words decide what it is first
+    assert not conversation._read_ahead_due()
+    conversation.barge = None
+    conversation.awaiting_greeting = True  # "Hello?" is judged for a voicemail greeting
+    assert not conversation._read_ahead_due()
+    conversation.awaiting_greeting = False
+    conversation.reply = Reply("earlier words", conversation.turns.turn, 0.0)
+    conversation.reply.task = asyncio.get_running_loop().create_future()  # type: ignore[assignment]
+    assert not conversation._read_ahead_due()  # a speculative reply is being generated
+    conversation.reply.task.set_result(None)  # type: ignore[union-attr]
+    assert conversation._read_ahead_due()
