@@ -4,7 +4,8 @@ Measured where the caller hears it (the person's end of the line): reply latency
 person's speech → first agent audio) over many turns, barge-in stop time (person starts talking
 over the agent → agent audio stops), a concurrency sweep (p95 reply latency and CPU with N
 simultaneous conversations), and the appliance's memory (idle with models loaded, and per extra
-call). The agent's own breakdown per turn (STT, LLM first token, TTS) comes from the call events.
+call). The agent's own breakdown per turn (STT, LLM first token, first words complete, their TTS, TTS of
+the whole reply) comes from the call events.
 Writes bench/results/conversation.json.
 """
 
@@ -125,7 +126,7 @@ def main() -> None:
             print(f"call {i + 1} ({calls[0]['status']}): {len(latencies)}/{args.turns} turns", flush=True)
             i += 1
         out["reply_latency_at_caller_ms"] = stats(latencies)
-        keys = ("latency_ms", "stt_ms", "llm_first_token_ms", "tts_ms")
+        keys = ("latency_ms", "stt_ms", "llm_first_token_ms", "first_chunk_ms", "first_tts_ms", "tts_ms")
         out["agent_breakdown_ms"] = {key: stats([t[key] for t in agent_turns]) for key in keys}
         load["after_latency"] = round(os.getloadavg()[0], 2)
         print(f"reply latency at the caller: {out['reply_latency_at_caller_ms']}", flush=True)

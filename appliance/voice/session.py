@@ -67,6 +67,8 @@ class Reply:
     end_call: bool = False
     first_audio_at: float | None = None
     first_token_at: float | None = None
+    first_chunk_at: float | None = None  # the first speakable words were complete
+    first_tts_ms: int = 0
     started_at: float = 0.0
     committed: bool = False
 
@@ -482,6 +484,8 @@ class ConversationSession:
                     "latency_ms": latency,
                     "stt_ms": stt_ms,
                     "llm_first_token_ms": int(((reply.first_token_at or loop.time()) - reply.started_at) * 1000),
+                    "first_chunk_ms": int(((reply.first_chunk_at or loop.time()) - reply.started_at) * 1000),
+                    "first_tts_ms": reply.first_tts_ms,
                     "tts_ms": tts_ms,
                     "user": reply.user_text if reply.turn else None,
                     "agent": said,
@@ -497,9 +501,12 @@ class ConversationSession:
         clean, _ = text.strip_marks(chunk)
         if not text.words(clean):
             return 0
+        if reply.first_chunk_at is None:
+            reply.first_chunk_at = asyncio.get_running_loop().time()
         started = time.perf_counter()
         pcm = await asyncio.to_thread(self.tts.synthesize, clean)
         tts_ms = int((time.perf_counter() - started) * 1000)
+        reply.first_tts_ms = reply.first_tts_ms or tts_ms
         await reply.released.wait()
         if reply.first_audio_at is None:
             self.speaker.reset()
