@@ -53,7 +53,7 @@ class LlmPool:
         self._snapshots: OrderedDict[str, LlamaState] = OrderedDict()
         self._available = asyncio.Condition()
         self._waiting = 0  # replies waiting for a context: a prefill gives its context up to them
-        self._formatter = _chat_formatter(first)
+        self._formatter = chat_formatter(first)
 
     @property
     def contexts(self) -> list[Llama]:
@@ -209,7 +209,7 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
 
 
-def _chat_formatter(context: Llama) -> Jinja2ChatFormatter | None:
+def chat_formatter(context: Llama) -> Jinja2ChatFormatter | None:
     """The formatter `create_chat_completion` uses for a model with a chat template in its file (as
     llama-cpp-python builds it), so that a prefilled prompt is token for token the start of the real one.
     None for other formats: no prefill."""

@@ -19,6 +19,21 @@ def test_first_chunk_ends_at_a_clause_so_speech_starts_early() -> None:
     assert chunks_of(pieces) == ["Sure, Alex,", "Friday works.", "See you then."]
 
 
+def test_the_first_chunk_is_cut_when_its_mark_comes_not_one_token_later() -> None:
+    """The caller waits for the first chunk: "Great!" goes to TTS before the model writes " I'll"."""
+    for first, rest in ((["Great", "!"], [" I'll", " call", "."]), (["Okay", ",", " Alex", "."], [" Bye", "."])):
+        chunker = SentenceChunker()
+        assert [c for p in first[:-1] for c in chunker.push(p)] == []
+        assert chunker.push(first[-1]) == ["".join(first)]
+        assert [c for p in rest for c in chunker.push(p)] + chunker.flush() == ["".join(rest).strip()]
+
+
+def test_abbreviations_and_initials_do_not_end_a_sentence() -> None:
+    pieces = ["Dr", ".", " Smith", " sees", " you", " at", " 3", " p", ".m", ".", " tomorrow", "."]
+    pieces += [" Mrs", ". ", "Lee", "."]
+    assert chunks_of(pieces) == ["Dr. Smith sees you at 3 p.m. tomorrow.", "Mrs. Lee."]
+
+
 def test_later_chunks_are_whole_sentences_unless_very_long() -> None:
     assert chunks_of(["Okay. ", "I have you down for Friday, at ten, in the morning. ", "Bye."]) == [
         "Okay.",
