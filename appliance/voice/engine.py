@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 LOAD_WAIT_SECONDS = 300.0
+PHRASES = 256  # short phrases kept per voice once synthesised (≈ 10 KB each)
 
 
 class VoiceEngine:
@@ -85,5 +86,5 @@ class VoiceEngine:
         """The Piper voice `voice_id` (default voice when None), loaded on first use."""
         model = models.resolve("voice", voice_id)
         if model.id not in self._voices:
-            self._voices[model.id] = await asyncio.to_thread(Synthesizer, Path(model.path), self.priority)
+            self._voices[model.id] = await asyncio.to_thread(Synthesizer, Path(model.path), self.priority, PHRASES)
         return self._voices[model.id]
