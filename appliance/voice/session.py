@@ -8,8 +8,8 @@ speech while the agent talks pauses the agent within a few frames; a backchannel
 real turn drops the rest, and the history keeps only what the caller heard.
 
 While the line is otherwise idle, the model reads ahead: once the agent's reply is in the history, and
-every 600 ms of the caller's speech (transcribed as it goes), the next prompt is evaluated as far as it is
-known, so that at the end of the turn only its last words are left to read.
+as the caller speaks (their turn transcribed every 600 ms of speech, less often in a long one), the next
+prompt is evaluated as far as it is known, so that at the end of the turn only its last words are left.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ log = structlog.get_logger(__name__)
 BEEP_WATCH_S = 30.0  # a beep this early in the call can only be a voicemail box
 GREETING_WAIT_S = 1.5  # outbound: let the callee say "Hello?" first, but do not wait longer than this
 BACKCHANNEL_MAX_MS = 1200  # longer speech during agent audio is a real interruption whatever it says
-READ_AHEAD_EVERY_MS = 600  # of the caller's speech between two early reads of their turn
+READ_AHEAD_EVERY_MS = 600  # of the caller's speech between two early reads of their turn, at least…
+READ_AHEAD_GROWTH = 1.5  # …and a long turn is read at 1.5 times the speech of the last read: Whisper reads the
+# whole turn each time, so a monologue costs a bounded multiple of one read of it
 
 
 class CallSink(Protocol):
@@ -342,7 +344,8 @@ class ConversationSession:
         if self._read_ahead is not None and not self._read_ahead.done():
             return False
         last, spoken = self._read_turn
-        if turn.speech_ms < (spoken if turn is last else 0) + READ_AHEAD_EVERY_MS:
+        spoken = spoken if turn is last else 0
+        if turn.speech_ms < max(spoken + READ_AHEAD_EVERY_MS, spoken * READ_AHEAD_GROWTH):
             return False
         return not self._replying() and not self.engine.priority.busy and llm.can_prefill(self.call_id)
 

@@ -89,17 +89,18 @@ def talking(conversation: ConversationSession, speech_ms: int) -> Turn:
     return turn
 
 
-async def test_the_callers_turn_is_read_ahead_every_600_ms_of_their_speech() -> None:
+async def test_the_callers_turn_is_read_ahead_every_600_ms_of_their_speech_and_a_long_one_less_often() -> None:
     conversation, _pool, _priority = reading_session()
     turn = talking(conversation, 580)
     assert not conversation._read_ahead_due()
-    talking(conversation, 600)
-    assert conversation._read_ahead_due()
-    conversation._read_turn = (turn, 600)  # read at 600 ms
-    talking(conversation, 1180)
-    assert not conversation._read_ahead_due()
-    talking(conversation, 1200)
-    assert conversation._read_ahead_due()
+    for read_at, next_at in ((600, 1200), (1200, 1800), (1800, 2700), (6000, 9000)):
+        talking(conversation, read_at)
+        assert conversation._read_ahead_due()
+        conversation._read_turn = (turn, read_at)  # read then
+        talking(conversation, next_at - 20)
+        assert not conversation._read_ahead_due()
+        talking(conversation, next_at)
+        assert conversation._read_ahead_due()
     conversation.turns.turn = Turn(speech_frames=30)  # a new turn counts from its own start
     assert conversation._read_ahead_due()
 
