@@ -97,7 +97,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=30, help="reply latencies to collect at the caller")
     parser.add_argument("--barge", type=int, default=5, help="calls with a caller who interrupts")
-    parser.add_argument("--sweep", default="1,2,4", help="simultaneous conversations to try")
+    parser.add_argument("--sweep", default="1,2,4,8,12,16", help="simultaneous conversations to try")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="bench-conversation-"))
     appliance = ServerProcess(data_dir, env={"APPLIANCE_VOICE": "true", "APPLIANCE_MAX_CONCURRENT_CALLS": "16"})
