@@ -70,7 +70,7 @@ class Reply:
     first_audio_at: float | None = None
     first_token_at: float | None = None
     first_chunk_at: float | None = None  # the first speakable words were complete
-    first_tts_ms: int = 0
+    first_tts_ms: int | None = None
     started_at: float = 0.0
     committed: bool = False
 
@@ -488,7 +488,7 @@ class ConversationSession:
                     "stt_ms": stt_ms,
                     "llm_first_token_ms": int(((reply.first_token_at or loop.time()) - reply.started_at) * 1000),
                     "first_chunk_ms": int(((reply.first_chunk_at or loop.time()) - reply.started_at) * 1000),
-                    "first_tts_ms": reply.first_tts_ms,
+                    "first_tts_ms": reply.first_tts_ms or 0,
                     "tts_ms": tts_ms,
                     "user": reply.user_text if reply.turn else None,
                     "agent": said,
@@ -509,7 +509,8 @@ class ConversationSession:
         started = time.perf_counter()
         pcm = await asyncio.to_thread(self.tts.synthesize, clean)
         tts_ms = int((time.perf_counter() - started) * 1000)
-        reply.first_tts_ms = reply.first_tts_ms or tts_ms
+        if reply.first_tts_ms is None:
+            reply.first_tts_ms = tts_ms  # 0 for a kept phrase
         await reply.released.wait()
         if reply.first_audio_at is None:
             self.speaker.reset()

@@ -4,6 +4,7 @@ the turn events and the engine by hand)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -125,3 +126,20 @@ async def test_reading_ahead_waits_while_anything_else_wants_the_cpu_or_the_word
     assert not conversation._read_ahead_due()  # a speculative reply is being generated
     conversation.reply.task.set_result(None)  # type: ignore[union-attr]
     assert conversation._read_ahead_due()
+
+
+async def test_the_first_words_tts_time_is_theirs_even_when_they_were_kept_and_took_no_time() -> None:
+    conversation, _media, _sink = session()
+    waits = iter([0.0, 0.05])  # a kept "Great!", then a sentence Piper takes 50 ms for
+
+    class Voice:
+        def synthesize(self, said: str) -> bytes:
+            time.sleep(next(waits))
+            return bytes(3200)
+
+    conversation.tts = Voice()  # type: ignore[assignment]
+    reply = Reply("Yes, this is Alex.", None, 0.0)
+    reply.released.set()
+    await conversation._speak(reply, "Great!")
+    await conversation._speak(reply, "Let me check that for you.")
+    assert reply.first_tts_ms is not None and reply.first_tts_ms < 40  # not the sentence's 50 ms
