@@ -17,6 +17,9 @@ FIRST_CHUNK_MIN_WORDS = 2
 # A full stop after these, or after a single letter ("p.m."), does not end a sentence.
 ABBREVIATIONS = frozenset("mr mrs ms dr st jr sr vs etc inc ltd co no mt ft approx".split())
 CHUNK_MIN_WORDS = 4
+# After the first chunk, a shorter sentence ("Alex!") waits for the next one: synthesised alone it would
+# sound like an exclamation of its own between two pauses.
+SENTENCE_MIN_WORDS = 3
 
 # Said while the agent talks, these acknowledge; they do not take the turn.
 BACKCHANNELS = frozenset(
@@ -52,7 +55,7 @@ class SentenceChunker:
 
     def _cut_point(self) -> int | None:
         buffer = self._buffer
-        ends = [m.end() for m in _SENTENCE_END.finditer(buffer) if _ends_sentence(*m.groups())][:1]
+        ends = [m.end() for m in _SENTENCE_END.finditer(buffer) if self._ends_chunk(m)][:1]
         if self._chunks == 0:
             ends += [m.end() for m in _FIRST_END.finditer(buffer) if self._ends_first_chunk(m)][:1]
             ends += [m.end() for m in _CLAUSE_END.finditer(buffer) if self._long_enough(m, FIRST_CHUNK_MIN_WORDS)][:1]
@@ -66,6 +69,10 @@ class SentenceChunker:
 
     def _long_enough(self, m: re.Match[str], min_words: int) -> bool:
         return len(self._buffer[: m.end()].split()) >= min_words
+
+    def _ends_chunk(self, m: re.Match[str]) -> bool:
+        """A sentence end; after the first chunk, of a sentence long enough to be spoken alone."""
+        return _ends_sentence(*m.groups()) and (self._chunks == 0 or self._long_enough(m, SENTENCE_MIN_WORDS))
 
     def _ends_first_chunk(self, m: re.Match[str]) -> bool:
         word, mark = m.groups()

@@ -16,7 +16,7 @@ def chunks_of(pieces: list[str]) -> list[str]:
 
 def test_first_chunk_ends_at_a_clause_so_speech_starts_early() -> None:
     pieces = ["Sure", ",", " Alex", ",", " Friday", " works", ".", " See", " you", " then", "."]
-    assert chunks_of(pieces) == ["Sure, Alex,", "Friday works.", "See you then."]
+    assert chunks_of(pieces) == ["Sure, Alex,", "Friday works. See you then."]
 
 
 def test_the_first_chunk_is_cut_when_its_mark_comes_not_one_token_later() -> None:
@@ -32,6 +32,11 @@ def test_abbreviations_and_initials_do_not_end_a_sentence() -> None:
     pieces = ["Dr", ".", " Smith", " sees", " you", " at", " 3", " p", ".m", ".", " tomorrow", "."]
     pieces += [" Mrs", ". ", "Lee", "."]
     assert chunks_of(pieces) == ["Dr. Smith sees you at 3 p.m. tomorrow.", "Mrs. Lee."]
+
+
+def test_a_short_later_sentence_is_spoken_with_the_next_one() -> None:
+    pieces = ["Thank", " you", ",", " Alex", "!", " I", " appreciate", " it", ".", " See", " you", " then", "."]
+    assert chunks_of(pieces) == ["Thank you,", "Alex! I appreciate it.", "See you then."]
 
 
 def test_later_chunks_are_whole_sentences_unless_very_long() -> None:
