@@ -128,6 +128,7 @@ def main() -> None:
         out["reply_latency_at_caller_ms"] = stats(latencies)
         keys = ("latency_ms", "stt_ms", "llm_first_token_ms", "first_chunk_ms", "first_tts_ms", "tts_ms")
         out["agent_breakdown_ms"] = {key: stats([t[key] for t in agent_turns]) for key in keys}
+        out["agent_turns"] = agent_turns  # each turn's breakdown and words: the profile behind the figures
         load["after_latency"] = round(os.getloadavg()[0], 2)
         print(f"reply latency at the caller: {out['reply_latency_at_caller_ms']}", flush=True)
 
