@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,10 @@ RULES = (
 def system_prompt(call: dict[str, Any], now: datetime) -> str:
     name = call.get("agent_name") or "an assistant"
     persona = (call.get("persona") or "").strip()
-    lines = [f"You are {name}." + (f" {persona}" if persona else "")]
+    if re.match(r"(?i)you('| a)re\b", persona):
+        lines = [persona]  # it says who the agent is; the agent's name is then only the user's label for it
+    else:
+        lines = [f"You are {name}." + (f" {persona}" if persona else "")]
     other = call.get("to_number") if call.get("direction") == "outbound" else call.get("from_number")
     kind = "You placed this call" if call.get("direction") == "outbound" else "You answered this call"
     lines.append(f"{kind}{f' ({other})' if other else ''}. It is {now:%A %d %B %Y, %H:%M}.")
@@ -38,7 +42,16 @@ def system_prompt(call: dict[str, Any], now: datetime) -> str:
     return "\n".join(lines)
 
 
-OPEN_CALL = "(The call has just connected. Greet the person and start.)"
+def open_call(call: dict[str, Any]) -> str:
+    """What the model is told when it speaks first (no `first_message`)."""
+    if call.get("direction") == "outbound":
+        return (
+            "(You placed this call and the person has just answered. Greet them, say who you are and why "
+            "you are calling, in one or two short sentences.)"
+        )
+    return "(You have just answered this call. Greet the caller, say who you are, and ask how you can help.)"
+
+
 STILL_THERE = "Are you still there?"
 SILENT_GOODBYE = "I can't hear anything, so I'll let you go. Goodbye."
 

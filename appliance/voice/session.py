@@ -197,7 +197,7 @@ class ConversationSession:
             self.last_activity = started + len(pcm) / 16000
         else:
             await warm
-            self._start_reply(prompt.OPEN_CALL, None, release=True)
+            self._start_reply(prompt.open_call(self.call), None, release=True)
 
     # --- who answered -------------------------------------------------------------------------
     def _decide(self, verdict: Verdict, late_ok: bool = False) -> None:
