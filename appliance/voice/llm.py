@@ -107,7 +107,9 @@ class LlmPool:
     async def _release(self, index: int) -> None:
         async with self._available:
             self._free.append(index)
-            self._available.notify()
+            # Everyone re-checks: a waiting prefill wants only its own call's context, so waking just one
+            # waiter could wake that prefill and leave a reply waiting beside a free context.
+            self._available.notify_all()
 
     def forget(self, call_id: str) -> None:
         """The call ended: its contexts are free for anyone, its snapshot is dropped."""

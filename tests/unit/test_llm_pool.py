@@ -125,3 +125,22 @@ async def test_a_prefill_gives_the_context_up_to_a_reply_that_wants_it(pool: Llm
     assert said
     assert await prefill < 400
     pool.forget("long")
+
+
+async def test_a_prefill_waiting_for_its_own_busy_context_does_not_keep_a_reply_from_a_freed_one() -> None:
+    try:
+        small = models.resolve("llm", "SmolLM2-135M-Instruct.Q4_1")
+    except models.ModelMissing as exc:
+        pytest.skip(str(exc))
+    pool = LlmPool(small.path, size=2, n_ctx=512)
+    await pool.warm("a", SYSTEM)
+    held_by_a = await pool._acquire("a")  # a's reply is being generated on the context with a's cache
+    held_by_b = await pool._acquire("b")
+    prefill = asyncio.create_task(pool.prefill("a", SYSTEM, "Hello"))  # waits for a's context
+    await asyncio.sleep(0.05)
+    reply = asyncio.create_task(answer(pool, "c"))  # waits for any context
+    await asyncio.sleep(0.05)
+    await pool._release(held_by_b)  # b is done: c must get that context, whatever else is waiting
+    assert await asyncio.wait_for(reply, timeout=30)
+    await pool._release(held_by_a)
+    await asyncio.wait_for(prefill, timeout=30)
