@@ -144,3 +144,16 @@ async def test_a_prefill_waiting_for_its_own_busy_context_does_not_keep_a_reply_
     assert await asyncio.wait_for(reply, timeout=30)
     await pool._release(held_by_a)
     await asyncio.wait_for(prefill, timeout=30)
+
+
+async def test_a_prompt_that_cannot_be_formatted_keeps_no_context(pool: LlmPool) -> None:
+    await pool.warm("z", SYSTEM)
+
+    def broken(**_: object) -> None:
+        raise ValueError("template error")
+
+    pool._formatter = broken  # type: ignore[assignment]
+    with pytest.raises(ValueError):
+        await pool.prefill("z", SYSTEM, "Hello")
+    assert await asyncio.wait_for(answer(pool, "z"), timeout=30)
+    pool.forget("z")
