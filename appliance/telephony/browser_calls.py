@@ -31,6 +31,25 @@ BROWSER = "browser"  # the call's from_number and to_number: there is no phone n
 CLOSE_TIMEOUT_S = 5.0
 
 
+def record_talk(db: sqlite_utils.Database, agent: dict[str, Any]) -> str:
+    """A talk in the console as a call row: inbound, from and to "browser", answered by a person."""
+    call, _ = store.create_call(
+        db,
+        agent=agent,
+        direction="inbound",
+        to_number=BROWSER,
+        from_number=BROWSER,
+        trunk_id=None,
+        instructions=None,
+        context={},
+        metadata={"via": "webrtc"},
+        webhook_url=None,
+        status="initiated",
+    )
+    store.transition(db, call.id, "in_progress", answered_by="human")
+    return call.id
+
+
 class Busy(ApplianceError):
     status_code = 429
     code = "too_many_calls"
@@ -88,31 +107,18 @@ class BrowserCalls:
                 "this appliance has no network interface but loopback, so no browser can reach it over WebRTC",
                 code="no_network_interface",
             )
-        call, _ = store.create_call(
-            self.db,
-            agent=agent,
-            direction="inbound",
-            to_number=BROWSER,
-            from_number=BROWSER,
-            trunk_id=None,
-            instructions=None,
-            context={},
-            metadata={"via": "webrtc"},
-            webhook_url=None,
-            status="initiated",
-        )
-        store.transition(self.db, call.id, "in_progress", answered_by="human")
-        live = BrowserCall(call.id, peer, media, asyncio.Event())
-        self.live[call.id] = live
+        call_id = record_talk(self.db, agent)
+        live = BrowserCall(call_id, peer, media, asyncio.Event())
+        self.live[call_id] = live
 
         @peer.on("connectionstatechange")
         def _state() -> None:
             if peer.connectionState in ("failed", "closed"):
                 live.hangup.set()
 
-        live.task = asyncio.create_task(self._run(live), name=f"browser-{call.id}")
-        log.info("browser.call_started", call_id=call.id, agent_id=agent_id)
-        return call.id, peer.localDescription.sdp
+        live.task = asyncio.create_task(self._run(live), name=f"browser-{call_id}")
+        log.info("browser.call_started", call_id=call_id, agent_id=agent_id)
+        return call_id, peer.localDescription.sdp
 
     async def end(self, call_id: str, reason: str = "caller_hangup") -> None:
         """The person hung up in the console, or the call was cancelled over the API (`canceled`)."""

@@ -68,7 +68,7 @@ class LlmPool:
             finally:
                 self._waiting -= 1
             # Prefer the context that last served this call: its KV cache already holds the prompt.
-            index = next((i for i in self._free if self._owner.get(i) == call_id), None)
+            index = self._held_by(call_id)
             if index is None:
                 index = next((i for i in self._free if i not in self._owner), self._free[0])
             self._free.remove(index)

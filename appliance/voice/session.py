@@ -280,7 +280,7 @@ class ConversationSession:
                 self._interrupt()  # too long for "mm-hmm": a real interruption, whatever the words
             if speech and self._read_ahead_due():
                 self._read_ahead = self._spawn(self._prefill(self.turns.turn))
-            if self.speaker.audible or self.turns.in_turn or (self.reply and not self.reply.task.done()):
+            if self.speaker.audible or self.turns.in_turn or self._replying():
                 self.last_activity = now
             elif now - self.last_activity > silence_timeout:
                 self._on_silence()

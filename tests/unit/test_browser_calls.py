@@ -34,26 +34,13 @@ async def test_hanging_up_completes_the_call_even_if_webrtc_never_closes(
     monkeypatch.setattr(browser_calls, "CLOSE_TIMEOUT_S", 0.2)
     db = open_db(tmp_path / "x.db")
     agent_id = agents.create_agent(db, {"name": "Sam", "type": "outbound", "instructions": "Talk"})
-    call, _ = calls.create_call(
-        db,
-        agent=agents.agent_row(db, agent_id),
-        direction="inbound",
-        to_number="browser",
-        from_number="browser",
-        trunk_id=None,
-        instructions=None,
-        context={},
-        metadata={"via": "webrtc"},
-        webhook_url=None,
-        status="initiated",
-    )
-    calls.transition(db, call.id, "in_progress", answered_by="human")
+    call_id = browser_calls.record_talk(db, agents.agent_row(db, agent_id))
     talks = BrowserCalls(Settings(), db, lambda _row, _media: Forever(), live_calls={})
-    live = BrowserCall(call.id, peer=Forever(), media=Forever(), hangup=asyncio.Event())  # type: ignore[arg-type]
-    talks.live[call.id] = live
+    live = BrowserCall(call_id, peer=Forever(), media=Forever(), hangup=asyncio.Event())  # type: ignore[arg-type]
+    talks.live[call_id] = live
     live.task = asyncio.create_task(talks._run(live))
     await asyncio.sleep(0.05)
-    await asyncio.wait_for(talks.end(call.id), timeout=5)
-    row: dict[str, Any] = calls.call_row(db, call.id)
+    await asyncio.wait_for(talks.end(call_id), timeout=5)
+    row: dict[str, Any] = calls.call_row(db, call_id)
     assert (row["status"], row["end_reason"]) == ("completed", "caller_hangup")
     assert not talks.live
