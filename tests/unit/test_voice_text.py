@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.voice.stt import collapse_repeats
 from appliance.voice.text import SentenceChunker, ends_sentence, heard_part, is_backchannel, strip_marks
 
 
@@ -75,14 +74,6 @@ def test_end_call_mark_is_removed_and_reported() -> None:
 def test_sentence_end_detection() -> None:
     assert ends_sentence("Yes, this is Alex.") and ends_sentence("Who?")
     assert not ends_sentence("I was thinking") and not ends_sentence("well...")
-
-
-def test_whisper_repeats_into_padding_are_collapsed() -> None:
-    assert collapse_repeats("Hello? Hello? Hello? Hello") == "Hello?"
-    assert collapse_repeats("Round 10 in the morning. Round 10 in the") == "Round 10 in the morning."
-    assert collapse_repeats("Hello? Who is this? Hello? Who is this") == "Hello? Who is this?"
-    assert collapse_repeats("Yes. No.") == "Yes. No."
-    assert collapse_repeats("Yes. No. Yes.") == "Yes. No. Yes."
 
 
 def test_word_error_rate_counts_edits_over_reference_words() -> None:
