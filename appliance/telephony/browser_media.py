@@ -103,7 +103,7 @@ class BrowserMedia(PlaysOut):
         whole = len(data) - len(data) % FRAME_BYTES
         for start in range(0, whole, FRAME_BYTES):
             seq = self._rx_sequence
-            self._push(AudioFrame(data[start : start + FRAME_BYTES], seq * SAMPLES_PER_FRAME, seq))
+            self._push(AudioFrame(data[start : start + FRAME_BYTES], seq * SAMPLES_PER_FRAME, seq, at))
             self._rx_sequence += 1
         self._rx_pending = data[whole:]
 

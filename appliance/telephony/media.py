@@ -40,6 +40,9 @@ class AudioFrame(NamedTuple):
     pcm: bytes
     timestamp: int
     sequence_number: int
+    # Loop time the packet arrived: the moment a caller's words reached us, whenever the conversation
+    # gets round to reading the frame (its queue can back up behind speech work).
+    arrived: float
 
 
 class FrameQueue:
@@ -211,8 +214,9 @@ class RtpEndpoint(PlaysOut, asyncio.DatagramProtocol):
             if gap > 0:
                 stats.packets_lost += gap
         self._rx_seq = pkt.sequence_number
-        self.last_received_at = self._loop.time() if self._loop else None
-        self._push(AudioFrame(ulaw_decode(pkt.payload), pkt.timestamp, pkt.sequence_number))
+        now = self._loop.time() if self._loop else 0.0
+        self.last_received_at = now
+        self._push(AudioFrame(ulaw_decode(pkt.payload), pkt.timestamp, pkt.sequence_number, now))
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable once Asterisk tore the channel down; the call's end arrives over ARI.

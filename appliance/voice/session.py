@@ -61,7 +61,7 @@ class Reply:
 
     user_text: str
     turn: Turn | None  # the caller turn it answers (None: the agent opens or prompts)
-    turn_end_at: float  # loop time of the caller's last speech frame
+    turn_end_at: float  # arrival (loop time) of the caller's last voiced frame
     released: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     spoken: list[str] = field(default_factory=list)
@@ -257,7 +257,7 @@ class ConversationSession:
     async def _listen(self) -> None:
         loop = asyncio.get_running_loop()
         silence_timeout = float(self.call.get("silence_timeout_seconds") or 20)
-        async for pcm in continuous_frames(self.media):
+        async for pcm, arrived in continuous_frames(self.media):
             now = loop.time()
             self.recorder.caller(pcm)
             if self.beep is not None and self.beep.feed(pcm):
@@ -266,7 +266,7 @@ class ConversationSession:
             elif self.beep is not None and self._ms() > BEEP_WATCH_S * 1000:
                 self.beep = None
             speech = self.vad.is_speech(pcm)
-            result = self.turns.feed(pcm, speech, now)
+            result = self.turns.feed(pcm, speech, arrived)
             if result is not None:
                 self._on_turn_event(*result)
             if self.awaiting_greeting and self.turns.turn is not None:

@@ -52,9 +52,14 @@ def collapse_repeats(text: str) -> str:
 
 
 def cut_loop(text: str) -> str:
-    """'19, 19, 19, 19' → '19': a segment that never closed repeats a phrase, commas and all."""
+    """'19, 19, 19, 19' → '19', 'The number 3, 3, 3' → 'The number 3': a segment that never closed ends
+    in a phrase said over and over, commas and all. Kept once, from where the repeating starts."""
     clauses = [s.strip() for s in re.findall(r"[^.?!,;…]+[.?!,;…]*", text) if s.strip()]
-    return " ".join(_periodic_prefix(clauses)).rstrip(",; ")
+    for start in range(len(clauses) - 1):
+        tail = _periodic_prefix(clauses[start:])
+        if len(tail) < len(clauses) - start:
+            return " ".join(clauses[:start] + tail).rstrip(",; ")
+    return text
 
 
 class Transcriber:
@@ -67,6 +72,7 @@ class Transcriber:
         self._tokenizer = self.whisper.hf_tokenizer
         self._features = self.whisper.feature_extractor
         self._timestamp_begin = self._tokenizer.token_to_id("<|notimestamps|>") + 1  # <|0.00|>, then 20 ms steps
+        self._last = self._tokenizer.get_vocab_size()
 
     def _prompt(self, language: str) -> list[int]:
         t = self._tokenizer.token_to_id
@@ -111,6 +117,9 @@ class Transcriber:
                 # Fast speech is ≈ 5 tokens a second; each segment adds two timestamps.
                 max_length=12 + 10 * speech_frames // FRAMES_PER_SECOND,
                 return_no_speech_prob=True,
+                # No segment may end past the audio (the window's end is not the 30 s Whisper expects,
+                # and it would place words there): the model's own suppressions, plus those timestamps.
+                suppress_tokens=[-1, *range(self._timestamp_begin + int((len(audio) / 8000 + 0.3) / 0.02), self._last)],
             )[0]
         if result.no_speech_prob > 0.8:
             return ""

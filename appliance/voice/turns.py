@@ -13,7 +13,18 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 
+import numpy as np
+
 FRAME_MS = 20
+# Loud enough to be heard as speech on the line (the level a wire meter counts, ../shared/tools/rtp_latency.py).
+# webrtcvad goes on calling frames speech for 40-420 ms after the words end (espeak-ng and Piper lines), so the end
+# of what the caller said, where reply latency starts, is their last frame that is speech and this loud.
+VOICED_RMS = 300.0
+
+
+def loud(pcm: bytes) -> bool:
+    samples = np.frombuffer(pcm, np.int16).astype(np.float32)
+    return bool(len(samples)) and float(np.sqrt(np.mean(samples**2))) >= VOICED_RMS
 
 
 @dataclass(frozen=True)
@@ -42,8 +53,10 @@ class Turn:
     audio: bytearray = field(default_factory=bytearray)  # PCM16 8 kHz from the pre-roll on
     speech_frames: int = 0
     started_frame: int = 0
-    last_speech_frame: int = 0
-    last_speech_at: float = 0.0  # caller-supplied clock at the last speech frame: latency starts here
+    last_speech_frame: int = 0  # the VAD's: the end-of-turn wait counts from here
+    # Arrival of the last voiced frame (the VAD's last until one was loud): reply latency starts here.
+    last_speech_at: float = 0.0
+    voiced: bool = False  # a frame of the turn was loud
 
     @property
     def speech_ms(self) -> int:
@@ -85,6 +98,7 @@ class TurnDetector:
                     started_frame=self.frame_no,
                     last_speech_frame=self.frame_no,
                     last_speech_at=now,
+                    voiced=loud(pcm),
                 )
                 self._preroll.clear()
                 self._window.clear()
@@ -99,7 +113,11 @@ class TurnDetector:
             turn.speech_frames += 1
             if self._paused and self._run * FRAME_MS < c.resume_ms:
                 return None  # a click during a pause neither resumes the turn nor restarts the wait
-            turn.last_speech_frame, turn.last_speech_at = self.frame_no, now
+            turn.last_speech_frame = self.frame_no
+            if loud(pcm):
+                turn.voiced, turn.last_speech_at = True, now
+            elif not turn.voiced:
+                turn.last_speech_at = now
             if self._paused:
                 self._paused = self._complete = False
                 return TurnEvent.RESUMED, turn

@@ -27,8 +27,8 @@ class Vad:
 SILENCE_FRAME = bytes(FRAME_BYTES)
 
 
-async def continuous_frames(media: CallMedia, gap: float = 0.06) -> AsyncIterator[bytes]:
-    """Received 20 ms frames, with silence filled in where none arrive.
+async def continuous_frames(media: CallMedia, gap: float = 0.06) -> AsyncIterator[tuple[bytes, float]]:
+    """Received 20 ms frames and the loop time each arrived, with silence filled in where none arrive.
 
     Asterisk sends a bridge's audio only while someone in it makes a sound, but turn-taking counts
     silence: each 20 ms without a packet (after a short grace for jitter) is a frame of silence.
@@ -41,11 +41,11 @@ async def continuous_frames(media: CallMedia, gap: float = 0.06) -> AsyncIterato
         except TimeoutError:
             now = loop.time()
             missing = int((now - last) / 0.02)
-            for _ in range(missing):
-                yield SILENCE_FRAME
+            for i in range(missing):
+                yield SILENCE_FRAME, last + (i + 1) * 0.02
             last += missing * 0.02
             continue
         except MediaClosed:
             return
-        last = max(last + 0.02, loop.time() - gap)
-        yield frame.pcm
+        last = max(last + 0.02, frame.arrived - gap)
+        yield frame.pcm, frame.arrived

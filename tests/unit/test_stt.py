@@ -55,6 +55,7 @@ def test_a_sentence_keeps_all_its_words(transcriber: Transcriber) -> None:
 def test_an_open_segment_is_cut_back_to_the_phrase_it_repeats() -> None:
     assert cut_loop("19, 19, 19, 19, 19, 19, 19") == "19"
     assert cut_loop("Save two. Save two. Save two. Save") == "Save two."
+    assert cut_loop("My code is, 4, 4, 4, 4,") == "My code is, 4"
     assert cut_loop("Four, seven, two") == "Four, seven, two"
     assert cut_loop("Yes. No. Yes.") == "Yes. No. Yes."
 

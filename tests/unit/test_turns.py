@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 from appliance.voice.turns import TurnConfig, TurnDetector, TurnEvent
 
 FRAME = bytes(320)
@@ -67,3 +70,23 @@ def test_the_turn_audio_keeps_the_preroll_and_little_trailing_silence() -> None:
     first_frame, last_frame = audio[0], audio[-1]  # each frame is filled with its index
     assert 20 - first_frame >= 200 // 20  # at least 200 ms before the speech began
     assert last_frame - 44 == 5  # 100 ms of trailing silence after the last speech frame (44)
+
+
+def test_the_turn_ends_where_the_voice_does_not_where_the_vad_lets_go() -> None:
+    """webrtcvad calls frames speech for a while after the words: latency is stamped at the last loud one."""
+    detector = TurnDetector()
+    voice, tail = np.full(160, 3000, np.int16).tobytes(), np.full(160, 40, np.int16).tobytes()
+    frames = [(voice, True)] * 20 + [(tail, True)] * 6 + [(bytes(320), False)] * 40
+    ended = None
+    for i, (pcm, speech) in enumerate(frames):
+        if (r := detector.feed(pcm, speech, now=100 + i * 0.02)) and r[0] is TurnEvent.ENDED:
+            ended = r[1]
+    assert ended is not None
+    assert ended.last_speech_at == pytest.approx(100 + 19 * 0.02)  # the 20th frame, not the VAD's 26th
+    assert ended.last_speech_frame == 26  # while the wait for the end still counts from the VAD
+
+
+def test_a_quiet_caller_still_gets_the_vad_stamp() -> None:
+    detector = TurnDetector()
+    ended = [r[1] for i, ch in enumerate("S" * 10 + "." * 40) if (r := detector.feed(FRAME, ch == "S", now=i * 0.02))]
+    assert ended[-1].last_speech_at == pytest.approx(9 * 0.02)

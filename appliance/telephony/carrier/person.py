@@ -33,7 +33,8 @@ import yaml
 from appliance.telephony.ari import AriClient, AriError
 from appliance.telephony.ari_events import ChannelDestroyed, StasisEnd, StasisStart
 from appliance.telephony.media import RtpEndpoint
-from appliance.voice.vad import Vad, continuous_frames
+from appliance.voice.turns import VOICED_RMS, loud
+from appliance.voice.vad import continuous_frames
 
 if TYPE_CHECKING:
     from appliance.voice.engine import VoiceEngine
@@ -94,6 +95,15 @@ def read_wav(path: Path) -> bytes:
     return np.clip(soxr.resample(audio, rate, 8000), -32768, 32767).astype(np.int16).tobytes()
 
 
+def trailing_quiet(pcm: bytes) -> float:
+    """Seconds after a line's last loud 20 ms frame: synthesised lines end in 0.2-0.5 s of near-silence."""
+    audio = np.frombuffer(pcm, np.int16).astype(np.float32)
+    frames = len(audio) // 160
+    levels = np.sqrt(np.mean(audio[: frames * 160].reshape(frames, 160) ** 2, axis=1)) if frames else np.zeros(0)
+    loud_frames = np.nonzero(levels >= VOICED_RMS)[0]
+    return (len(audio) - (int(loud_frames[-1]) + 1) * 160) / 8000 if len(loud_frames) else 0.0
+
+
 def lower_voice(pcm: bytes, factor: float = 0.9) -> bytes:
     """Pitch down and slow down together (play the samples as if recorded faster): another speaker."""
     audio = np.frombuffer(pcm, np.int16).astype(np.float32)
@@ -106,7 +116,6 @@ class PersonCall:
         self.media = media
         self.script = script
         self.audio = audio
-        self.vad = Vad()
         self.results: dict[str, Any] = {
             "script": script.name,
             "said": [],
@@ -118,35 +127,34 @@ class PersonCall:
         self.agent_last_speech = 0.0
         self.agent_turns = 0
         self.heard_since_said = False
-        self.our_end: float | None = None  # when our last line finished playing
+        self.our_end: float | None = None  # when the last loud frame of our last line left
         self.interrupt_start: float | None = None
         self.agent_spoke = asyncio.Event()
 
     async def say(self, text: str) -> None:
         self.results["said"].append(text)
-        self.media.send(self.audio[text])
+        pcm = self.audio[text]
+        self.media.send(pcm)
         await self.media.drained()
-        self.our_end = asyncio.get_running_loop().time()
+        # Where a caller stops talking, as a wire meter sees it: not the end of the clip's trailing quiet.
+        self.our_end = asyncio.get_running_loop().time() - trailing_quiet(pcm)
         # Talking over the agent is not a reply to wait for: measure only when the line was ours alone.
         self.heard_since_said = self.agent_talking
 
     async def listen(self) -> None:
-        loop = asyncio.get_running_loop()
         quiet = 0
-        async for pcm in continuous_frames(self.media):
-            now = loop.time()
-            speech = self.vad.is_speech(pcm)
-            loud = float(np.sqrt(np.mean(np.frombuffer(pcm, np.int16).astype(np.float32) ** 2))) > 300
+        async for pcm, now in continuous_frames(self.media):
+            speech = loud(pcm)  # as the wire meter counts the agent's voice
             if speech:
                 if self.our_end is not None and not self.heard_since_said and not self.media.sending:
-                    # The first agent frame: it left the agent about one frame earlier.
-                    self.results["reply_latency_ms"].append(int((now - 0.02 - self.our_end) * 1000))
+                    # The first agent frame, at its arrival: what a caller would hear.
+                    self.results["reply_latency_ms"].append(int((now - self.our_end) * 1000))
                     self.heard_since_said = True
                 if not self.agent_talking:
                     self.agent_talking, self.agent_started_at = True, now
                     self.agent_spoke.set()
                 self.agent_last_speech = now
-            quiet = 0 if loud else quiet + 1
+            quiet = 0 if speech else quiet + 1
             # Quiet longer than the gap between two sentences: the agent stopped when the quiet began.
             if self.interrupt_start is not None and quiet * 20 >= STOPPED_QUIET_MS:
                 stopped_at = now - STOPPED_QUIET_MS / 1000
