@@ -83,27 +83,34 @@ def _sphinx_lines(path: Path) -> dict[str, str]:
     return out
 
 
+def _index(tree: Path) -> list[tuple[str, str]]:
+    index = tree / "usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz"
+    lines = gzip.decompress(index.read_bytes()).decode("utf-8", "replace").splitlines()
+    return [(name, said.strip()) for name, sep, said in (line.partition(": ") for line in lines) if sep]
+
+
+def prompts() -> list[Utterance]:
+    """Every Asterisk prompt that has a transcript (bench/amd.py builds voicemail greetings from them)."""
+    tree = _unpacked()
+    sounds = tree / "usr/share/asterisk/sounds/en_US_f_Allison"
+    return [
+        Utterance("asterisk", name, said, _gsm(sounds / f"{name}.gsm"))
+        for name, said in _index(tree)
+        if (sounds / f"{name}.gsm").exists()
+    ]
+
+
 def asterisk(tree: Path) -> list[Utterance]:
     sounds = tree / "usr/share/asterisk/sounds/en_US_f_Allison"
-    index = tree / "usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz"
-    out, prompts = [], 0
-    for line in gzip.decompress(index.read_bytes()).decode("utf-8", "replace").splitlines():
-        name, sep, said = line.partition(": ")
-        said = said.strip()
-        if (
-            not sep
-            or name.startswith(";")
-            or not said
-            or "[" in said
-            or "<" in said
-            or not (sounds / f"{name}.gsm").exists()
-        ):
+    out, counted = [], 0
+    for name, said in _index(tree):
+        if name.startswith(";") or not said or "[" in said or "<" in said or not (sounds / f"{name}.gsm").exists():
             continue
         if not ASTERISK_WORDS.match(name):
             if "/" in name or len(said.split()) > 16:
                 continue
-            prompts += 1
-            if prompts % 5:
+            counted += 1
+            if counted % 5:
                 continue
         out.append(Utterance("asterisk", name, said, _gsm(sounds / f"{name}.gsm")))
     return out

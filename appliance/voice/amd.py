@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import jellyfish
 import numpy as np
 
 from appliance.voice.text import words
@@ -63,12 +64,46 @@ VOICEMAIL_PHRASES = [
     "not here right now",
     "get back to you",
     "missed your call",
+    # A full mailbox says so and plays no beep.
+    "mailbox is full",
+    "cannot accept",
+    "can't accept",
+    "not accepting",
+    "accept any messages",
+    "accept new messages",
+    "accept more messages",
+    # Misheard, a greeting's "leave a message" keeps its last word ("I did not need my message").
+    "message",
 ]
-# Phrases a person could say too ("he is not available"): trusted only in the greeting itself. The
-# others can still turn a "human" verdict into "machine" later in the first seconds of the call.
-WEAK_PHRASES = {"not available", "unavailable", "please try again later", "get back to you"}
+# Words a person could say too ("he is not available"): trusted only in the greeting itself. The
+# others can still turn a "human" verdict into "machine" while the verdict is not final.
+WEAK_PHRASES = {"not available", "unavailable", "please try again later", "get back to you", "message"}
 _PHRASES = [" ".join(words(p)) for p in VOICEMAIL_PHRASES]
 _STRONG = [" ".join(words(p)) for p in VOICEMAIL_PHRASES if p not in WEAK_PHRASES]
+
+
+def _sounds(said: list[str]) -> list[str]:
+    return [jellyfish.metaphone(w.replace("'", "")) for w in said]
+
+
+_SOUNDS = {p: "".join(_sounds(p.split())) for p in _PHRASES}
+
+
+def _sounds_like(phrase: str, said: list[str], sounds: list[str]) -> bool:
+    """The phrase's sound (Metaphone) is a run of whole words of what was heard: phone audio turns
+    "mailbox" into "male box" and "message" into "massage", which Metaphone reads alike."""
+    key = _SOUNDS[phrase]
+    if len(key) < 4:  # too short to tell from chance
+        return False
+    for start in range(len(sounds)):
+        joined = ""
+        for code in sounds[start:]:
+            joined += code
+            if joined == key:
+                return True
+            if len(joined) >= len(key):
+                break
+    return False
 
 
 @dataclass(frozen=True)
@@ -111,8 +146,10 @@ class BeepDetector:
 
 
 def voicemail_phrase(text: str, strong_only: bool = False) -> str | None:
-    said = " ".join(words(text))
-    return next((p for p in (_STRONG if strong_only else _PHRASES) if p in said), None)
+    heard = words(text)
+    said, sounds = f" {' '.join(heard)} ", _sounds(heard)
+    phrases = _STRONG if strong_only else _PHRASES
+    return next((p for p in phrases if f" {p} " in said or _sounds_like(p, heard, sounds)), None)
 
 
 def phrase_verdict(text: str, decided: bool) -> Verdict | None:

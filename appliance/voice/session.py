@@ -37,6 +37,7 @@ from appliance.voice.vad import Vad, continuous_frames
 log = structlog.get_logger(__name__)
 
 BEEP_WATCH_S = 30.0  # a beep this early in the call can only be a voicemail box
+ANSWER_WATCH_S = 20.0  # a provisional "human" is final after this long without a sign of a mailbox
 GREETING_WAIT_S = 1.5  # outbound: let the callee say "Hello?" first, but do not wait longer than this
 BACKCHANNEL_MAX_MS = 1200  # longer speech during agent audio is a real interruption whatever it says
 READ_AHEAD_EVERY_MS = 600  # of the caller's speech between two early reads of their turn, at least…
@@ -100,6 +101,9 @@ class ConversationSession:
         self.beep = BeepDetector() if outbound else None
         self.verdict: Verdict | None = None if outbound else Verdict("human", "inbound")
         self.machine = False
+        self.verdict_final = not outbound  # published once, when final; until then a mailbox can overturn it
+        self._verdict_ms = 0
+        self._talked_over: Turn | None = None  # the last caller turn that began while the agent was talking
         self.probes = GreetingProbes()
         self._stt_running = 0
         self._read_ahead: asyncio.Task[None] | None = None
@@ -132,6 +136,7 @@ class ConversationSession:
             self._close()
 
     def _close(self) -> None:
+        self._finalize()
         if self.engine.llm is not None:
             self.engine.llm.forget(self.call_id)
         path = None
@@ -201,14 +206,16 @@ class ConversationSession:
 
     # --- who answered -------------------------------------------------------------------------
     def _decide(self, verdict: Verdict, late_ok: bool = False) -> None:
-        """Record who answered; a machine (even a late verdict) stops the conversation."""
-        if self.machine or (self.verdict is not None and not (late_ok and verdict.answered_by == "machine")):
+        """Take a verdict; a machine (even a late one, while the verdict is not final) stops the conversation."""
+        if self.machine or self.verdict_final:
             return
-        self.verdict = verdict
-        self.sink.answered(verdict, self._ms())
+        if self.verdict is not None and not (late_ok and verdict.answered_by == "machine"):
+            return
+        self.verdict, self._verdict_ms = verdict, self._ms()
         self._log.info("voice.answered_by", answered_by=verdict.answered_by, signal=verdict.signal)
         if verdict.answered_by != "machine":
-            return
+            return  # provisional: the greeting may go on to ask for a message
+        self._finalize()
         self.machine = True
         self.speaker.stop()
         if self.reply is not None and self.reply.task is not None:
@@ -218,6 +225,23 @@ class ConversationSession:
         else:
             self._end("voicemail")
 
+    def _finalize(self) -> None:
+        """Publish the verdict, once: a machine at once; a person when they answered the agent (or after
+        `ANSWER_WATCH_S`, or when the call ends)."""
+        if self.verdict_final or self.verdict is None:
+            return
+        self.verdict_final = True
+        self.sink.answered(self.verdict, self._verdict_ms)
+        if self.verdict.answered_by != "machine":
+            self.beep = None  # a person: no later tone (an indication, music, a hum) may hang up on them
+
+    def _probing(self, turn: Turn) -> bool:
+        """Read this turn while it goes on, for a mailbox's words: the greeting, and, until the verdict is
+        final, speech over the agent (a recorded greeting does not stop for it; a person mostly does)."""
+        if self.awaiting_greeting:
+            return True
+        return not self.verdict_final and not self.machine and turn is self._talked_over
+
     async def _probe_greeting(self, turn: Turn) -> None:
         assert self.engine.stt is not None
         self._stt_running += 1
@@ -225,7 +249,7 @@ class ConversationSession:
             said = await asyncio.to_thread(self.engine.stt.transcribe, self.probes.window(bytes(turn.audio)), "en")
         finally:
             self._stt_running -= 1
-        if self.awaiting_greeting and (verdict := phrase_verdict(said, decided=self.verdict is not None)):
+        if self._probing(turn) and (verdict := phrase_verdict(said, decided=self.verdict is not None)):
             self._decide(verdict, late_ok=True)
 
     async def _leave_message(self, beeped: bool) -> None:
@@ -265,17 +289,18 @@ class ConversationSession:
                 self._decide(Verdict("machine", "beep", f"{tone:.0f} Hz tone"), late_ok=True)
             elif self.beep is not None and self._ms() > BEEP_WATCH_S * 1000:
                 self.beep = None
+            if not self.verdict_final and self.verdict is not None and self._ms() > ANSWER_WATCH_S * 1000:
+                self._finalize()
             speech = self.vad.is_speech(pcm)
             result = self.turns.feed(pcm, speech, arrived)
             if result is not None:
                 self._on_turn_event(*result)
-            if self.awaiting_greeting and self.turns.turn is not None:
-                greeting = self.turns.turn
-                if verdict := classify_greeting("", greeting.speech_ms, finished=False):
+            if (turn := self.turns.turn) is not None and self._probing(turn):
+                if self.awaiting_greeting and (verdict := classify_greeting("", turn.speech_ms, finished=False)):
                     self._decide(verdict)
-                elif self.probes.due(greeting.speech_ms, reading=self._stt_running > 0):
+                elif self.probes.due(turn.speech_ms, reading=self._stt_running > 0):
                     # Read the greeting as it goes: "leave a message" need not wait for its end.
-                    self._spawn(self._probe_greeting(greeting))
+                    self._spawn(self._probe_greeting(turn))
             if self.barge is not None and self.barge.speech_ms > BACKCHANNEL_MAX_MS:
                 self._interrupt()  # too long for "mm-hmm": a real interruption, whatever the words
             if speech and self._read_ahead_due():
@@ -313,7 +338,9 @@ class ConversationSession:
     def _on_turn_event(self, event: TurnEvent, turn: Turn) -> None:
         if event is TurnEvent.STARTED:
             self.silence_prompted = False
+            self.probes = GreetingProbes()
             if self.speaker.audible:
+                self._talked_over = turn
                 self._barge_in(turn)
         elif event is TurnEvent.PAUSED:
             self._spawn(self._transcribe(turn))
@@ -325,6 +352,7 @@ class ConversationSession:
                 # so it is a turn to answer; left ignored, its end would never release the reply.
                 self.ignored = None
                 if self.speaker.audible:
+                    self._talked_over = turn
                     self._barge_in(turn)
         elif event is TurnEvent.ENDED and turn is not self.ignored:
             if self.reply is not None and self.reply.turn is turn:
@@ -396,7 +424,7 @@ class ConversationSession:
             return  # noise
         if not ended and text.ends_sentence(said):
             self.turns.mark_complete()
-        if self.beep is not None and self.verdict is not None and (verdict := phrase_verdict(said, decided=True)):
+        if not self.verdict_final and self.verdict is not None and (verdict := phrase_verdict(said, decided=True)):
             # A greeting that paused ("Hi, you've reached Sarah… leave a message") looked human at first.
             self._decide(verdict, late_ok=True)
         if self.awaiting_greeting or self.machine:
@@ -445,10 +473,11 @@ class ConversationSession:
             return
         reply.committed = True
         if reply.turn is not None:
-            if self.verdict is not None and self.verdict.answered_by == "human":
-                # They answered the agent: a person. Stop listening for a mailbox's beep, so that no tone
-                # later in the call (an indication, music, a hum) can hang up on them.
-                self.beep = None
+            if not self.verdict_final and reply.turn is not self._talked_over:
+                # They answered the agent, rather than talking on over it: a person.
+                if self.verdict is not None and self.verdict.answered_by == "unknown":
+                    self.verdict = Verdict("human", "answered_agent", reply.user_text[:80])
+                self._finalize()
             self.history.append({"role": "user", "content": reply.user_text})
             self._user_segment(reply.user_text, reply.turn_end_at)
         self.history.append({"role": "assistant", "content": said})

@@ -100,3 +100,15 @@ def test_only_the_last_seconds_of_a_long_greeting_are_read() -> None:
     window = GreetingProbes.window(audio)
     assert len(window) == PROBE_WINDOW_MS * 16 and audio.endswith(window)
     assert GreetingProbes.window(audio[:1600]) == audio[:1600]
+
+
+def test_misheard_voicemail_words_still_match() -> None:
+    from appliance.voice.amd import voicemail_phrase
+
+    assert voicemail_phrase("The male box is full.") == "mailbox"  # Metaphone: MLBKS either way
+    assert voicemail_phrase("Please leave me a massage.") == "leave me a message"
+    assert voicemail_phrase("I did not need my message.") == "message"  # in the greeting only
+    assert voicemail_phrase("I did not need my message.", strong_only=True) is None
+    assert voicemail_phrase("Sorry, but the user's mailbox can't accept more messages.")
+    for person in ("Hello?", "Yes, this is Alex.", "Hi, who is this?", "Good morning, Bright Smile Dental."):
+        assert voicemail_phrase(person) is None, person

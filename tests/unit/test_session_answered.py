@@ -1,0 +1,75 @@
+"""Who answered, as the call publishes it: once, when final; a mailbox that speaks on after a first "human"
+verdict still overturns it (no models: verdicts and turns by hand)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from appliance.telephony.browser_media import BrowserMedia
+from appliance.voice.amd import Verdict, phrase_verdict
+from appliance.voice.session import ConversationSession, Reply
+from appliance.voice.turns import Turn, TurnEvent
+from tests.unit.test_session_turns import Sink
+
+
+class Answers(Sink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.verdicts: list[str] = []
+
+    def answered(self, verdict: Any, at_ms: int) -> None:
+        self.verdicts.append(verdict.answered_by)
+
+
+def outbound() -> tuple[ConversationSession, BrowserMedia, Answers]:
+    media, sink = BrowserMedia(), Answers()
+    call = {"id": "call-1", "direction": "outbound", "voicemail_action": "hang_up"}
+    return ConversationSession(call, media, SimpleNamespace(llm=None), sink), media, sink  # type: ignore[arg-type]
+
+
+async def test_a_greeting_that_asks_for_a_message_after_a_human_verdict_is_a_machine_published_once() -> None:
+    conversation, _media, sink = outbound()
+    conversation._decide(Verdict("human", "greeting_then_pause", "Hi, this is Dana."))
+    assert sink.verdicts == []  # provisional: not published
+    late = phrase_verdict("Please leave me a massage.", decided=True)  # misheard, still a mailbox
+    assert late is not None
+    conversation._decide(late, late_ok=True)
+    assert conversation.machine and sink.verdicts == ["machine"]
+    conversation._close()
+    assert sink.verdicts == ["machine"]
+
+
+async def test_a_person_who_answers_the_agent_is_published_human_and_stays_so() -> None:
+    conversation, _media, sink = outbound()
+    conversation._decide(Verdict("human", "short_greeting", "Hello?"))
+    turn = Turn()
+    conversation._commit(Reply("Yes, this is Alex.", turn, 0.0), "Great.")
+    assert sink.verdicts == ["human"] and conversation.beep is None
+    conversation._decide(Verdict("machine", "beep", "1000 Hz tone"), late_ok=True)
+    assert not conversation.machine and sink.verdicts == ["human"]
+
+
+async def test_speech_over_the_agent_does_not_make_the_verdict_final_and_is_read_for_a_mailbox() -> None:
+    conversation, media, sink = outbound()
+    conversation._decide(Verdict("human", "greeting_then_pause", "Hi, this is Dana."))
+    media.send(bytes(3200))  # the agent talks…
+    turn = Turn()
+    conversation._on_turn_event(TurnEvent.STARTED, turn)  # …and the greeting goes on over it
+    assert conversation._probing(turn)
+    conversation._commit(Reply("Hi, this is Dana.", turn, 0.0), "Hello Dana!")
+    assert sink.verdicts == [] and not conversation.verdict_final
+
+
+async def test_a_silent_callee_who_answers_the_agent_is_a_person() -> None:
+    conversation, _media, sink = outbound()
+    conversation._decide(Verdict("unknown", "no_greeting", "nothing said within the wait"))
+    conversation._commit(Reply("Yes?", Turn(), 0.0), "Hi, this is Sam.")
+    assert sink.verdicts == ["human"] and conversation.verdict.signal == "answered_agent"
+
+
+async def test_the_provisional_verdict_is_published_when_the_call_ends() -> None:
+    conversation, _media, sink = outbound()
+    conversation._decide(Verdict("human", "short_greeting", "Hello?"))
+    conversation._close()
+    assert sink.verdicts == ["human"]
