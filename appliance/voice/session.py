@@ -88,7 +88,7 @@ class ConversationSession:
         self.engine = engine
         self.sink = sink
         self.recorder = StereoRecorder()
-        self.speaker = Speaker(media, self.recorder)
+        self.speaker = Speaker(media, self.recorder, clock=lambda: asyncio.get_running_loop().time())
         self.turns = TurnDetector()
         self.vad = Vad()
         self.history: list[dict[str, str]] = []
@@ -285,7 +285,7 @@ class ConversationSession:
         silence_timeout = float(self.call.get("silence_timeout_seconds") or 20)
         async for pcm, arrived in continuous_frames(self.media):
             now = loop.time()
-            self.recorder.caller(pcm)
+            self.recorder.caller(pcm, arrived)
             if self.beep is not None and self.beep.feed(pcm):
                 tone, self.beep = self.beep.frequency, None
                 self._decide(Verdict("machine", "beep", f"{tone:.0f} Hz tone"), late_ok=True)
