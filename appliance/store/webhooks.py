@@ -75,6 +75,7 @@ class WebhookDelivery(msgspec.Struct, kw_only=True):
 
 class WebhookDeliveryList(msgspec.Struct):
     data: list[WebhookDelivery]
+    has_more: bool
 
 
 def new_secret() -> str:
