@@ -55,7 +55,8 @@ def validate_tools(tools: list[dict[str, Any]], url_allowlist: Sequence[str] = (
 def _common(tool: dict[str, Any], name: str, where: str, allowed: set[str]) -> dict[str, Any]:
     unknown = sorted(set(tool) - allowed)
     if unknown:
-        raise InvalidInput(f"{where} has unknown field(s): {', '.join(unknown)}", field=f"{where}.{unknown[0]}")
+        names = ", ".join(f"{where}.{u}" for u in unknown)
+        raise InvalidInput(f"unknown field: {names}", field=f"{where}.{unknown[0]}")
     description = tool.get("description", "")
     if not isinstance(description, str) or len(description) > 1000:
         raise InvalidInput(

@@ -64,9 +64,10 @@ class WebhookEndpointController(Controller):
             validation.allowed_url(fields["url"], "url", runtime.settings.url_allowlist)
         return store.update_endpoint(runtime.db, endpoint_id, fields)
 
-    @delete("/{endpoint_id:str}", status_code=204, responses=ERROR_RESPONSES)
-    async def delete_endpoint(self, runtime: Runtime, endpoint_id: str) -> None:
-        store.delete_endpoint(runtime.db, endpoint_id)
+    # 200 with the deleted endpoint, not 204: the hosted SDK's delete_endpoint parses a JSON body.
+    @delete("/{endpoint_id:str}", status_code=200, responses=ERROR_RESPONSES)
+    async def delete_endpoint(self, runtime: Runtime, endpoint_id: str) -> WebhookEndpoint:
+        return store.delete_endpoint(runtime.db, endpoint_id)
 
     @post("/{endpoint_id:str}/rotate_secret", status_code=200, responses=ERROR_RESPONSES)
     async def rotate_secret(self, runtime: Runtime, endpoint_id: str) -> WebhookEndpoint:

@@ -108,7 +108,7 @@ def test_tools_written_with_the_sdk_dsl_are_accepted_byte_for_byte(client: Calli
     assert sent[0]["parameters"]["additionalProperties"] is False
     for bad, field in (
         (tool.http(name="t", description="", url="https://x.example", timeout_ms=5), "timeout_ms"),
-        (tool.builtin(name="teleport", description=""), "name"),
+        (tool.builtin(name="teleport", description=""), "builtin"),  # the DSL always names the built-in
         (tool.builtin(name="end_call", description="", config={"after": 3}), "config.after"),
         ({**lookup.to_wire(), "retries": 3}, "retries"),
     ):
