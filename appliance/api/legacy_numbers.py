@@ -4,6 +4,7 @@ config (`PUT /v1/numbers/{id}/inbound`)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import Controller, Request, get, post, put
@@ -12,8 +13,8 @@ from appliance import validation
 from appliance.errors import InvalidInput
 from appliance.runtime import Runtime
 from appliance.store import agents as agent_store
+from appliance.store import available
 from appliance.store import numbers as number_store
-from appliance.store.available import NUMBER_TYPES, available_numbers, trunk_offering
 from appliance.store.paging import check_limit
 from appliance.store.records import AvailableNumber, Number
 
@@ -35,14 +36,16 @@ class LegacyNumberController(Controller):
         number_type: str | None = None,
         limit: int = 20,
     ) -> list[AvailableNumber]:
-        if number_type is not None and number_type not in NUMBER_TYPES:
-            raise InvalidInput(f"number_type must be one of {', '.join(NUMBER_TYPES)}", field="number_type")
+        if number_type is not None and number_type not in available.NUMBER_TYPES:
+            raise InvalidInput(f"number_type must be one of {', '.join(available.NUMBER_TYPES)}", field="number_type")
         if area_code is not None and not area_code.isdigit():
             raise InvalidInput(f"area_code must be digits, got {area_code!r}", field="area_code")
         if not (len(country_code) == 2 and country_code.isalpha()):
             raise InvalidInput(f"country_code must be an ISO code like US, got {country_code!r}", field="country_code")
-        return available_numbers(
-            runtime.db,
+        return await asyncio.to_thread(
+            available.pick_available,
+            available.offers(runtime.db),
+            available.taken(runtime.db),
             country_code=country_code,
             area_code=area_code,
             number_type=number_type,
@@ -54,7 +57,7 @@ class LegacyNumberController(Controller):
     async def purchase(self, runtime: Runtime, data: PurchaseNumber, request: Request[Any, Any, Any]) -> Number:
         data = await strict_body(request, PurchaseNumber)
         e164 = validation.e164(data.phone_number, "phone_number")
-        trunk_id = trunk_offering(runtime.db, e164)
+        trunk_id = available.trunk_offering(runtime.db, e164)
         if trunk_id is None:
             raise InvalidInput(
                 f"phone_number {e164} is in no range a trunk offers (GET /v1/numbers/available lists them; "

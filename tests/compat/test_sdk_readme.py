@@ -139,4 +139,6 @@ def test_the_cli_login_checks_the_key_against_the_box(box: ServerProcess, tmp_pa
     # Saved with the base URL: later commands need neither flag.
     listed = subprocess.run([*base, "numbers", "list"], env=env, capture_output=True, text=True)
     assert listed.returncode == 0 and "data" in json.loads(listed.stdout), listed.stderr
+    who = subprocess.run([*base, "whoami"], env=env, capture_output=True, text=True)
+    assert who.returncode == 0 and "config" in who.stderr and box.url in who.stderr
     assert subprocess.run([*base, "logout"], env=env, capture_output=True).returncode == 0

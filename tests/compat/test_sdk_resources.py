@@ -70,20 +70,35 @@ def test_calls_list_pages_forward_and_backward(client: Callingbox) -> None:
     assert client.calls.retrieve_transcript(made[0]) == []  # nobody answered
 
 
-def test_a_call_carries_the_fields_the_sdk_reads(client: Callingbox) -> None:
+def test_a_call_carries_the_fields_the_sdk_reads_and_its_inline_webhook_verifies(
+    box: ServerProcess, client: Callingbox, receiver: Receiver
+) -> None:
+    url = receiver.url + "/inline"
     call = client.calls.create(
-        to=BUSY,
-        prompt="Bonjour",
-        language="fr",
-        voicemail_action="leave_message",
-        context={"k": 1},
-        webhook_url="http://127.0.0.1:9/none",
+        to=BUSY, prompt="Bonjour", language="fr", voicemail_action="leave_message", context={"k": 1}, webhook_url=url
     )
     assert call.language == "fr" and call.metadata["language"] == "fr" and call.prompt == "Bonjour"
     assert call.reservation_status == "reserved" and call.webhook_status == "pending"
-    assert call.webhook_url == "http://127.0.0.1:9/none" and call.direction == "outbound"
+    assert call.webhook_url == url and call.direction == "outbound"
     done = wait_terminal(client, call.id)
-    assert done.status in TERMINAL and done.reservation_status == "released" and done.ended_at
+    assert done.status == "busy" and done.reservation_status == "released" and done.ended_at
+    # Inline deliveries are signed with the box's default secret, which `appliance webhooks secret` prints.
+    secret = subprocess.run(
+        [sys.executable, "-m", "appliance.cli", "webhooks", "secret"],
+        env={**os.environ, **box.env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    deadline = time.monotonic() + 15
+    while not (got := [r for r in receiver.received if r.headers.get("x-callingbox-call-id") == call.id]) or (
+        got[-1].headers["callingbox-event-type"] != "call.busy"
+    ):
+        assert time.monotonic() < deadline, "the inline call.busy never arrived"
+        time.sleep(0.1)
+    kinds = [Webhooks.construct_event(r.body, r.headers["callingbox-signature"], secret).type for r in got]
+    assert kinds[0] == "call.queued" and kinds[-1] == "call.busy"
+    assert all(Webhook(secret).verify(r.body, r.headers) for r in got)
 
 
 def test_tools_written_with_the_sdk_dsl_are_accepted_byte_for_byte(client: Callingbox) -> None:
