@@ -11,7 +11,7 @@ from appliance.clock import now_iso
 from appliance.errors import Conflict, InvalidInput, NotFound
 from appliance.store.db import transaction
 from appliance.store.jsoncol import dumps, loads
-from appliance.store.numbers import numbers_by_ids
+from appliance.store.numbers import numbers_by_ids, owned_agent_id
 from appliance.store.paging import page_clause
 from appliance.store.records import Agent
 
@@ -127,10 +127,7 @@ def configure_number_inbound(db: sqlite_utils.Database, number_id: str, fields: 
         row = db.execute("SELECT e164 FROM numbers WHERE id = ?", [number_id]).fetchone()
         if row is None:
             raise NotFound(f"no number {number_id!r}", code="number_not_found")
-        owned = db.execute(
-            "SELECT id FROM agents WHERE owner_number_id = ? AND archived_at IS NULL", [number_id]
-        ).fetchone()
-        owned_id = owned[0] if owned else None
+        owned_id = owned_agent_id(db, number_id)
         other = db.execute(
             """SELECT a.id FROM agent_numbers an JOIN agents a ON a.id = an.agent_id WHERE an.number_id = ?
                AND a.type = 'inbound' AND a.archived_at IS NULL AND a.id IS NOT ?""",
