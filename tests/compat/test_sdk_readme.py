@@ -15,9 +15,12 @@ from pathlib import Path
 
 from callingbox import Callingbox
 
+from tests.integration.conftest import requires_asterisk
 from tests.support import ServerProcess
 
 from .conftest import wait_terminal
+
+pytestmark = requires_asterisk
 
 QUICKSTART_RANGE = "+14155550100-+14155550119"
 

@@ -23,10 +23,13 @@ from callingbox.resources.webhooks import Webhooks
 from standardwebhooks.webhooks import Webhook
 
 from appliance.call_status import TERMINAL
+from tests.integration.conftest import requires_asterisk
 from tests.receiver import Receiver
 from tests.support import ServerProcess
 
 from .conftest import wait_terminal
+
+pytestmark = requires_asterisk
 
 BUSY = "+12025550102"
 
