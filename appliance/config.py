@@ -36,6 +36,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_queued_calls: int = 1000
     calls_per_minute: int = 600  # rate limit on POST /v1/calls; 0 disables it
     price_per_minute_milli_cents: int = 0  # chargeback rate: billed minutes x this
+    number_monthly_cost_cents: int = 0  # chargeback price of a number taken with POST /v1/numbers/purchase
     auth_failures_per_minute: int = 20  # wrong API keys from one address before 429 for the minute; 0 disables
     # Telephony (every port configurable so two boxes can share one host)
     sip_host: str = "0.0.0.0"
@@ -83,6 +84,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ConfigError("auth_failures_per_minute must be >= 0")
         if self.calls_per_minute < 0 or self.price_per_minute_milli_cents < 0 or self.max_queued_calls < 1:
             raise ConfigError("calls_per_minute, price_per_minute_milli_cents must be >= 0, max_queued_calls >= 1")
+        if self.number_monthly_cost_cents < 0:
+            raise ConfigError("number_monthly_cost_cents must be >= 0")
         for entry in self.url_allowlist:
             try:
                 if "/" in entry:

@@ -21,6 +21,7 @@ from .calls import CallController, UsageController
 from .deps import provide_runtime
 from .edge import MAX_BODY, edge_middleware, error_response
 from .extractions import ExtractionController
+from .legacy_numbers import LegacyNumberController
 from .numbers_trunks import NumberController, TrunkController
 from .ops import docs, healthz, metrics, openapi_json, readyz
 from .webhooks import WebhookDeliveryController, WebhookEndpointController
@@ -39,6 +40,7 @@ def create_app(runtime: Runtime) -> Litestar:
         route_handlers=[
             AgentController,
             NumberController,
+            LegacyNumberController,
             TrunkController,
             CallController,
             UsageController,

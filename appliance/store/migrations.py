@@ -200,4 +200,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX console_sessions_expiry ON console_sessions(expires_at)
     """,
+    # 4: the hosted service's legacy shapes: DID ranges a trunk offers, a number's monthly cost, and the
+    # inbound agent a number owns (made by PUT /v1/numbers/{id}/inbound)
+    """
+    ALTER TABLE trunks ADD COLUMN did_ranges TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE numbers ADD COLUMN monthly_cost_cents INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE agents ADD COLUMN owner_number_id TEXT REFERENCES numbers(id);
+    CREATE INDEX agents_owner_number ON agents(owner_number_id)
+    """,
 ]

@@ -136,7 +136,7 @@ def test_the_result_arrives_by_polling_and_in_a_verified_webhook(appliance: Serv
 
 
 def test_recording_has_the_caller_left_and_the_agent_right(appliance: ServerProcess, api: httpx.Client) -> None:
-    call = api.get("/v1/calls", params={"status": "completed", "limit": 1}).json()[0]
+    call = api.get("/v1/calls", params={"status": "completed", "limit": 1}).json()["data"][0]
     r = api.get(call["recording_url"])
     assert r.status_code == 200 and r.headers["content-type"].startswith("audio/")
     path = appliance.data_dir / "recording.wav"
@@ -228,7 +228,7 @@ def test_inbound_call_is_answered_and_held_by_the_inbound_agent(appliance: Serve
     assert out.returncode == 0, out.stderr
     deadline = time.monotonic() + 180
     while True:
-        inbound = api.get("/v1/calls", params={"direction": "inbound"}).json()
+        inbound = api.get("/v1/calls", params={"direction": "inbound"}).json()["data"]
         calls = [c for c in inbound if c["to_number"] == number["e164"]]
         if calls and calls[0]["status"] in TERMINAL:
             break
