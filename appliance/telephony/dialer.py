@@ -22,20 +22,26 @@ from appliance.call_status import TERMINAL
 from appliance.config import Settings
 from appliance.store import agents as agent_store
 from appliance.store import calls as store
+from appliance.store import dnc
 from appliance.store import numbers as number_store
 from appliance.telephony.ari import AriClient, AriError, ChannelNotFound, Subscription
 from appliance.telephony.ari_events import (
     ChannelDestroyed,
+    ChannelDtmfReceived,
     ChannelStateChange,
     Dial,
     Event,
+    PlaybackFinished,
     StasisStart,
 )
 from appliance.telephony.causes import hangup_cause_text, outcome_for
 from appliance.telephony.media import CallMedia, MediaClosed, RtpEndpoint
+from appliance.telephony.opt_out import OptOuts
 from appliance.telephony.trunk_config import endpoint_name
 
 log = structlog.get_logger(__name__)
+GOODBYE = "sound:goodbye"  # Asterisk's own "Goodbye" (core sounds), said once an opted-out caller is listed
+GOODBYE_TIMEOUT_S = 5.0
 
 
 class CallSession(Protocol):
@@ -83,8 +89,10 @@ class Dialer:
         db: sqlite_utils.Database,
         ari: AriClient,
         session_factory: SessionFactory = IdleSession,
+        opt_outs: OptOuts | None = None,
     ) -> None:
         self.settings = settings
+        self.opt_outs = opt_outs or OptOuts()
         self.db = db
         self.ari = ari
         self.session_factory = session_factory
@@ -255,6 +263,7 @@ class Dialer:
                         await self.ari.hangup(live.channel_id)
                         continue
                     store.transition(self.db, live.call_id, "in_progress", answered_by="unknown")
+                    self.opt_outs.watch(live.call_id, lambda source: self._opted_out(live, source))
                     deadline = time.monotonic() + max_duration
                     try:
                         session_task = await self._start_media(live, row)
@@ -268,6 +277,9 @@ class Dialer:
                         )
                         live.end_reason = "error"
                         await self.ari.hangup(live.channel_id)
+                elif isinstance(event, ChannelDtmfReceived) and live.answered:
+                    if event.digit == self.settings.opt_out_key:
+                        self._opted_out(live, "keypad")
                 elif isinstance(event, ChannelDestroyed) and event.channel.id == live.channel_id:
                     self._ended(live, event.cause, event.cause_txt, event.tech_cause)
                     return
@@ -311,7 +323,34 @@ class Dialer:
             )
         log.info("dialer.call_ended", call_id=live.call_id, cause=cause, tech_cause=tech_cause)
 
+    def _opted_out(self, live: LiveCall, source: str) -> None:
+        """The caller asked to be called no more: list the number now, say goodbye, hang up."""
+        if live.end_reason == "opted_out" or live.cancel_requested:
+            return
+        live.end_reason = "opted_out"
+        row = store.call_row(self.db, live.call_id)
+        number = row["to_number"] if row["direction"] == "outbound" else row["from_number"]
+        if number:
+            dnc.add(self.db, number, "asked to be called no more during a call", source, live.call_id)
+        store.add_event(self.db, live.call_id, "opt_out", {"source": source, "number": number})
+        log.info("dialer.opted_out", call_id=live.call_id, source=source)
+        self._track(asyncio.create_task(self._goodbye(live), name=f"goodbye-{live.call_id}"))
+
+    async def _goodbye(self, live: LiveCall) -> None:
+        """Take the agent off the line (it may be mid-sentence), play a goodbye, hang up."""
+        with contextlib.suppress(AriError, TimeoutError):
+            if live.bridge_id and live.media_channel_id:
+                await self.ari.remove_channel(live.bridge_id, live.media_channel_id)
+            playback_id = f"goodbye-{live.call_id}"
+            with self.ari.subscribe(playback_id) as events:
+                await self.ari.play(live.channel_id, GOODBYE, playback_id=playback_id)
+                async with asyncio.timeout(GOODBYE_TIMEOUT_S):
+                    await events.wait_for(PlaybackFinished)
+        with contextlib.suppress(AriError):
+            await self.ari.hangup(live.channel_id)
+
     def _finish(self, live: LiveCall) -> None:
+        self.opt_outs.forget(live.call_id)
         if live.events is not None:
             live.events.close()
         self.live.pop(live.call_id, None)
@@ -488,6 +527,7 @@ class Dialer:
             await self.ari.app_subscribe(f"channel:{live.channel_id}")
             await self.ari.answer(live.channel_id)
             store.transition(self.db, live.call_id, "in_progress", answered_by="human")
+            self.opt_outs.watch(live.call_id, lambda source: self._opted_out(live, source))
             row = store.call_row(self.db, live.call_id)
             await self._follow(live, row, await self._start_media(live, row))
         except (AriError, TimeoutError, ConnectionError) as exc:

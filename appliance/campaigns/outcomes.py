@@ -1,0 +1,51 @@
+"""A campaign contact's outcome from its call, and what follows it: another attempt after a back-off, or the end.
+
+`attempts` in a retry rule counts every dial of the contact, the first included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+RETRYABLE = ("busy", "no_answer", "voicemail", "failed")
+DEFAULT_RETRY: dict[str, dict[str, int]] = {
+    "busy": {"attempts": 3, "backoff_minutes": 10},
+    "no_answer": {"attempts": 3, "backoff_minutes": 30},
+    "voicemail": {"attempts": 2, "backoff_minutes": 60},
+    "failed": {"attempts": 2, "backoff_minutes": 5},
+}
+# Every outcome a contact can end with (the retryable ones once their attempts are spent).
+OUTCOMES = (
+    "completed",
+    *RETRYABLE,
+    "invalid",  # the number does not exist: never retried
+    "interrupted",  # answered, then the appliance stopped: not called again, the callee may have talked
+    "opted_out",  # asked in the call to be called no more (now on the do-not-call list)
+    "dnc",  # on the do-not-call list: never dialled
+    "duplicate",  # the same number earlier in the list
+    "no_time_zone",  # phonenumbers knows no time zone for it, so no window can be checked
+    "window_never_open",  # its zones share no open time in the window
+    "canceled",  # the campaign was canceled before the contact was done
+)
+INVALID_NUMBER_CODES = frozenset({"invalid_number"})
+
+
+def outcome_of(call: dict[str, Any]) -> str:
+    """The outcome of a terminal call row."""
+    status = call["status"]
+    if status == "completed":
+        return "opted_out" if call["end_reason"] == "opted_out" else "completed"
+    if status == "no_answer":
+        return "voicemail" if call["end_reason"] == "voicemail" else "no_answer"
+    if status == "failed":
+        if call["error_code"] in INVALID_NUMBER_CODES:
+            return "invalid"
+        return "interrupted" if call["answered_at"] else "failed"
+    return status  # busy, canceled
+
+
+def backoff_seconds(outcome: str, attempts: int, retry: dict[str, dict[str, int]]) -> float | None:
+    """Seconds until the next attempt after `attempts` dials ended with `outcome`, or None: the contact is done."""
+    rule = retry.get(outcome)
+    if rule is None or attempts >= rule["attempts"]:
+        return None
+    return rule["backoff_minutes"] * 60.0

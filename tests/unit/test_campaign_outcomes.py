@@ -1,0 +1,38 @@
+"""A contact's outcome from its call, and the retry rule: `attempts` counts every dial, invalid numbers never
+retry, an answered call cut by a restart is not dialled again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from appliance.campaigns.outcomes import DEFAULT_RETRY, backoff_seconds, outcome_of
+
+
+def call(status: str, end_reason: str | None = None, error_code: str | None = None, answered: bool = False) -> dict[str, Any]:
+    return {"status": status, "end_reason": end_reason, "error_code": error_code,
+            "answered_at": "2026-06-01T10:00:00.000Z" if answered else None}  # fmt: skip
+
+
+def test_outcomes_from_calls() -> None:
+    assert outcome_of(call("completed", "agent_ended", answered=True)) == "completed"
+    assert outcome_of(call("completed", "opted_out", answered=True)) == "opted_out"
+    assert outcome_of(call("no_answer", "voicemail", answered=True)) == "voicemail"
+    assert outcome_of(call("no_answer")) == "no_answer"
+    assert outcome_of(call("busy")) == "busy"
+    assert outcome_of(call("failed", error_code="invalid_number")) == "invalid"
+    assert outcome_of(call("failed", error_code="carrier_unavailable")) == "failed"
+    assert outcome_of(call("failed", error_code="appliance_restart")) == "failed"
+    assert outcome_of(call("failed", error_code="appliance_restart", answered=True)) == "interrupted"
+    assert outcome_of(call("canceled", "canceled")) == "canceled"
+
+
+def test_attempts_count_every_dial_including_the_first() -> None:
+    retry = {**DEFAULT_RETRY, "busy": {"attempts": 3, "backoff_minutes": 10}}
+    assert backoff_seconds("busy", 1, retry) == 600
+    assert backoff_seconds("busy", 2, retry) == 600
+    assert backoff_seconds("busy", 3, retry) is None
+
+
+def test_final_outcomes_are_never_retried() -> None:
+    for outcome in ("completed", "invalid", "interrupted", "opted_out", "canceled"):
+        assert backoff_seconds(outcome, 1, DEFAULT_RETRY) is None
