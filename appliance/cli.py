@@ -182,9 +182,8 @@ async def serve(settings: Settings) -> int:
     extraction.start()
     telephony = None
     if settings.telephony:
-        from appliance.telephony.service import TelephonyService
-
         from appliance.telephony.opt_out import OptOuts
+        from appliance.telephony.service import TelephonyService
 
         factory = None
         opt_outs = OptOuts()

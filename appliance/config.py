@@ -98,11 +98,15 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", self.campaign_hours) or (
             self.campaign_hours[:5] >= self.campaign_hours[6:]
         ):
-            raise ConfigError(f"campaign_hours must be HH:MM-HH:MM with the end after the start, got {self.campaign_hours!r}")
+            raise ConfigError(
+                f"campaign_hours must be HH:MM-HH:MM with the end after the start, got {self.campaign_hours!r}"
+            )
         if self.campaign_dials_per_day < 1:
             raise ConfigError("campaign_dials_per_day must be at least 1")
         if self.opt_out_key not in ("", *"0123456789*#"):
-            raise ConfigError(f"opt_out_key must be one DTMF key 0-9, * or #, or empty for none; got {self.opt_out_key!r}")
+            raise ConfigError(
+                f"opt_out_key must be one DTMF key 0-9, * or #, or empty for none; got {self.opt_out_key!r}"
+            )
         if self.llm_contexts < 1 or self.threads < 1:
             raise ConfigError("llm_contexts and threads must be at least 1")
         if self.log_level not in ("debug", "info", "warning", "error"):

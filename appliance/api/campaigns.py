@@ -41,7 +41,9 @@ def start_campaign(runtime: Runtime, data: CreateCampaign, source: str = "contac
     if agent["archived_at"] is not None:
         raise InvalidInput(f"agent_id {data.agent_id} is an archived agent: it takes no calls", field="agent_id")
     if agent["type"] != "outbound":
-        raise InvalidInput(f"agent_id {data.agent_id} is an inbound agent; campaigns need an outbound agent", field="agent_id")
+        raise InvalidInput(
+            f"agent_id {data.agent_id} is an inbound agent; campaigns need an outbound agent", field="agent_id"
+        )
     if data.max_concurrent > settings.max_concurrent_calls:
         raise InvalidInput(
             f"max_concurrent {data.max_concurrent} is more than this box's capacity "
@@ -51,9 +53,13 @@ def start_campaign(runtime: Runtime, data: CreateCampaign, source: str = "contac
     window = parse_window(data.window.start, data.window.end, data.window.days, settings.campaign_hours)
     start_at = _start_at(data.start_at)
     if (data.contacts is None) == (data.contacts_csv is None):
-        raise InvalidInput("send the contacts either as contacts (a list) or as contacts_csv, one of them", field=source)
+        raise InvalidInput(
+            "send the contacts either as contacts (a list) or as contacts_csv, one of them", field=source
+        )
     parsed = (
-        contact_lists.from_json(data.contacts) if data.contacts is not None else contact_lists.from_csv(data.contacts_csv or "")
+        contact_lists.from_json(data.contacts)
+        if data.contacts is not None
+        else contact_lists.from_csv(data.contacts_csv or "")
     )
     from_number, from_trunk = None, None
     if agent["primary_number_id"]:
@@ -101,7 +107,9 @@ def _start_at(value: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"start_at must be an ISO 8601 time like 2026-05-01T09:00:00Z, got {value!r}", field="start_at") from None
+        raise InvalidInput(
+            f"start_at must be an ISO 8601 time like 2026-05-01T09:00:00Z, got {value!r}", field="start_at"
+        ) from None
     if moment.tzinfo is None:
         raise InvalidInput(f"start_at needs a time zone (Z or an offset), got {value!r}", field="start_at")
     return moment.astimezone(UTC)
@@ -114,7 +122,9 @@ def control(runtime: Runtime, campaign_id: str, action: str) -> Campaign:
         row = store.campaign_row(runtime.db, campaign_id)
         if row["start_at"] and row["start_at"] > iso(datetime.now(UTC)):
             status = "scheduled"
-    campaign = store.move(runtime.db, campaign_id, action, status=status, reason="paused" if action == "paused" else None)
+    campaign = store.move(
+        runtime.db, campaign_id, action, status=status, reason="paused" if action == "paused" else None
+    )
     if runtime.campaigns is not None:
         runtime.campaigns.wake()
     return campaign
@@ -125,12 +135,16 @@ class CampaignController(Controller):
     tags = ["campaigns"]
 
     @post("/", responses=ERROR_RESPONSES)
-    async def create_campaign(self, runtime: Runtime, data: CreateCampaign, request: Request[Any, Any, Any]) -> Response[Campaign]:
+    async def create_campaign(
+        self, runtime: Runtime, data: CreateCampaign, request: Request[Any, Any, Any]
+    ) -> Response[Campaign]:
         data = await strict_body(request, CreateCampaign)
         return Response(start_campaign(runtime, data), status_code=201)
 
     @get("/", responses=ERROR_RESPONSES)
-    async def list_campaigns(self, runtime: Runtime, limit: int = 50, starting_after: str | None = None) -> CampaignList:
+    async def list_campaigns(
+        self, runtime: Runtime, limit: int = 50, starting_after: str | None = None
+    ) -> CampaignList:
         campaigns, more = store.list_campaigns(runtime.db, check_limit(limit), starting_after)
         return CampaignList(campaigns, more)
 

@@ -45,7 +45,9 @@ def from_csv(text: str) -> list[ContactIn]:
     try:
         header = [name.strip() for name in next(reader)]
     except StopIteration:
-        raise InvalidInput("contacts_csv is empty: it needs a header line naming a to column", field="contacts_csv") from None
+        raise InvalidInput(
+            "contacts_csv is empty: it needs a header line naming a to column", field="contacts_csv"
+        ) from None
     except csv.Error as exc:
         raise InvalidInput(f"contacts_csv line 1 is not CSV: {exc}", field="contacts_csv") from None
     lowered = [name.lower() for name in header]

@@ -139,7 +139,9 @@ class CampaignRunner:
         counts = contacts.counters(self.db, campaign_id)
         if counts["pending"] == 0 and counts["in_progress"] == 0:
             with transaction(self.db):
-                store.set_status(self.db, campaign_id, "completed", event="campaign.completed", outcomes=counts["outcomes"])
+                store.set_status(
+                    self.db, campaign_id, "completed", event="campaign.completed", outcomes=counts["outcomes"]
+                )
             log.info("campaigns.completed", campaign_id=campaign_id)
             return 0
         agent = agent_store.agent_row(self.db, campaign["agent_id"])

@@ -87,7 +87,12 @@ def lease(db: sqlite_utils.Database, contact: dict[str, Any], call_id: str) -> N
         [call_id, now_iso(), contact["id"]],
     )
     db["campaign_attempts"].insert(
-        {"campaign_id": contact["campaign_id"], "contact_id": contact["id"], "call_id": call_id, "created_at": now_iso()}
+        {
+            "campaign_id": contact["campaign_id"],
+            "contact_id": contact["id"],
+            "call_id": call_id,
+            "created_at": now_iso(),
+        }
     )
 
 
@@ -201,7 +206,9 @@ def all_contacts(db: sqlite_utils.Database, campaign_id: str) -> list[CampaignCo
 
 
 def _record(db: sqlite_utils.Database, row: dict[str, Any]) -> CampaignContact:
-    calls = [r[0] for r in db.execute("SELECT call_id FROM campaign_attempts WHERE contact_id = ? ORDER BY seq", [row["id"]])]
+    calls = [
+        r[0] for r in db.execute("SELECT call_id FROM campaign_attempts WHERE contact_id = ? ORDER BY seq", [row["id"]])
+    ]
     waiting = row["state"] == "pending" and row["next_attempt_at"] > time.time()
     return CampaignContact(
         id=row["id"],

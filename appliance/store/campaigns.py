@@ -10,17 +10,16 @@ import sqlite_utils
 
 from appliance.clock import now, now_iso
 from appliance.errors import Conflict, InvalidInput, NotFound
-from appliance.store import calls
+from appliance.store import calls, webhooks
 from appliance.store import campaign_contacts as contacts
 from appliance.store.campaign_records import (
+    CallingWindow,
     Campaign,
     CampaignCounters,
     CampaignEvent,
     CampaignEvents,
-    CallingWindow,
     RetryRule,
 )
-from appliance.store import webhooks
 from appliance.store.db import transaction
 from appliance.store.jsoncol import dumps, loads
 
@@ -90,7 +89,10 @@ def list_campaigns(db: sqlite_utils.Database, limit: int, starting_after: str | 
         if cursor is None:
             raise InvalidInput(f"starting_after {starting_after!r} is not a known campaign", field="starting_after")
         where, params = "seq < ?", [cursor[0]]
-    ids = [r[0] for r in db.execute(f"SELECT id FROM campaigns WHERE {where} ORDER BY seq DESC LIMIT ?", [*params, limit + 1])]
+    ids = [
+        r[0]
+        for r in db.execute(f"SELECT id FROM campaigns WHERE {where} ORDER BY seq DESC LIMIT ?", [*params, limit + 1])
+    ]
     return [get_campaign(db, i) for i in ids[:limit]], len(ids) > limit
 
 
@@ -99,7 +101,9 @@ def active_ids(db: sqlite_utils.Database) -> list[str]:
     return [r[0] for r in db.execute(f"SELECT id FROM campaigns WHERE status IN ({marks}) ORDER BY seq", ACTIVE)]
 
 
-def move(db: sqlite_utils.Database, campaign_id: str, action: str, *, status: str, reason: str | None = None) -> Campaign:
+def move(
+    db: sqlite_utils.Database, campaign_id: str, action: str, *, status: str, reason: str | None = None
+) -> Campaign:
     """A user's pause / resume / cancel: 409 when the campaign is not in a status it applies to."""
     with transaction(db):
         row = campaign_row(db, campaign_id)
@@ -110,7 +114,10 @@ def move(db: sqlite_utils.Database, campaign_id: str, action: str, *, status: st
         set_status(db, campaign_id, status, reason=reason, event=f"campaign.{action}")
         if action == "resumed":
             # The failure breaker looks only at attempts made after the resume.
-            db.execute("UPDATE campaigns SET breaker_after = ? WHERE id = ?", [contacts.last_attempt_seq(db, campaign_id), campaign_id])
+            db.execute(
+                "UPDATE campaigns SET breaker_after = ? WHERE id = ?",
+                [contacts.last_attempt_seq(db, campaign_id), campaign_id],
+            )
         if action == "canceled":
             contacts.cancel_pending(db, campaign_id)
             for call_id in contacts.queued_call_ids(db, campaign_id):  # not dialled yet: ended with the campaign
@@ -124,7 +131,8 @@ def set_status(
     stamp = now_iso()
     ended = stamp if status in ("completed", "canceled") else None
     db.execute(
-        "UPDATE campaigns SET status = ?, paused_reason = ?, updated_at = ?, ended_at = COALESCE(ended_at, ?) WHERE id = ?",
+        "UPDATE campaigns SET status = ?, paused_reason = ?, updated_at = ?, ended_at = COALESCE(ended_at, ?) "
+        "WHERE id = ?",
         [status, reason if status == "paused" else None, stamp, ended, campaign_id],
     )
     add_event(db, campaign_id, event, {"status": status, **({"reason": reason} if reason else {}), **data})
@@ -140,7 +148,13 @@ def queue_webhook(db: sqlite_utils.Database, campaign_id: str, kind: str, call_i
     event_id = str(uuid.uuid4())
     created = int(now().timestamp())
     campaign = get_campaign(db, campaign_id)
-    payload = {"id": event_id, "type": kind, "created": created, "api_version": "2026-04", "data": {"campaign": campaign}}
+    payload = {
+        "id": event_id,
+        "type": kind,
+        "created": created,
+        "api_version": "2026-04",
+        "data": {"campaign": campaign},
+    }
     db["webhook_events"].insert(
         {"id": event_id, "call_id": call_id, "type": kind, "created": created, "payload": dumps(payload)}
     )

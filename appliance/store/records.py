@@ -115,7 +115,13 @@ class Call(msgspec.Struct, kw_only=True):
     hangup_cause: str | None
     end_reason: (
         Literal[
-            "agent_ended", "caller_hangup", "max_duration", "silence_timeout", "canceled", "voicemail", "opted_out",
+            "agent_ended",
+            "caller_hangup",
+            "max_duration",
+            "silence_timeout",
+            "canceled",
+            "voicemail",
+            "opted_out",
             "error",
         ]
         | None

@@ -21,7 +21,7 @@ PHRASES = re.compile(
 
 def asks_to_opt_out(said: str) -> bool:
     """Whether a caller's words ask to be called no more (a keyword rule on the transcript)."""
-    return PHRASES.search(said.replace("’", "'")) is not None
+    return PHRASES.search(said.replace("\u2019", "'")) is not None
 
 
 class OptOuts:

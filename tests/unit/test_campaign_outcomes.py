@@ -8,7 +8,9 @@ from typing import Any
 from appliance.campaigns.outcomes import DEFAULT_RETRY, backoff_seconds, outcome_of
 
 
-def call(status: str, end_reason: str | None = None, error_code: str | None = None, answered: bool = False) -> dict[str, Any]:
+def call(
+    status: str, end_reason: str | None = None, error_code: str | None = None, answered: bool = False
+) -> dict[str, Any]:
     return {"status": status, "end_reason": end_reason, "error_code": error_code,
             "answered_at": "2026-06-01T10:00:00.000Z" if answered else None}  # fmt: skip
 

@@ -15,9 +15,8 @@ import sqlite_utils
 from appliance.campaigns.outcomes import DEFAULT_RETRY
 from appliance.campaigns.runner import CampaignRunner
 from appliance.config import Settings
-from appliance.store import agents, calls, dnc
+from appliance.store import agents, calls, campaigns, dnc
 from appliance.store import campaign_contacts as contacts
-from appliance.store import campaigns
 from appliance.store.db import open_db
 from appliance.store.trunks import ensure_loopback
 
@@ -60,7 +59,9 @@ class Box:
         ).id  # fmt: skip
 
     def live_calls(self) -> list[dict[str, Any]]:
-        return [calls.call_row(self.db, i) for i in calls.ids_in_status(self.db, ("queued", "initiated", "in_progress"))]
+        return [
+            calls.call_row(self.db, i) for i in calls.ids_in_status(self.db, ("queued", "initiated", "in_progress"))
+        ]
 
     def end(self, call_id: str, status: str, **fields: Any) -> None:
         """What the dialer writes for a call that ended `status`."""

@@ -13,7 +13,7 @@ from appliance.telephony.opt_out import OptOuts, asks_to_opt_out
         "Stop calling me.",
         "Please take me off your list",
         "Don't call me again!",
-        "don’t call this number",
+        "don\u2019t call this number",  # a typographic apostrophe, as STT may write it
         "Remove my number, thanks.",
         "Put me on your do not call list.",
         "I want to opt out",
