@@ -124,7 +124,8 @@ def test_100_contacts_with_retries_dnc_and_invalid_numbers(api: httpx.Client, bo
                 "9": ("invalid", 1)}  # fmt: skip
     for number in numbers[:-5]:
         c = by_number[number]
-        assert (c["outcome"], c["attempts"], len(c["call_ids"])) == expected[number[8]], c
+        outcome, dials = expected[number[8]]
+        assert (c["outcome"], c["attempts"], len(c["call_ids"])) == (outcome, dials, dials), c
     for number in numbers[-5:]:
         assert (by_number[number]["outcome"], by_number[number]["attempts"]) == ("dnc", 0)
     call_ids = [i for c in contacts for i in c["call_ids"]]
