@@ -18,7 +18,7 @@ OUTCOMES = (
     "completed",
     *RETRYABLE,
     "invalid",  # the number does not exist: never retried
-    "interrupted",  # answered, then the appliance stopped: not called again, the callee may have talked
+    "interrupted",  # answered, then cut (a restart, Asterisk down): not called again, the callee may have talked
     "opted_out",  # asked in the call to be called no more (now on the do-not-call list)
     "dnc",  # on the do-not-call list: never dialled
     "duplicate",  # the same number earlier in the list
@@ -33,13 +33,14 @@ def outcome_of(call: dict[str, Any]) -> str:
     """The outcome of a terminal call row."""
     status = call["status"]
     if status == "completed":
-        return "opted_out" if call["end_reason"] == "opted_out" else "completed"
+        if call["end_reason"] == "opted_out":
+            return "opted_out"
+        # Answered, then cut by a restart, Asterisk going down, a media failure: someone may have talked.
+        return "interrupted" if call["error_code"] else "completed"
     if status == "no_answer":
         return "voicemail" if call["end_reason"] == "voicemail" else "no_answer"
     if status == "failed":
-        if call["error_code"] in INVALID_NUMBER_CODES:
-            return "invalid"
-        return "interrupted" if call["answered_at"] else "failed"
+        return "invalid" if call["error_code"] in INVALID_NUMBER_CODES else "failed"
     return status  # busy, canceled
 
 

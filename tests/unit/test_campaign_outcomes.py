@@ -1,5 +1,5 @@
 """A contact's outcome from its call, and the retry rule: `attempts` counts every dial, invalid numbers never
-retry, an answered call cut by a restart is not dialled again."""
+retry, an answered call cut by a restart is not dialled again (it ends `interrupted`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def test_outcomes_from_calls() -> None:
     assert outcome_of(call("failed", error_code="invalid_number")) == "invalid"
     assert outcome_of(call("failed", error_code="carrier_unavailable")) == "failed"
     assert outcome_of(call("failed", error_code="appliance_restart")) == "failed"
-    assert outcome_of(call("failed", error_code="appliance_restart", answered=True)) == "interrupted"
+    assert outcome_of(call("completed", "error", error_code="appliance_restart", answered=True)) == "interrupted"
     assert outcome_of(call("canceled", "canceled")) == "canceled"
 
 
