@@ -26,6 +26,7 @@ from .access import AccessPages
 from .agents import AgentPages, voice_sample
 from .auth import require_user, sign_in, sign_in_page, sign_out, to_sign_in
 from .calls import CallPages, redeliver
+from .campaigns import CampaignPages
 from .dashboard import dashboard
 from .numbers import NumberPages
 from .talk import TalkPages
@@ -92,6 +93,7 @@ def console_routers(db: sqlite_utils.Database, https: bool) -> list[Router]:
             dashboard,
             AgentPages,
             CallPages,
+            CampaignPages,
             NumberPages,
             TalkPages,
             AccessPages,
