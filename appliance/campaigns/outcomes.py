@@ -32,6 +32,8 @@ INVALID_NUMBER_CODES = frozenset({"invalid_number"})
 def outcome_of(call: dict[str, Any]) -> str:
     """The outcome of a terminal call row."""
     status = call["status"]
+    if call["answered_by"] == "machine":  # whether the agent hung up at once or talked to the box till its end
+        return "voicemail"
     if status == "completed":
         if call["end_reason"] == "opted_out":
             return "opted_out"

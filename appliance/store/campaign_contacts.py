@@ -114,7 +114,7 @@ def ended_leases(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     """Dialing contacts whose call has ended, with the call's fields the outcome is read from."""
     marks = ",".join("?" * len(TERMINAL))
     sql = (
-        "SELECT cc.*, c.status, c.end_reason, c.error_code FROM campaign_contacts cc "
+        "SELECT cc.*, c.status, c.end_reason, c.error_code, c.answered_by FROM campaign_contacts cc "
         f"JOIN calls c ON c.id = cc.call_id WHERE cc.state = 'dialing' AND c.status IN ({marks}) ORDER BY cc.seq"
     )
     return list(db.query(sql, list(TERMINAL)))

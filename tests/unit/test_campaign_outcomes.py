@@ -9,22 +9,22 @@ from appliance.campaigns.outcomes import DEFAULT_RETRY, backoff_seconds, outcome
 
 
 def call(
-    status: str, end_reason: str | None = None, error_code: str | None = None, answered: bool = False
+    status: str, end_reason: str | None = None, error_code: str | None = None, answered_by: str | None = None
 ) -> dict[str, Any]:
-    return {"status": status, "end_reason": end_reason, "error_code": error_code,
-            "answered_at": "2026-06-01T10:00:00.000Z" if answered else None}  # fmt: skip
+    return {"status": status, "end_reason": end_reason, "error_code": error_code, "answered_by": answered_by}
 
 
 def test_outcomes_from_calls() -> None:
-    assert outcome_of(call("completed", "agent_ended", answered=True)) == "completed"
-    assert outcome_of(call("completed", "opted_out", answered=True)) == "opted_out"
-    assert outcome_of(call("no_answer", "voicemail", answered=True)) == "voicemail"
+    assert outcome_of(call("completed", "agent_ended", answered_by="human")) == "completed"
+    assert outcome_of(call("completed", "opted_out", answered_by="human")) == "opted_out"
+    assert outcome_of(call("no_answer", "voicemail", answered_by="machine")) == "voicemail"
+    assert outcome_of(call("completed", "caller_hangup", answered_by="machine")) == "voicemail"  # a late verdict
     assert outcome_of(call("no_answer")) == "no_answer"
     assert outcome_of(call("busy")) == "busy"
     assert outcome_of(call("failed", error_code="invalid_number")) == "invalid"
     assert outcome_of(call("failed", error_code="carrier_unavailable")) == "failed"
     assert outcome_of(call("failed", error_code="appliance_restart")) == "failed"
-    assert outcome_of(call("completed", "error", error_code="appliance_restart", answered=True)) == "interrupted"
+    assert outcome_of(call("completed", "error", error_code="appliance_restart", answered_by="human")) == "interrupted"
     assert outcome_of(call("canceled", "canceled")) == "canceled"
 
 
