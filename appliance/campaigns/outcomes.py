@@ -1,6 +1,7 @@
 """A campaign contact's outcome from its call, and what follows it: another attempt after a back-off, or the end.
 
-`attempts` in a retry rule counts every dial of the contact, the first included."""
+`attempts` in a retry rule counts every dial of the contact, the first included. The outcomes are listed, with
+what each means, in appliance.store.campaign_records.ContactOutcome."""
 
 from __future__ import annotations
 
@@ -13,19 +14,6 @@ DEFAULT_RETRY: dict[str, dict[str, int]] = {
     "voicemail": {"attempts": 2, "backoff_minutes": 60},
     "failed": {"attempts": 2, "backoff_minutes": 5},
 }
-# Every outcome a contact can end with (the retryable ones once their attempts are spent).
-OUTCOMES = (
-    "completed",
-    *RETRYABLE,
-    "invalid",  # the number does not exist: never retried
-    "interrupted",  # answered, then cut (a restart, Asterisk down): not called again, the callee may have talked
-    "opted_out",  # asked in the call to be called no more (now on the do-not-call list)
-    "dnc",  # on the do-not-call list: never dialled
-    "duplicate",  # the same number earlier in the list
-    "no_time_zone",  # phonenumbers knows no time zone for it, so no window can be checked
-    "window_never_open",  # its zones share no open time in the window
-    "canceled",  # the campaign was canceled before the contact was done
-)
 INVALID_NUMBER_CODES = frozenset({"invalid_number"})
 
 

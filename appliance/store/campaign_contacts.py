@@ -74,11 +74,6 @@ def due(db: sqlite_utils.Database, campaign_id: str, limit: int) -> list[dict[st
     return list(db.query(sql, [campaign_id, time.time(), limit]))
 
 
-def dialing_count(db: sqlite_utils.Database, campaign_id: str) -> int:
-    sql = "SELECT COUNT(*) FROM campaign_contacts WHERE campaign_id = ? AND state = 'dialing'"
-    return db.execute(sql, [campaign_id]).fetchone()[0]
-
-
 def lease(db: sqlite_utils.Database, contact: dict[str, Any], call_id: str) -> None:
     """Inside the transaction that wrote the call: the contact now belongs to it."""
     db.execute(

@@ -8,6 +8,21 @@ import msgspec
 
 CampaignStatus = Literal["scheduled", "running", "paused", "completed", "canceled"]
 ContactState = Literal["pending", "dialing", "done"]
+ContactOutcome = Literal[
+    "completed",
+    "busy",  # the retryable four, final once their attempts are spent
+    "no_answer",
+    "voicemail",
+    "failed",
+    "invalid",  # the number does not exist: never retried
+    "interrupted",  # answered, then cut (a restart, Asterisk down): not called again, the callee may have talked
+    "opted_out",  # asked in the call to be called no more (now on the do-not-call list)
+    "dnc",  # on the do-not-call list: never dialled
+    "duplicate",  # the same number earlier in the list
+    "no_time_zone",  # phonenumbers knows no time zone for it, so no window can be checked
+    "window_never_open",  # its zones share no open time in the window
+    "canceled",  # the campaign was canceled before the contact was done
+]
 
 
 class CallingWindow(msgspec.Struct, kw_only=True):
@@ -58,7 +73,7 @@ class CampaignContact(msgspec.Struct, kw_only=True):
     to: str
     columns: dict[str, Any]
     state: ContactState
-    outcome: str | None
+    outcome: ContactOutcome | None  # the last attempt's while pending again, the final one when done
     detail: str | None  # why it was skipped or is waiting
     attempts: int
     next_attempt_at: str | None

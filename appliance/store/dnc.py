@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 import sqlite_utils
 
@@ -9,13 +11,11 @@ from appliance.clock import now_iso
 from appliance.errors import InvalidInput, NotFound
 from appliance.store.db import transaction
 
-SOURCES = ("api", "console", "keypad", "speech")
-
 
 class DncEntry(msgspec.Struct, kw_only=True):
     number: str
     reason: str | None
-    source: str  # api | console | keypad (the opt-out key in a call) | speech (asked in a call)
+    source: Literal["api", "keypad", "speech"]  # keypad: the opt-out key in a call; speech: asked in a call
     call_id: str | None  # the call the number opted out in
     created_at: str
 
