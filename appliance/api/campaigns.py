@@ -3,6 +3,7 @@ cancel; /v1/dnc: the do-not-call list."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -31,7 +32,7 @@ from .edge import ERROR_RESPONSES
 from .schemas import strict_body
 
 
-def start_campaign(runtime: Runtime, data: CreateCampaign, source: str = "contacts") -> Campaign:
+async def start_campaign(runtime: Runtime, data: CreateCampaign, source: str = "contacts") -> Campaign:
     """Check a campaign request whole (agent, window, start, every contact) and create it, or raise a 400
     naming the field and create nothing. Used by POST /v1/campaigns and the console's upload."""
     db, settings = runtime.db, runtime.settings
@@ -56,21 +57,27 @@ def start_campaign(runtime: Runtime, data: CreateCampaign, source: str = "contac
         raise InvalidInput(
             "send the contacts either as contacts (a list) or as contacts_csv, one of them", field=source
         )
-    parsed = (
-        contact_lists.from_json(data.contacts)
-        if data.contacts is not None
-        else contact_lists.from_csv(data.contacts_csv or "")
-    )
+    # Checking 10,000 numbers takes about a second of pure Python: off the event loop, which moves call audio.
+    if data.contacts is not None:
+        parsed = await asyncio.to_thread(contact_lists.from_json, data.contacts)
+    else:
+        parsed = await asyncio.to_thread(contact_lists.from_csv, data.contacts_csv or "")
     from_number, from_trunk = None, None
     if agent["primary_number_id"]:
         number = number_store.get_number(db, agent["primary_number_id"])
         from_number, from_trunk = number.e164, number.trunk_id
     rows, seen, no_trunk = [], set(), []
+    trunks: dict[bool, str | None] = {}  # the trunk depends only on whether it is a test-carrier number
     for i, contact in enumerate(parsed):
         where = f"line {contact.line}" if contact.line is not None else f"contacts[{i}]"
-        try:
-            trunk_id = choose_trunk(db, contact.to, from_trunk)
-        except InvalidInput:
+        test_number = validation.is_test_number(contact.to)
+        if test_number not in trunks:
+            try:
+                trunks[test_number] = choose_trunk(db, contact.to, from_trunk)
+            except InvalidInput:
+                trunks[test_number] = None
+        trunk_id = trunks[test_number]
+        if trunk_id is None:
             no_trunk.append(f"{where}: {contact.to}")
             continue
         duplicate = "duplicate" if contact.to in seen else None
@@ -139,7 +146,7 @@ class CampaignController(Controller):
         self, runtime: Runtime, data: CreateCampaign, request: Request[Any, Any, Any]
     ) -> Response[Campaign]:
         data = await strict_body(request, CreateCampaign)
-        return Response(start_campaign(runtime, data), status_code=201)
+        return Response(await start_campaign(runtime, data), status_code=201)
 
     @get("/", responses=ERROR_RESPONSES)
     async def list_campaigns(

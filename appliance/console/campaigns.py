@@ -130,7 +130,7 @@ class CampaignPages(Controller):
         try:
             if errors:
                 raise FormError(errors)
-            campaign = start_campaign(runtime, to_body(CreateCampaign, fields), source="contacts_csv")
+            campaign = await start_campaign(runtime, to_body(CreateCampaign, fields), source="contacts_csv")
         except (FormError, ApplianceError) as exc:
             values = {k: v for k, v in form.items() if not isinstance(v, UploadFile)}
             return await self._list(runtime, form_errors(exc), values)

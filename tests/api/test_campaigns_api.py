@@ -97,6 +97,16 @@ def test_bad_requests_name_the_field(api: httpx.Client) -> None:
     assert campaign_count(api) == before
 
 
+def test_ten_thousand_contacts_are_taken_and_one_more_is_refused(api: httpx.Client) -> None:
+    agent = make_agent(api)
+    rows = "".join(f"+1202555{n:04d}\n" for n in range(10_000))
+    r = api.post("/v1/campaigns", json={"agent_id": agent["id"], "contacts_csv": "to\n" + rows})
+    assert r.status_code == 201, r.text
+    assert r.json()["counters"]["total"] == 10_000
+    r = api.post("/v1/campaigns", json={"agent_id": agent["id"], "contacts_csv": "to\n" + rows + "+12025550100\n"})
+    assert_error(r, 400, mentions="at most 10000")
+
+
 def test_a_future_start_is_scheduled_and_controls_follow_the_status(api: httpx.Client) -> None:
     agent = make_agent(api)
     campaign = create(api, agent["id"], start_at="2099-01-01T09:00:00Z").json()

@@ -4,6 +4,7 @@ tested whole in tests/integration/test_campaigns.py."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 import sqlite_utils
 
 from appliance.campaigns.outcomes import DEFAULT_RETRY
-from appliance.campaigns.runner import CampaignRunner
+from appliance.campaigns.runner import MAX_LOOKED_AT, CampaignRunner
 from appliance.config import Settings
 from appliance.store import agents, calls, campaigns, dnc
 from appliance.store import campaign_contacts as contacts
@@ -210,3 +211,16 @@ def test_cancel_ends_calls_not_yet_dialled_and_pending_contacts(db: sqlite_utils
     box.runner.tick()
     assert sorted(c.outcome or "" for c in contacts.all_contacts(db, campaign_id)) == ["canceled"] * 3
     assert box.live_calls() == []
+
+
+def test_a_pass_looks_at_a_bounded_number_of_contacts(db: sqlite_utils.Database) -> None:
+    box = Box(db)
+    here = datetime.now(ZoneInfo("America/New_York"))
+    tomorrow = ALL_DAYS[(here.weekday() + 1) % 7]
+    window = {"start": "00:00", "end": "23:59", "days": [tomorrow]}
+    campaign_id = box.campaign([f"+1202555{n:04d}" for n in range(1000, 1000 + MAX_LOOKED_AT + 50)], window=window)
+    box.runner.tick()  # it runs on the event loop: a closing window defers a long list over several passes
+    details = Counter(c.detail for c in contacts.all_contacts(db, campaign_id))
+    assert details == Counter({"calling window closed in America/New_York": MAX_LOOKED_AT, None: 50})
+    box.runner.tick()
+    assert Counter(c.detail for c in contacts.all_contacts(db, campaign_id))[None] == 0
