@@ -2,7 +2,8 @@
 call's channel through Asterisk; it also answers inbound calls for numbers with an inbound agent.
 
 The store is written at every status change, and a call is marked `initiated` *before* it is
-originated: after a crash, a call found `initiated` is closed, never dialled twice.
+originated: after a crash, a call found `initiated` is closed, never dialled twice. A caller who opts out
+(the opt-out key, or words the conversation reports to `OptOuts`) is listed and the call ended: opt_out.py.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from appliance.call_status import TERMINAL
 from appliance.config import Settings
 from appliance.store import agents as agent_store
 from appliance.store import calls as store
-from appliance.store import dnc
 from appliance.store import numbers as number_store
 from appliance.telephony.ari import AriClient, AriError, ChannelNotFound, Subscription
 from appliance.telephony.ari_events import (
@@ -31,17 +31,14 @@ from appliance.telephony.ari_events import (
     ChannelStateChange,
     Dial,
     Event,
-    PlaybackFinished,
     StasisStart,
 )
 from appliance.telephony.causes import hangup_cause_text, outcome_for
 from appliance.telephony.media import CallMedia, MediaClosed, RtpEndpoint
-from appliance.telephony.opt_out import OptOuts
+from appliance.telephony.opt_out import OptOuts, list_caller, say_goodbye
 from appliance.telephony.trunk_config import endpoint_name
 
 log = structlog.get_logger(__name__)
-GOODBYE = "sound:goodbye"  # Asterisk's own "Goodbye" (core sounds), said once an opted-out caller is listed
-GOODBYE_TIMEOUT_S = 5.0
 
 
 class CallSession(Protocol):
@@ -324,30 +321,13 @@ class Dialer:
         log.info("dialer.call_ended", call_id=live.call_id, cause=cause, tech_cause=tech_cause)
 
     def _opted_out(self, live: LiveCall, source: str) -> None:
-        """The caller asked to be called no more: list the number now, say goodbye, hang up."""
+        """The caller asked to be called no more (a phrase, the opt-out key): listed now, then goodbye."""
         if live.end_reason == "opted_out" or live.cancel_requested:
             return
         live.end_reason = "opted_out"
-        row = store.call_row(self.db, live.call_id)
-        number = row["to_number"] if row["direction"] == "outbound" else row["from_number"]
-        if number:
-            dnc.add(self.db, number, "asked to be called no more during a call", source, live.call_id)
-        store.add_event(self.db, live.call_id, "opt_out", {"source": source, "number": number})
-        log.info("dialer.opted_out", call_id=live.call_id, source=source)
-        self._track(asyncio.create_task(self._goodbye(live), name=f"goodbye-{live.call_id}"))
-
-    async def _goodbye(self, live: LiveCall) -> None:
-        """Take the agent off the line (it may be mid-sentence), play a goodbye, hang up."""
-        with contextlib.suppress(AriError, TimeoutError):
-            if live.bridge_id and live.media_channel_id:
-                await self.ari.remove_channel(live.bridge_id, live.media_channel_id)
-            playback_id = f"goodbye-{live.call_id}"
-            with self.ari.subscribe(playback_id) as events:
-                await self.ari.play(live.channel_id, GOODBYE, playback_id=playback_id)
-                async with asyncio.timeout(GOODBYE_TIMEOUT_S):
-                    await events.wait_for(PlaybackFinished)
-        with contextlib.suppress(AriError):
-            await self.ari.hangup(live.channel_id)
+        list_caller(self.db, live.call_id, source)
+        goodbye = say_goodbye(self.ari, live.channel_id, live.bridge_id, live.media_channel_id)
+        self._track(asyncio.create_task(goodbye, name=f"goodbye-{live.call_id}"))
 
     def _finish(self, live: LiveCall) -> None:
         self.opt_outs.forget(live.call_id)
