@@ -11,6 +11,7 @@ import httpx
 
 from tests.api.helpers import make_agent
 from tests.api.test_console_pages import Console, console  # noqa: F401 (the fixture)
+from tests.support import ServerProcess
 
 FORM = {"window_start": "09:00", "window_end": "17:00", "day_mon": "on", "day_wed": "on", "max_concurrent": "2",
         "busy_attempts": "2", "busy_backoff": "0"}  # fmt: skip
@@ -61,3 +62,10 @@ def test_a_bad_upload_shows_the_lines_and_creates_nothing(console: Console, api:
     r = upload(console, agent["id"], "phone\n+12025550101\n")
     assert r.status_code == 400 and "no to column" in r.text
     assert len(api.get("/v1/campaigns", params={"limit": 200}).json()["data"]) == before
+
+
+def test_campaign_pages_need_a_session(server: ServerProcess) -> None:
+    for path in ("/campaigns", "/campaigns/x", "/campaigns/x/results.csv"):
+        response = httpx.get(server.url + path, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == f"/login?next={path}", path
+    assert httpx.post(server.url + "/campaigns/x/pause", follow_redirects=False).status_code in (303, 403)
