@@ -28,6 +28,7 @@ from .auth import require_user, sign_in, sign_in_page, sign_out, to_sign_in
 from .calls import CallPages, redeliver
 from .campaigns import CampaignPages
 from .dashboard import dashboard
+from .dnc import DncPages
 from .numbers import NumberPages
 from .talk import TalkPages
 from .usage import usage_csv, usage_page
@@ -94,6 +95,7 @@ def console_routers(db: sqlite_utils.Database, https: bool) -> list[Router]:
             AgentPages,
             CallPages,
             CampaignPages,
+            DncPages,
             NumberPages,
             TalkPages,
             AccessPages,

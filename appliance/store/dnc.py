@@ -15,7 +15,7 @@ from appliance.store.db import transaction
 class DncEntry(msgspec.Struct, kw_only=True):
     number: str
     reason: str | None
-    source: Literal["api", "keypad", "speech"]  # keypad: the opt-out key in a call; speech: asked in a call
+    source: Literal["api", "console", "keypad", "speech"]  # keypad: the opt-out key in a call; speech: asked in one
     call_id: str | None  # the call the number opted out in
     created_at: str
 

@@ -65,7 +65,20 @@ def test_a_bad_upload_shows_the_lines_and_creates_nothing(console: Console, api:
 
 
 def test_campaign_pages_need_a_session(server: ServerProcess) -> None:
-    for path in ("/campaigns", "/campaigns/x", "/campaigns/x/results.csv"):
+    for path in ("/campaigns", "/campaigns/x", "/campaigns/x/results.csv", "/dnc"):
         response = httpx.get(server.url + path, follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"] == f"/login?next={path}", path
     assert httpx.post(server.url + "/campaigns/x/pause", follow_redirects=False).status_code in (303, 403)
+
+
+def test_the_dnc_list_page_adds_and_removes(console: Console, api: httpx.Client) -> None:  # noqa: F811
+    console.get("/dnc")
+    assert console.post("/dnc", {"number": "+12025550188", "reason": "by phone"}).status_code == 303
+    entry = api.get("/v1/dnc/+12025550188").json()
+    assert (entry["reason"], entry["source"]) == ("by phone", "console")
+    assert "+12025550188" in console.get("/dnc").text
+    bad = console.post("/dnc", {"number": "0188"})
+    assert bad.status_code == 400 and "number must be an E.164 number" in bad.text
+    console.get("/dnc")
+    assert console.post("/dnc/+12025550188/remove", {}).status_code == 303
+    assert api.get("/v1/dnc/+12025550188").status_code == 404
