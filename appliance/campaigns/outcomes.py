@@ -15,6 +15,8 @@ DEFAULT_RETRY: dict[str, dict[str, int]] = {
     "failed": {"attempts": 2, "backoff_minutes": 5},
 }
 INVALID_NUMBER_CODES = frozenset({"invalid_number"})
+OWN_STOP_CODES = frozenset({"appliance_restart", "appliance_stopped"})
+RULE_OF = {"restarted": "failed"}  # the retry rule an outcome without its own follows
 
 
 def outcome_of(call: dict[str, Any]) -> str:
@@ -30,13 +32,17 @@ def outcome_of(call: dict[str, Any]) -> str:
     if status == "no_answer":
         return "voicemail" if call["end_reason"] == "voicemail" else "no_answer"
     if status == "failed":
-        return "invalid" if call["error_code"] in INVALID_NUMBER_CODES else "failed"
+        if call["error_code"] in INVALID_NUMBER_CODES:
+            return "invalid"
+        # Cut before an answer by the appliance's own stop or crash: not the line's fault, so the failure
+        # breaker leaves it out (a restart would otherwise pause every campaign), but retried as `failed`.
+        return "restarted" if call["error_code"] in OWN_STOP_CODES else "failed"
     return status  # busy, canceled
 
 
 def backoff_seconds(outcome: str, attempts: int, retry: dict[str, dict[str, int]]) -> float | None:
     """Seconds until the next attempt after `attempts` dials ended with `outcome`, or None: the contact is done."""
-    rule = retry.get(outcome)
+    rule = retry.get(RULE_OF.get(outcome, outcome))
     if rule is None or attempts >= rule["attempts"]:
         return None
     return rule["backoff_minutes"] * 60.0

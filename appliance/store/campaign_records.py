@@ -14,6 +14,7 @@ ContactOutcome = Literal[
     "no_answer",
     "voicemail",
     "failed",
+    "restarted",  # cut before an answer by the appliance's own restart: retried by the `failed` rule
     "invalid",  # the number does not exist: never retried
     "interrupted",  # answered, then cut (a restart, Asterisk down): not called again, the callee may have talked
     "opted_out",  # asked in the call to be called no more (now on the do-not-call list)

@@ -23,7 +23,8 @@ def test_outcomes_from_calls() -> None:
     assert outcome_of(call("busy")) == "busy"
     assert outcome_of(call("failed", error_code="invalid_number")) == "invalid"
     assert outcome_of(call("failed", error_code="carrier_unavailable")) == "failed"
-    assert outcome_of(call("failed", error_code="appliance_restart")) == "failed"
+    assert outcome_of(call("failed", error_code="appliance_restart")) == "restarted"
+    assert outcome_of(call("failed", error_code="telephony_down")) == "failed"
     assert outcome_of(call("completed", "error", error_code="appliance_restart", answered_by="human")) == "interrupted"
     assert outcome_of(call("canceled", "canceled")) == "canceled"
 
@@ -33,6 +34,12 @@ def test_attempts_count_every_dial_including_the_first() -> None:
     assert backoff_seconds("busy", 1, retry) == 600
     assert backoff_seconds("busy", 2, retry) == 600
     assert backoff_seconds("busy", 3, retry) is None
+
+
+def test_a_call_cut_by_a_restart_before_the_answer_is_retried_by_the_failed_rule() -> None:
+    retry = {**DEFAULT_RETRY, "failed": {"attempts": 2, "backoff_minutes": 1}}
+    assert backoff_seconds("restarted", 1, retry) == 60
+    assert backoff_seconds("restarted", 2, retry) is None
 
 
 def test_final_outcomes_are_never_retried() -> None:
