@@ -168,7 +168,8 @@ def test_a_window_that_closes_mid_run_stops_dialling(api: httpx.Client, box: Ser
     for c in dialled:
         call = api.get(f"/v1/calls/{c['call_ids'][0]}").json()
         assert parse_iso(call["created_at"]) < end.astimezone(UTC)
-        assert parse_iso(call["started_at"]) < end.astimezone(UTC) + timedelta(seconds=2)  # the dialer's next tick
+        # Dialled at once (the runner leases only free lines); 5 s of slack for a loaded 2-core machine.
+        assert parse_iso(call["started_at"]) < end.astimezone(UTC) + timedelta(seconds=5)
     opens = (end.replace(hour=0, minute=0) + timedelta(days=1)).astimezone(UTC)
     for c in waiting:
         assert c["detail"] == "calling window closed in America/New_York" and c["attempts"] == 0
