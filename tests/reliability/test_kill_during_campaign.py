@@ -29,12 +29,15 @@ MOST_DIALS = 2  # no rule above allows more
 
 
 def numbers() -> list[str]:
-    return (
+    """Shuffled, so that a kill finds calls ringing as well as talking."""
+    listed = (
         [f"+12025551{n:03d}" for n in range(40)]  # answer, held 10 s
         + [f"+12025552{n:03d}" for n in range(30)]  # busy
         + [f"+12025553{n:03d}" for n in range(20)]  # no answer after 5 s
         + [f"+12025554{n:03d}" for n in range(10)]  # voicemail box
     )
+    random.Random(22).shuffle(listed)
+    return listed
 
 
 def wait_for_live_calls(server: ServerProcess, campaign_id: str, at_least: int) -> None:
