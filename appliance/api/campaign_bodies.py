@@ -44,6 +44,9 @@ class WindowBody(Body):
 
 
 class CreateCampaign(Body):
+    """A campaign: an outbound agent calls every contact, at most `max_concurrent` at once, inside `window` in
+    each callee's local time, from `start_at` (null: now), retrying by outcome as `retry` says."""
+
     agent_id: Id
     name: Name | None = None
     # Either a list of contacts ({"to": "+1…", …columns}) or a CSV text with a header naming a `to` column.

@@ -145,6 +145,7 @@ class CampaignController(Controller):
     async def create_campaign(
         self, runtime: Runtime, data: CreateCampaign, request: Request[Any, Any, Any]
     ) -> Response[Campaign]:
+        """Create a campaign from JSON contacts or a CSV text (400 naming the field, every bad line listed)."""
         data = await strict_body(request, CreateCampaign)
         return Response(await start_campaign(runtime, data), status_code=201)
 
@@ -182,6 +183,7 @@ class CampaignController(Controller):
 
     @post("/{campaign_id:str}/pause", responses=ERROR_RESPONSES, status_code=200)
     async def pause(self, runtime: Runtime, campaign_id: str) -> Campaign:
+        """No new dials; calls up finish."""
         return control(runtime, campaign_id, "paused")
 
     @post("/{campaign_id:str}/resume", responses=ERROR_RESPONSES, status_code=200)
@@ -190,6 +192,7 @@ class CampaignController(Controller):
 
     @post("/{campaign_id:str}/cancel", responses=ERROR_RESPONSES, status_code=200)
     async def cancel(self, runtime: Runtime, campaign_id: str) -> Campaign:
+        """End the campaign: pending contacts and calls not yet dialled are canceled; live calls finish."""
         return control(runtime, campaign_id, "canceled")
 
 
@@ -199,6 +202,7 @@ class DncController(Controller):
 
     @post("/", responses=ERROR_RESPONSES)
     async def add(self, runtime: Runtime, data: CreateDnc, request: Request[Any, Any, Any]) -> Response[DncEntry]:
+        """Add a number (201; 200 with the first entry when it is already listed)."""
         data = await strict_body(request, CreateDnc)
         number = validation.e164(data.number.strip(), "number")
         entry, created = dnc.add(runtime.db, number, data.reason, "api")
