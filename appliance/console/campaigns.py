@@ -151,7 +151,7 @@ class CampaignPages(Controller):
             "live": campaign.status in store.ACTIVE,
             "active": "campaigns",
         }
-        # htmx polls the progress panel alone while the campaign is active.
+        # htmx polls the progress and contacts alone while the campaign is active.
         template = "campaigns/progress.html" if request.headers.get("hx-request") else "campaigns/detail.html"
         return Template(template, context=context)
 

@@ -54,6 +54,7 @@ def test_upload_then_watch_the_campaign_finish_and_export_it(tab: Page, box: Ser
     # htmx swaps the progress panel every 2 s until the campaign is over.
     expect(tab.locator("#campaign-status")).to_have_text("completed", timeout=60_000)
     expect(tab.locator("#campaign-counters")).to_contain_text("6 of 6 done")
+    expect(tab.locator("td", has_text="busy")).to_have_count(6)  # the contacts refresh with it
     screenshot(tab, "campaign")
     href = tab.get_by_role("link", name="Results (CSV)").get_attribute("href")
     cookies = {c["name"]: c["value"] for c in tab.context.cookies()}
