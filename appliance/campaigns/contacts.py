@@ -41,7 +41,7 @@ def from_json(items: list[dict[str, Any]]) -> list[ContactIn]:
 
 def from_csv(text: str) -> list[ContactIn]:
     """Rows of a CSV with a header naming a `to` column (any letter case); blank lines are skipped."""
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))  # spreadsheets often start with a BOM
     try:
         header = [name.strip() for name in next(reader)]
     except StopIteration:

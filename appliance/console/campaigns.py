@@ -39,7 +39,7 @@ async def _fields(form: Any, errors: dict[str, str]) -> dict[str, Any]:
     if isinstance(upload, UploadFile):
         raw = await upload.read()
         try:
-            fields["contacts_csv"] = raw.decode("utf-8-sig")  # spreadsheets often write a byte-order mark
+            fields["contacts_csv"] = raw.decode("utf-8")
         except UnicodeDecodeError:
             errors["contacts_csv"] = "the CSV file is not UTF-8 text"
     integer(form, "max_concurrent", fields, errors)

@@ -17,6 +17,10 @@ def test_csv_columns_become_the_contacts_context() -> None:
     ]
 
 
+def test_a_byte_order_mark_before_the_header_is_ignored() -> None:
+    assert [c.to for c in from_csv("\ufeffto,name\n+12025550101,Ada\n")] == ["+12025550101"]
+
+
 def test_csv_without_a_to_column_is_refused() -> None:
     with pytest.raises(InvalidInput) as caught:
         from_csv("name,phone\nAda,+12025550101\n")
