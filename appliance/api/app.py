@@ -18,6 +18,7 @@ from appliance.runtime import Runtime
 from .agents import AgentController
 from .auth import ApiKeyGuard
 from .calls import CallController, UsageController
+from .campaigns import CampaignController, DncController
 from .deps import provide_runtime
 from .edge import MAX_BODY, edge_middleware, error_response
 from .extractions import ExtractionController
@@ -47,6 +48,8 @@ def create_app(runtime: Runtime) -> Litestar:
             WebhookEndpointController,
             WebhookDeliveryController,
             ExtractionController,
+            CampaignController,
+            DncController,
         ],
         guards=[ApiKeyGuard()],
         security=[{"bearerAuth": []}],

@@ -150,7 +150,16 @@ class Call(msgspec.Struct, kw_only=True):
     error_message: str | None
     hangup_cause: str | None
     end_reason: (
-        Literal["agent_ended", "caller_hangup", "max_duration", "silence_timeout", "canceled", "voicemail", "error"]
+        Literal[
+            "agent_ended",
+            "caller_hangup",
+            "max_duration",
+            "silence_timeout",
+            "canceled",
+            "voicemail",
+            "opted_out",
+            "error",
+        ]
         | None
     )
     recording_url: str | None

@@ -31,6 +31,7 @@ EVENT_TYPES = (
     "call.no_answer",
     "call.busy",
     "call.canceled",
+    "campaign.paused",
 )
 MAX_ATTEMPTS = 8
 DISABLE_AFTER_EXHAUSTED = 10
