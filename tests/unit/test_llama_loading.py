@@ -70,6 +70,9 @@ def test_a_second_context_borrows_the_loaded_weights_and_answers_the_same() -> N
     assert said == alone
     borrower.close()
     del borrower
+    # From an empty cache, as the first answer was: a prompt read again from a kept prefix is evaluated in
+    # other batch sizes, and on some CPUs that flips a near-tie of the greedy choice (seen on AMD EPYC).
+    owner.reset()
     again = owner.create_chat_completion(messages, max_tokens=12, temperature=0.0)["choices"][0]["message"]
     assert again == alone, "the owner's weights outlive a closed borrower"
 
