@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import statistics
 import sys
@@ -28,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -141,6 +143,7 @@ class Checks:
         self.stt, self.smart = stt, smart
         self.cache: dict[tuple[str, int, int], tuple[bool, float, float]] = {}
         self.cpu: dict[str, list[float]] = {"words": [], "smart_turn": []}
+        self.wall: dict[str, list[float]] = {"words": [], "smart_turn": []}
 
     def _measure(self, kind: str, audio: bytes, judge: Callable[[bytes], bool]) -> tuple[bool, float, float]:
         key = (kind, len(audio), hash(audio))
@@ -150,6 +153,7 @@ class Checks:
             cpu_ms = (time.process_time() - cpu) * 1000
             self.cache[key] = (verdict, (time.perf_counter() - wall) * 1000, cpu_ms)
             self.cpu[kind].append(cpu_ms)
+            self.wall[kind].append(self.cache[key][1])
         return self.cache[key]
 
     def words(self, audio: bytes) -> tuple[bool, float, float]:
@@ -168,9 +172,13 @@ class Checks:
 Check = Callable[[bytes], tuple[bool, float, float]]
 
 
-def decide(turn: Turn, speech: list[bool], config: TurnConfig, check: Check | None) -> tuple[int | None, float]:
-    """Ms from the last voiced frame to the end of turn (negative: inside the speech), CPU ms spent."""
-    detector, pending, cpu = TurnDetector(config), None, 0.0
+Decision = tuple[int | None, float, bool | None]
+
+
+def decide(turn: Turn, speech: list[bool], config: TurnConfig, check: Check | None) -> Decision:
+    """Ms from the last voiced frame to the end of turn (negative: inside the speech), the CPU ms spent on
+    checks, and the last check's verdict (complete or not; None without a check)."""
+    detector, pending, cpu, verdict = TurnDetector(config), None, 0.0, None
     for frame, is_speech in zip(turn.frames, speech, strict=True):
         if pending is not None and detector.frame_no + 1 >= pending[0]:
             if detector.turn is not None and detector.turn.last_speech_frame == pending[1]:
@@ -182,11 +190,11 @@ def decide(turn: Turn, speech: list[bool], config: TurnConfig, check: Check | No
         event, current = result
         if event is TurnEvent.PAUSED and check is not None:
             complete, wall_ms, cpu_ms = check(bytes(current.audio))
-            cpu += cpu_ms
+            cpu, verdict = cpu + cpu_ms, complete
             pending = (detector.frame_no + math.ceil(wall_ms / FRAME_MS), current.last_speech_frame, complete)
         elif event is TurnEvent.ENDED:
-            return detector.frame_no * FRAME_MS - turn.last_voiced_ms, cpu
-    return None, cpu
+            return detector.frame_no * FRAME_MS - turn.last_voiced_ms, cpu, verdict
+    return None, cpu, verdict
 
 
 def pct(values: list[int], q: float) -> int:
@@ -194,22 +202,42 @@ def pct(values: list[int], q: float) -> int:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def report(results: dict[str, Any]) -> str:
+    """The comparison as a Markdown table, one row per voice and policy."""
+    out = [
+        "| voice | policy | false cut-offs, 600 / 1000 ms pause | wait p50 / p95 ms | said complete: complete / cut-off"
+        " turns | CPU ms per turn |",
+        "|---|---|---|---|---|---|",
+    ]
+    for voice, table in results["policies"].items():
+        for name, r in table.items():
+            n, said = r["cutoff_turns"], r["complete_judged_complete"]
+            verdicts = "-" if said is None else f"{said}/{r['complete_turns']} / {r['cutoff_judged_complete']}/{n}"
+            inside = f" (+{r['complete_cut_inside']} complete cut inside)" if r["complete_cut_inside"] else ""
+            out.append(
+                f"| {voice} | {name} | {r['false_cutoffs_600ms']}/{n} / {r['false_cutoffs_1000ms']}/{n}{inside} "
+                f"| {r['wait_ms_p50']:.0f} / {r['wait_ms_p95']:.0f} | {verdicts} | {r['cpu_ms_per_turn']:.0f} |"
+            )
+    return "\n".join(out)
+
+
 def main() -> None:
     stt = Transcriber(models.resolve("stt", None).path)
     checks = Checks(stt, SmartTurn(models.wheel_model(models.SMART_TURN)))
     silero = SileroModel(models.wheel_model(models.SILERO_VAD))
     piper = Synthesizer(models.resolve("voice", None).path)
+    load = round(os.getloadavg()[0], 2)
     print("synthesising and loading turns…", flush=True)
     turns = [
         *synthesised("espeak-ng", espeak),
         *synthesised("piper-lowered", lambda s: lower_voice(piper.synthesize(s))),
         *recorded(),
     ]
-    webrtc_cfg = TurnConfig()
+    today = TurnConfig()
     fast = TurnConfig(complete_end_ms=200)
     # name → (VAD, turn config, check at the pause)
     policies: dict[str, tuple[str, TurnConfig, Check | None]] = {
-        "today: webrtcvad + words (300/700)": ("webrtc", webrtc_cfg, checks.words),
+        "today: webrtcvad + words (300/700)": ("webrtc", today, checks.words),
         # (no check, so the pause only has to come before the end)
         "silero 200 ms": ("silero", TurnConfig(pause_ms=100, end_ms=200), None),
         "silero 300 ms": ("silero", TurnConfig(pause_ms=100, end_ms=300), None),
@@ -217,9 +245,13 @@ def main() -> None:
         "smart turn (else 700)": ("webrtc", fast, checks.smart_turn),
         "smart turn (else 1000)": ("webrtc", TurnConfig(complete_end_ms=200, end_ms=1000), checks.smart_turn),
         "silero + smart turn (else 700)": ("silero", fast, checks.smart_turn),
+        "silero + smart turn (else 1000)": ("silero", TurnConfig(complete_end_ms=200, end_ms=1000), checks.smart_turn),
         "smart turn OR words (else 700)": ("webrtc", fast, checks.either),
+        "silero + words (300/700)": ("silero", today, checks.words),
+        "silero + (smart turn OR words) (else 700)": ("silero", fast, checks.either),
     }
-    rows: dict[str, dict[str, list[tuple[str, int | None, float]]]] = {}
+    rows: dict[str, dict[str, list[tuple[str, Decision]]]] = {}
+    detail: list[dict[str, object]] = []
     silero_cpu: list[float] = []
     for n, turn in enumerate(turns, start=1):
         vad = Vad()
@@ -227,33 +259,45 @@ def main() -> None:
         stream, cpu = SileroVad(silero), time.process_time()
         flags["silero"] = [stream.is_speech(f) for f in turn.frames]
         silero_cpu.append((time.process_time() - cpu) * 1000 / len(turn.frames))
-        for name, (vad_name, config, check) in policies.items():
-            ms, spent = decide(turn, flags[vad_name], config, check)
-            rows.setdefault(turn.voice, {}).setdefault(name, []).append((turn.label, ms, spent))
+        decided = {name: decide(turn, flags[v], config, check) for name, (v, config, check) in policies.items()}
+        for name, decision in decided.items():
+            rows.setdefault(turn.voice, {}).setdefault(name, []).append((turn.label, decision))
+        detail.append(
+            {"voice": turn.voice, "label": turn.label, "text": turn.text} | {k: d[0] for k, d in decided.items()}
+        )
         print(f"  {n}/{len(turns)} {turn.voice} {turn.label}: {turn.text}", flush=True)
     results: dict[str, object] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine()}
     results["turns"] = {
         v: {lab: sum(t.voice == v and t.label == lab for t in turns) for lab in ("complete", "cutoff")} for v in rows
     }
     results["cpu_ms_per_check"] = {k: round(statistics.median(v), 1) for k, v in checks.cpu.items()}
+    # The decisions wait for the checks' wall time, which other work on the machine stretches.
+    results["wall_ms_per_check_p50"] = {k: round(statistics.median(v), 1) for k, v in checks.wall.items()}
+    results["load_average_at_start_and_end"] = [load, round(os.getloadavg()[0], 2)]
     results["silero_cpu_ms_per_20ms_frame"] = round(statistics.median(silero_cpu), 3)
     table: dict[str, dict[str, dict[str, object]]] = {}
     for voice, by_policy in [*rows.items(), ("all", {})]:
         for name in policies:
             got = by_policy.get(name) or [r for v in rows.values() for r in v[name]]
-            waits = [ms for lab, ms, _ in got if lab == "complete" and ms is not None and ms >= 0]
-            cut = [ms for lab, ms, _ in got if lab == "cutoff"]
+            waits = [ms for lab, (ms, _, _) in got if lab == "complete" and ms is not None and ms >= 0]
+            cut = [ms for lab, (ms, _, _) in got if lab == "cutoff"]
+            judged = {lab: sum(v is True for la, (_, _, v) in got if la == lab) for lab in ("complete", "cutoff")}
             table.setdefault(voice, {})[name] = {
                 **{f"false_cutoffs_{p}ms": sum(ms is not None and ms < p for ms in cut) for p in PAUSES_MS},
                 "cutoff_turns": len(cut),
-                "complete_cut_inside": sum(ms is not None and ms < 0 for lab, ms, _ in got if lab == "complete"),
+                "complete_turns": sum(lab == "complete" for lab, _ in got),
+                "complete_cut_inside": sum(ms is not None and ms < 0 for lab, (ms, _, _) in got if lab == "complete"),
+                # the check's verdict at the turn's last pause (none for Silero alone)
+                "complete_judged_complete": judged["complete"] if policies[name][2] else None,
+                "cutoff_judged_complete": judged["cutoff"] if policies[name][2] else None,
                 "wait_ms_p50": statistics.median(waits) if waits else None,
                 "wait_ms_p95": pct(waits, 0.95) if waits else None,
-                "cpu_ms_per_turn": round(statistics.mean(c for _, _, c in got), 1),
+                "cpu_ms_per_turn": round(statistics.mean(c for _, (_, c, _) in got), 1),
             }
     results["policies"] = table
+    results["decision_ms_per_turn"] = detail
     (HERE / "results" / "turn_end.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    print(report(results))
 
 
 if __name__ == "__main__":
