@@ -168,6 +168,11 @@ class Checks:
         wall = min(ms for ok, ms in ((s, s_ms), (w, w_ms)) if ok) if s or w else max(s_ms, w_ms)
         return s or w, wall, s_cpu + w_cpu
 
+    def both(self, audio: bytes) -> tuple[bool, float, float]:
+        """Smart Turn AND the words: complete once both are back and agree."""
+        (s, s_ms, s_cpu), (w, w_ms, w_cpu) = self.smart_turn(audio), self.words(audio)
+        return s and w, max(s_ms, w_ms), s_cpu + w_cpu
+
 
 Check = Callable[[bytes], tuple[bool, float, float]]
 
@@ -249,6 +254,7 @@ def main() -> None:
         "smart turn OR words (else 700)": ("webrtc", fast, checks.either),
         "silero + words (300/700)": ("silero", today, checks.words),
         "silero + (smart turn OR words) (else 700)": ("silero", fast, checks.either),
+        "silero + (smart turn AND words) (else 700)": ("silero", fast, checks.both),
     }
     rows: dict[str, dict[str, list[tuple[str, Decision]]]] = {}
     detail: list[dict[str, object]] = []
@@ -262,8 +268,14 @@ def main() -> None:
         decided = {name: decide(turn, flags[v], config, check) for name, (v, config, check) in policies.items()}
         for name, decision in decided.items():
             rows.setdefault(turn.voice, {}).setdefault(name, []).append((turn.label, decision))
+        # What each model makes of the whole turn (up to its last voiced frame) and a 200 ms pause,
+        # whatever the policies did: Smart Turn's p for thresholds other than 0.5, and Whisper's words.
+        at_pause = b"".join(turn.frames[: (turn.last_voiced_ms + 200) // FRAME_MS])
+        seen = {"smart_turn_p": round(checks.smart.p_complete(at_pause), 3), "heard": stt.transcribe(at_pause)}
         detail.append(
-            {"voice": turn.voice, "label": turn.label, "text": turn.text} | {k: d[0] for k, d in decided.items()}
+            {"voice": turn.voice, "label": turn.label, "text": turn.text}
+            | seen
+            | {"decision_ms": {k: d[0] for k, d in decided.items()}}
         )
         print(f"  {n}/{len(turns)} {turn.voice} {turn.label}: {turn.text}", flush=True)
     results: dict[str, object] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine()}
@@ -295,6 +307,18 @@ def main() -> None:
                 "cpu_ms_per_turn": round(statistics.mean(c for _, (_, c, _) in got), 1),
             }
     results["policies"] = table
+    results["smart_turn_threshold"] = {
+        voice: {
+            f"p>={t}": {
+                lab: f"{sum(d['smart_turn_p'] >= t for d in ds if d['label'] == lab)}/"
+                f"{sum(d['label'] == lab for d in ds)} said complete"
+                for lab in ("complete", "cutoff")
+            }
+            for t in (0.3, 0.5, 0.7, 0.9)
+        }
+        for voice in [*rows, "all"]
+        if (ds := [d for d in detail if voice in ("all", d["voice"])])
+    }
     results["decision_ms_per_turn"] = detail
     (HERE / "results" / "turn_end.json").write_text(json.dumps(results, indent=2) + "\n")
     print(report(results))
