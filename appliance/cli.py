@@ -182,15 +182,17 @@ async def serve(settings: Settings) -> int:
     extraction.start()
     telephony = None
     if settings.telephony:
+        from appliance.telephony.opt_out import OptOuts
         from appliance.telephony.service import TelephonyService
 
         factory = None
+        opt_outs = OptOuts()
         if engine:
             from appliance.telephony.conversation import session_factory
 
             runtime.voice_loading = asyncio.create_task(engine.load(), name="voice-load")
-            factory = session_factory(db, engine, settings.data_path / "recordings")
-        telephony = TelephonyService(settings, db, factory, runtime.voice)
+            factory = session_factory(db, engine, settings.data_path / "recordings", opt_outs)
+        telephony = TelephonyService(settings, db, factory, runtime.voice, opt_outs)
         print("Starting Asterisk…", flush=True)
         try:
             await telephony.start()
@@ -200,6 +202,17 @@ async def serve(settings: Settings) -> int:
             print(f"Telephony failed to start: {exc}", file=sys.stderr, flush=True)
             await telephony.stop()
             telephony = None
+    from appliance.campaigns.runner import CampaignRunner
+
+    def queued() -> None:
+        if runtime.telephony is not None:
+            runtime.telephony.wake()
+        runtime.outbox.wake()
+
+    runtime.campaigns = CampaignRunner(
+        settings, db, ready=lambda: runtime.telephony is not None and runtime.telephony.is_ready(), on_queued=queued
+    )
+    runtime.campaigns.start()
     first_key = None
     if key_store.count_active(db) == 0:
         _, first_key = key_store.create_key(db, "first key")
@@ -251,6 +264,7 @@ async def serve(settings: Settings) -> int:
     log.info("appliance.stopping")
     server.should_exit = True
     await server_task
+    await runtime.campaigns.stop()
     if telephony is not None:
         await telephony.stop()
     await extraction.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from pathlib import Path
 
@@ -36,7 +37,13 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     max_queued_calls: int = 1000
     calls_per_minute: int = 600  # rate limit on POST /v1/calls; 0 disables it
     price_per_minute_milli_cents: int = 0  # chargeback rate: billed minutes x this
+    number_monthly_cost_cents: int = 0  # chargeback price of a number taken with POST /v1/numbers/purchase
     auth_failures_per_minute: int = 20  # wrong API keys from one address before 429 for the minute; 0 disables
+    # Campaigns: the outer limits of any calling window, in each callee's local time (TCPA: 8:00-21:00), the
+    # dials of one number allowed in any 24 h across every campaign (Florida: 3), the key that opts out in a call
+    campaign_hours: str = "08:00-21:00"
+    campaign_dials_per_day: int = 3
+    opt_out_key: str = "9"
     # Telephony (every port configurable so two boxes can share one host)
     sip_host: str = "0.0.0.0"
     sip_port: int = 5060
@@ -83,12 +90,26 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ConfigError("auth_failures_per_minute must be >= 0")
         if self.calls_per_minute < 0 or self.price_per_minute_milli_cents < 0 or self.max_queued_calls < 1:
             raise ConfigError("calls_per_minute, price_per_minute_milli_cents must be >= 0, max_queued_calls >= 1")
+        if self.number_monthly_cost_cents < 0:
+            raise ConfigError("number_monthly_cost_cents must be >= 0")
         for entry in self.url_allowlist:
             try:
                 if "/" in entry:
                     ipaddress.ip_network(entry, strict=False)
             except ValueError as exc:
                 raise ConfigError(f"url_allowlist: {entry!r} is not a network: {exc}") from None
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", self.campaign_hours) or (
+            self.campaign_hours[:5] >= self.campaign_hours[6:]
+        ):
+            raise ConfigError(
+                f"campaign_hours must be HH:MM-HH:MM with the end after the start, got {self.campaign_hours!r}"
+            )
+        if self.campaign_dials_per_day < 1:
+            raise ConfigError("campaign_dials_per_day must be at least 1")
+        if self.opt_out_key not in ("", *"0123456789*#"):
+            raise ConfigError(
+                f"opt_out_key must be one DTMF key 0-9, * or #, or empty for none; got {self.opt_out_key!r}"
+            )
         if self.llm_contexts < 1 or self.threads < 1:
             raise ConfigError("llm_contexts and threads must be at least 1")
         if self.log_level not in ("debug", "info", "warning", "error"):

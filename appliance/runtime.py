@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlite_utils
 
+from appliance.campaigns.runner import CampaignRunner
 from appliance.config import Settings
 from appliance.results.extraction import Extractor
 from appliance.results.webhooks import WebhookOutbox
@@ -47,6 +48,7 @@ class Runtime:
     # Loads its model on first use; shared by the extraction worker and POST /v1/extractions.
     extractor: Extractor = field(default_factory=Extractor)
     voice: Voice | None = None
+    campaigns: CampaignRunner | None = None  # places campaign contacts (only when serving)
     voice_loading: asyncio.Task[None] | None = None
     key_cache: KeyCache = field(default_factory=KeyCache)
     # Sliding one-minute window of call creations, for the per-minute rate limit.

@@ -1,11 +1,16 @@
 """Whole conversations over real SIP against the loopback carrier's simulated person.
 
 Measured where the caller hears it (the person's end of the line): reply latency (end of the
-person's speech → first agent audio) over many turns, barge-in stop time (person starts talking
-over the agent → agent audio stops), a concurrency sweep (p95 reply latency and CPU with N
-simultaneous conversations), and the appliance's memory (idle with models loaded, and per extra
+person's speech → first agent audio) over many turns, per caller voice (none of them the agent's own:
+the Piper voice lowered, espeak-ng American, espeak-ng Scottish female), barge-in stop time (person
+starts talking over the agent → agent audio stops), a concurrency sweep (p95 reply latency and CPU with
+N simultaneous conversations), and the appliance's memory (idle with models loaded, and per extra
 call). The agent's own breakdown per turn (STT, LLM first token, first words complete, their TTS, TTS of
 the whole reply) comes from the call events.
+
+Every reply latency is read four ways and reported side by side: by the person, by the appliance's
+turn events, in the call's stereo recording, and on the wire (as root: ../shared/tools/rtp_latency.py
+sniffing the person's RTP leg on the loopback device).
 Writes bench/results/conversation.json.
 """
 
@@ -15,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import statistics
 import sys
 import tempfile
@@ -22,14 +28,23 @@ import threading
 import time
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from appliance.call_status import TERMINAL
 from bench.procstat import Sampler, machine, rss_mb
-from tests.support import ServerProcess
+from tests.audio import recording_gaps
+from tests.support import ServerProcess, free_port
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = HERE.parent / "appliance" / "telephony" / "carrier" / "scripts"
+sys.path.insert(0, str(HERE.parent.parent / "shared" / "tools"))
+try:
+    from rtp_latency import Sniffer  # a measuring tool beside the product (../shared/tools)
+except ImportError:  # no ../shared beside the checkout
+    Sniffer = None
+VOICES = ["piper", "espeak", "espeak:en-gb-scotland+f3"]
 AGENT = {
     "name": "Sam",
     "type": "outbound",
@@ -63,19 +78,21 @@ class Bench:
         self.agent = self.api.post("/v1/agents", json=AGENT).json()
         self.results_file = appliance.data_dir / "carrier" / "person-results.jsonl"
 
-    def use_script(self, name: str) -> None:
+    def use_script(self, name: str, **changes: object) -> None:
         target = self.appliance.data_dir / "carrier" / "person.yaml"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(SCRIPTS / f"{name}.yaml", target)
+        if changes:
+            target.write_text(yaml.safe_dump({**yaml.safe_load(target.read_text()), **changes}))
 
     def person_lines(self) -> list[dict]:
         if not self.results_file.exists():
             return []
         return [json.loads(line) for line in self.results_file.read_text().splitlines()]
 
-    def calls(self, script: str, n: int) -> tuple[list[dict], list[dict]]:
+    def calls(self, script: str, n: int, **changes: object) -> tuple[list[dict], list[dict]]:
         """Place n simultaneous calls with the person on `script`; returns the calls and the person's measures."""
-        self.use_script(script)
+        self.use_script(script, **changes)
         before = len(self.person_lines())
         body = {"agent_id": self.agent["id"], "to": "+12025550101"}
         ids = [self.api.post("/v1/calls", json=body).json()["id"] for _ in range(n)]
@@ -92,10 +109,45 @@ class Bench:
             out += [e["data"] for e in events if e["type"] == "turn" and "stt_ms" in e["data"]]
         return out
 
+    def reported(self, call: dict) -> list[int]:
+        """The appliance's latency_ms of every reply to the caller, the opening included."""
+        events = self.api.get(f"/v1/calls/{call['id']}/events").json()["events"]
+        return [e["data"]["latency_ms"] for e in events if e["type"] == "turn" and e["data"].get("user")]
+
+    def voice(self, voice: str, turns: int) -> dict[str, object]:
+        """Calls with the person speaking in `voice` until `turns` replies were measured, read four ways."""
+        person_ms: list[float] = []
+        events_ms: list[float] = []
+        recording_ms: list[float] = []
+        wire_ms: list[float] = []
+        agent_turns: list[dict] = []
+        i = 0
+        while len(person_ms) < turns:
+            port = free_port(socket.SOCK_DGRAM)
+            sniffer = Sniffer(port, port).start() if Sniffer is not None and os.geteuid() == 0 else None
+            calls, person = self.calls(["appointment", "reschedule"][i % 2], 1, voice=voice, rtp_port=port)
+            if sniffer is not None:
+                sniffer.stop()
+                wire_ms += [round(x * 1000) for x in sniffer.latencies()]
+            person_ms += [x for p in person for x in p["reply_latency_ms"]]
+            events_ms += self.reported(calls[0])
+            recording_ms += recording_gaps(self.api.get(calls[0]["recording_url"]).content)
+            agent_turns += self.turn_events(calls)
+            print(f"{voice} call {i + 1} ({calls[0]['status']}): {len(person_ms)}/{turns} turns", flush=True)
+            i += 1
+        return {
+            "at_the_person_ms": stats(person_ms),
+            "turn_events_ms": stats(events_ms),
+            "recording_ms": stats(recording_ms),
+            "wire_ms": stats(wire_ms),
+            "agent_turns": agent_turns,
+        }
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--turns", type=int, default=30, help="reply latencies to collect at the caller")
+    parser.add_argument("--turns", type=int, default=15, help="reply latencies to collect per caller voice")
+    parser.add_argument("--voices", default=",".join(VOICES), help="the person's voices (carrier script `voice`)")
     parser.add_argument("--barge", type=int, default=5, help="calls with a caller who interrupts")
     parser.add_argument("--sweep", default="1,2,4,8,12,16", help="simultaneous conversations to try")
     args = parser.parse_args()
@@ -115,22 +167,17 @@ def main() -> None:
         out["idle_rss_mb"] = round(rss_mb(pid))
         print(f"idle RSS with models loaded: {out['idle_rss_mb']} MB", flush=True)
 
-        latencies: list[float] = []
-        agent_turns: list[dict] = []
-        scripts = ["appointment", "reschedule"]
-        i = 0
-        while len(latencies) < args.turns:
-            calls, person = bench.calls(scripts[i % 2], 1)
-            latencies += [x for p in person for x in p["reply_latency_ms"]]
-            agent_turns += bench.turn_events(calls)
-            print(f"call {i + 1} ({calls[0]['status']}): {len(latencies)}/{args.turns} turns", flush=True)
-            i += 1
-        out["reply_latency_at_caller_ms"] = stats(latencies)
         keys = ("latency_ms", "stt_ms", "llm_first_token_ms", "first_chunk_ms", "first_tts_ms", "tts_ms")
-        out["agent_breakdown_ms"] = {key: stats([t[key] for t in agent_turns]) for key in keys}
-        out["agent_turns"] = agent_turns  # each turn's breakdown and words: the profile behind the figures
+        per_voice = {}
+        for voice in args.voices.split(","):
+            measured = bench.voice(voice, args.turns)
+            turns = measured.pop("agent_turns")
+            measured["agent_breakdown_ms"] = {key: stats([t[key] for t in turns]) for key in keys}
+            measured["agent_turns"] = turns  # each turn's breakdown and words: the profile behind the figures
+            per_voice[voice] = measured
+            print(f"{voice}: " + json.dumps({k: v for k, v in measured.items() if k != "agent_turns"}), flush=True)
+        out["reply_latency_per_voice"] = per_voice
         load["after_latency"] = round(os.getloadavg()[0], 2)
-        print(f"reply latency at the caller: {out['reply_latency_at_caller_ms']}", flush=True)
 
         stops: list[float] = []
         for n in range(args.barge):
@@ -141,7 +188,7 @@ def main() -> None:
         load["after_barge_in"] = round(os.getloadavg()[0], 2)
 
         sweep = {}
-        for level in [int(x) for x in args.sweep.split(",")]:
+        for level in [int(x) for x in args.sweep.split(",") if x]:
             sampler = Sampler({"appliance": pid})
             stop = threading.Event()
 
@@ -165,8 +212,9 @@ def main() -> None:
             print(f"{level} simultaneous: {sweep[level]}", flush=True)
         out["concurrency"] = sweep
         load["end"] = round(os.getloadavg()[0], 2)
-        top = max(sweep)
-        out["rss_per_extra_call_mb"] = round((sweep[top]["peak_rss_mb"] - out["idle_rss_mb"]) / max(1, top), 1)
+        if sweep:
+            top = max(sweep)
+            out["rss_per_extra_call_mb"] = round((sweep[top]["peak_rss_mb"] - out["idle_rss_mb"]) / max(1, top), 1)
     finally:
         appliance.stop()
     (HERE / "results" / "conversation.json").write_text(json.dumps(out, indent=2) + "\n")

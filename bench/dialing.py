@@ -28,7 +28,7 @@ def wait_all(api, ids: list[str], timeout: float, on_tick=None) -> dict[str, dic
     deadline = time.monotonic() + timeout
     done: dict[str, dict] = {}
     while time.monotonic() < deadline and len(done) < len(ids):
-        for call in api.get("/v1/calls", params={"limit": 200}).json():
+        for call in api.get("/v1/calls", params={"limit": 200}).json()["data"]:
             if call["id"] in ids and call["status"] in TERMINAL:
                 done[call["id"]] = call
         if on_tick:
@@ -94,7 +94,8 @@ def main() -> None:
             def tick() -> None:
                 nonlocal peak_live
                 sampler.sample()
-                live = api.get("/v1/calls", params={"status": "in_progress", "agent_id": hold_agent["id"]}).json()
+                params = {"status": "in_progress", "agent_id": hold_agent["id"]}
+                live = api.get("/v1/calls", params=params).json()["data"]
                 peak_live = max(peak_live, len(live))
 
             done = wait_all(api, ids, timeout=args.hold_seconds + 60, on_tick=tick)

@@ -13,7 +13,7 @@ from appliance.models import installed_voices
 from appliance.results.schema import returns_to_schema
 from appliance.runtime import Runtime
 from appliance.store import agents as store
-from appliance.store.paging import check_limit
+from appliance.store.paging import check_limit, page
 from appliance.store.records import Agent, AgentList
 from appliance.tools import validate_tools
 
@@ -51,7 +51,8 @@ class AgentController(Controller):
         limit: int = 50,
         starting_after: str | None = None,
     ) -> AgentList:
-        return AgentList(store.list_agents(runtime.db, agent_type, check_limit(limit), starting_after))
+        agents = store.list_agents(runtime.db, agent_type, check_limit(limit) + 1, starting_after)
+        return AgentList(*page(agents, limit, backward=False))
 
     @post("/", responses=ERROR_RESPONSES)
     async def create_agent(self, runtime: Runtime, data: CreateAgent, request: Request[Any, Any, Any]) -> Agent:

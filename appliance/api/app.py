@@ -18,9 +18,11 @@ from appliance.runtime import Runtime
 from .agents import AgentController
 from .auth import ApiKeyGuard
 from .calls import CallController, UsageController
+from .campaigns import CampaignController, DncController
 from .deps import provide_runtime
 from .edge import MAX_BODY, edge_middleware, error_response
 from .extractions import ExtractionController
+from .legacy_numbers import LegacyNumberController
 from .numbers_trunks import NumberController, TrunkController
 from .ops import docs, healthz, metrics, openapi_json, readyz
 from .webhooks import WebhookDeliveryController, WebhookEndpointController
@@ -39,12 +41,15 @@ def create_app(runtime: Runtime) -> Litestar:
         route_handlers=[
             AgentController,
             NumberController,
+            LegacyNumberController,
             TrunkController,
             CallController,
             UsageController,
             WebhookEndpointController,
             WebhookDeliveryController,
             ExtractionController,
+            CampaignController,
+            DncController,
         ],
         guards=[ApiKeyGuard()],
         security=[{"bearerAuth": []}],

@@ -22,10 +22,11 @@ from appliance.store import calls as store
 from appliance.store import numbers as number_store
 from appliance.store import trunks as trunk_store
 from appliance.store.paging import check_limit
-from appliance.store.records import Call, CallEvents, Transcript, Usage
+from appliance.store.records import Call, CallEvents, CallList, Transcript, Usage
 from appliance.store.usage import usage
 
 from .edge import ERROR_RESPONSES
+from .legacy_calls import implicit_agent, legacy_caller_id, refuse_agent_fields
 from .schemas import CreateCall, strict_body
 
 
@@ -42,7 +43,7 @@ def choose_trunk(db: sqlite_utils.Database, to: str, from_trunk: str | None) -> 
             return row["id"]
     raise InvalidInput(
         f"no trunk can carry a call to {to}: add a SIP trunk with POST /v1/trunks "
-        "(the built-in loopback trunk only reaches the test numbers +1202555xxxx)",
+        "(the built-in loopback trunk only reaches the test numbers +1202555xxxx and +1555xxxxxxx)",
         field="to",
     )
 
@@ -72,29 +73,12 @@ def dispatch_call(
     """Check a call request against the store and queue it: (the call, whether it was created now).
     Used by POST /v1/calls and the console's "Place a test call"."""
     db = runtime.db
-    agent = agent_store.agent_row(db, data.agent_id)
-    if agent is None:
-        raise InvalidInput(f"agent_id {data.agent_id!r} is not a known agent", field="agent_id")
-    if agent["archived_at"] is not None:
-        raise InvalidInput(f"agent {data.agent_id} is archived and takes no calls", field="agent_id")
-    if agent["type"] != "outbound":
-        raise InvalidInput(f"agent {data.agent_id} is an inbound agent; calls need an outbound agent", field="agent_id")
-    to = validation.e164(data.to, "to")
-    if data.instructions is not None and data.prompt is not None:
-        raise InvalidInput("send instructions or the legacy prompt, not both", field="prompt")
-    from_trunk: str | None = None
-    from_number = None
-    if data.from_number is not None:
-        from_number = validation.e164(data.from_number, "from_number")
-        number = number_store.number_by_e164(db, from_number)
-        if number is None or data.agent_id not in (number.outbound_agent_ids):
-            raise InvalidInput(
-                f"from_number {from_number} is not attached to agent {data.agent_id}", field="from_number"
-            )
-        from_trunk = number.trunk_id
-    elif agent["primary_number_id"]:
-        number = number_store.get_number(db, agent["primary_number_id"])
-        from_number, from_trunk = number.e164, number.trunk_id
+    if data.agent_id is None:
+        to = validation.e164(data.to, "to")
+        agent = implicit_agent(data, runtime.settings)
+        from_number, from_trunk = legacy_caller_id(db, data.from_number)
+    else:
+        agent, to, from_number, from_trunk = _agent_call(db, data)
     if data.webhook_url is not None:
         validation.allowed_url(data.webhook_url, "webhook_url", runtime.settings.url_allowlist)
     trunk_id = choose_trunk(db, to, from_trunk)
@@ -119,6 +103,35 @@ def dispatch_call(
     if created and runtime.outbox is not None:
         runtime.outbox.wake()
     return call, created
+
+
+def _agent_call(db: sqlite_utils.Database, data: CreateCall) -> tuple[dict[str, Any], str, str | None, str | None]:
+    """(agent row, to, caller ID, its trunk) of a call placed by an outbound agent."""
+    agent = agent_store.agent_row(db, data.agent_id)
+    if agent is None:
+        raise InvalidInput(f"agent_id {data.agent_id!r} is not a known agent", field="agent_id")
+    if agent["archived_at"] is not None:
+        raise InvalidInput(f"agent {data.agent_id} is archived and takes no calls", field="agent_id")
+    if agent["type"] != "outbound":
+        raise InvalidInput(f"agent {data.agent_id} is an inbound agent; calls need an outbound agent", field="agent_id")
+    refuse_agent_fields(data)
+    to = validation.e164(data.to, "to")
+    if data.instructions is not None and data.prompt is not None:
+        raise InvalidInput("send instructions or the legacy prompt, not both", field="prompt")
+    from_trunk: str | None = None
+    from_number = None
+    if data.from_number is not None:
+        from_number = validation.e164(data.from_number, "from_number")
+        number = number_store.number_by_e164(db, from_number)
+        if number is None or data.agent_id not in (number.outbound_agent_ids):
+            raise InvalidInput(
+                f"from_number {from_number} is not attached to agent {data.agent_id}", field="from_number"
+            )
+        from_trunk = number.trunk_id
+    elif agent["primary_number_id"]:
+        number = number_store.get_number(db, agent["primary_number_id"])
+        from_number, from_trunk = number.e164, number.trunk_id
+    return agent, to, from_number, from_trunk
 
 
 class CallController(Controller):
@@ -148,7 +161,8 @@ class CallController(Controller):
         agent_id: str | None = None,
         limit: int = 50,
         starting_after: str | None = None,
-    ) -> list[Call]:
+        ending_before: str | None = None,
+    ) -> CallList:
         if status is not None and status not in STATUSES:
             raise InvalidInput(f"status must be one of {', '.join(STATUSES)}", field="status")
         if direction is not None and direction not in ("inbound", "outbound"):
@@ -160,6 +174,7 @@ class CallController(Controller):
             agent_id=agent_id,
             limit=check_limit(limit),
             starting_after=starting_after,
+            ending_before=ending_before,
         )
 
     @get("/{call_id:str}", responses=ERROR_RESPONSES)

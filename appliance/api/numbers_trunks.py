@@ -10,7 +10,7 @@ from appliance.runtime import Runtime
 from appliance.store import numbers as number_store
 from appliance.store import trunks as trunk_store
 from appliance.store.paging import check_limit
-from appliance.store.records import Number, Trunk
+from appliance.store.records import Number, NumberList, Trunk
 
 from .edge import ERROR_RESPONSES
 from .schemas import CreateNumber, CreateTrunk, UpdateTrunk, strict_body
@@ -21,8 +21,10 @@ class NumberController(Controller):
     tags = ["numbers"]
 
     @get("/", responses=ERROR_RESPONSES)
-    async def list_numbers(self, runtime: Runtime, limit: int = 50, starting_after: str | None = None) -> list[Number]:
-        return number_store.list_numbers(runtime.db, check_limit(limit), starting_after)
+    async def list_numbers(
+        self, runtime: Runtime, limit: int = 50, starting_after: str | None = None, ending_before: str | None = None
+    ) -> NumberList:
+        return number_store.list_numbers(runtime.db, check_limit(limit), starting_after, ending_before)
 
     @post("/", responses=ERROR_RESPONSES)
     async def register_number(self, runtime: Runtime, data: CreateNumber, request: Request[Any, Any, Any]) -> Number:

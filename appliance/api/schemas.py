@@ -23,6 +23,10 @@ RingTimeout = Annotated[int, Meta(ge=5, le=300)]
 Port = Annotated[int, Meta(ge=1, le=65535)]
 Channels = Annotated[int, Meta(ge=1, le=1000)]
 Language = Annotated[str, Meta(min_length=2, max_length=35)]
+Phone = Annotated[str, Meta(min_length=1, max_length=32)]
+Tools = Annotated[list[dict[str, Any]], Meta(max_length=16)]
+VoicemailAction = Literal["hangup", "leave_message"]
+DidRanges = Annotated[list[Annotated[str, Meta(max_length=80)]], Meta(max_length=50)]
 
 
 T = TypeVar("T", bound="Body")
@@ -30,8 +34,13 @@ T = TypeVar("T", bound="Body")
 
 async def strict_body(request: Request[Any, Any, Any], kind: type[T]) -> T:
     """Decode the body again with strict types: Litestar converts leniently ("30" → 30), the API must not."""
+    return decode_strict(await request.body(), kind)
+
+
+def decode_strict(raw: bytes, kind: type[T]) -> T:
+    """A request body as `kind`, or InvalidInput naming the bad or unknown field."""
     try:
-        return msgspec.json.decode(await request.body(), type=kind, strict=True)
+        return msgspec.json.decode(raw, type=kind, strict=True)
     except msgspec.ValidationError as exc:
         raise InvalidInput(describe_validation_error(str(exc))) from None
     except msgspec.DecodeError:
@@ -100,14 +109,38 @@ class CreateNumber(Body):
 
 
 class CreateCall(Body):
-    agent_id: Id
-    to: Annotated[str, Meta(min_length=1, max_length=32)]
+    """With `agent_id`: a call of that outbound agent. Without it: the hosted service's legacy dispatch,
+    the call's own fields (`prompt`, `returns`, `tools`...) making an implicit agent snapshot."""
+
+    to: Phone
+    agent_id: Id | None = None
     from_number: Annotated[str, Meta(max_length=32)] | None = None
     instructions: LongText | None = None
     prompt: LongText | None = None  # the hosted API's legacy name for `instructions`
     context: dict[str, Any] | None = None
     webhook_url: Url | None = None
     metadata: dict[str, Any] | None = None
+    # Legacy dispatch only: with an agent these belong to the agent (400 naming the field).
+    returns: dict[str, Any] | None = None
+    language: Language | None = None
+    voicemail_action: VoicemailAction | None = None
+    tools: Tools | None = None
+
+
+class PurchaseNumber(Body):
+    phone_number: Phone
+
+
+class InboundConfig(Body):
+    """The hosted SDK's `update_inbound_config`: a full replace (a field left out or null is cleared)."""
+
+    enabled: bool
+    prompt: LongText | None = None
+    returns: dict[str, Any] | None = None
+    webhook_url: Url | None = None
+    language: Language | None = None
+    tools: Tools | None = None
+    voicemail_action: VoicemailAction | None = None
 
 
 class CreateTrunk(Body):
@@ -123,6 +156,7 @@ class CreateTrunk(Body):
         default_factory=lambda: ["ulaw", "alaw"]
     )
     max_channels: Channels | None = None
+    did_ranges: DidRanges = msgspec.field(default_factory=list)
 
 
 class UpdateTrunk(Body):
@@ -136,6 +170,7 @@ class UpdateTrunk(Body):
     from_domain: Annotated[str, Meta(max_length=253)] | UnsetType | None = UNSET
     codecs: Annotated[list[str], Meta(min_length=1, max_length=3)] | UnsetType = UNSET
     max_channels: Channels | UnsetType | None = UNSET
+    did_ranges: DidRanges | UnsetType = UNSET
 
 
 class TranscriptTurn(Body):

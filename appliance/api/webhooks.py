@@ -12,7 +12,7 @@ from appliance import validation
 from appliance.errors import InvalidInput
 from appliance.runtime import Runtime
 from appliance.store import webhooks as store
-from appliance.store.paging import check_limit
+from appliance.store.paging import check_limit, page
 from appliance.store.webhooks import WebhookDelivery, WebhookDeliveryList, WebhookEndpoint, WebhookEndpointList
 
 from .edge import ERROR_RESPONSES
@@ -64,9 +64,10 @@ class WebhookEndpointController(Controller):
             validation.allowed_url(fields["url"], "url", runtime.settings.url_allowlist)
         return store.update_endpoint(runtime.db, endpoint_id, fields)
 
-    @delete("/{endpoint_id:str}", status_code=204, responses=ERROR_RESPONSES)
-    async def delete_endpoint(self, runtime: Runtime, endpoint_id: str) -> None:
-        store.delete_endpoint(runtime.db, endpoint_id)
+    # 200 with the deleted endpoint, not 204: the hosted SDK's delete_endpoint parses a JSON body.
+    @delete("/{endpoint_id:str}", status_code=200, responses=ERROR_RESPONSES)
+    async def delete_endpoint(self, runtime: Runtime, endpoint_id: str) -> WebhookEndpoint:
+        return store.delete_endpoint(runtime.db, endpoint_id)
 
     @post("/{endpoint_id:str}/rotate_secret", status_code=200, responses=ERROR_RESPONSES)
     async def rotate_secret(self, runtime: Runtime, endpoint_id: str) -> WebhookEndpoint:
@@ -89,16 +90,19 @@ class WebhookDeliveryController(Controller):
     ) -> WebhookDeliveryList:
         if status is not None and status not in ("pending", "delivered", "exhausted"):
             raise InvalidInput("status must be pending, delivered or exhausted", field="status")
-        return WebhookDeliveryList(
-            store.list_deliveries(
-                runtime.db,
-                endpoint_id=endpoint_id,
-                call_id=call_id,
-                status=status,
-                limit=check_limit(limit),
-                starting_after=starting_after,
-            )
+        deliveries = store.list_deliveries(
+            runtime.db,
+            endpoint_id=endpoint_id,
+            call_id=call_id,
+            status=status,
+            limit=check_limit(limit) + 1,
+            starting_after=starting_after,
         )
+        return WebhookDeliveryList(*page(deliveries, limit, backward=False))
+
+    @get("/{delivery_id:str}", responses=ERROR_RESPONSES)
+    async def get_delivery(self, runtime: Runtime, delivery_id: str) -> WebhookDelivery:
+        return store.get_delivery(runtime.db, delivery_id)
 
     @post("/{delivery_id:str}/redeliver", status_code=200, responses=ERROR_RESPONSES)
     async def redeliver(self, runtime: Runtime, delivery_id: str) -> WebhookDelivery:

@@ -26,7 +26,9 @@ from .access import AccessPages
 from .agents import AgentPages, voice_sample
 from .auth import require_user, sign_in, sign_in_page, sign_out, to_sign_in
 from .calls import CallPages, redeliver
+from .campaigns import CampaignPages
 from .dashboard import dashboard
+from .dnc import DncPages
 from .numbers import NumberPages
 from .talk import TalkPages
 from .usage import usage_csv, usage_page
@@ -92,6 +94,8 @@ def console_routers(db: sqlite_utils.Database, https: bool) -> list[Router]:
             dashboard,
             AgentPages,
             CallPages,
+            CampaignPages,
+            DncPages,
             NumberPages,
             TalkPages,
             AccessPages,

@@ -82,7 +82,7 @@ def _form_page(
         "errors": errors,
         "voices": sorted(models.installed_voices()),
         "default_voice": models.DEFAULT_VOICE,
-        "numbers": number_store.list_numbers(runtime.db, limit=200),
+        "numbers": number_store.list_numbers(runtime.db, limit=200).data,
         "active": "agents",
     }
     return Template("agents/form.html", context=context, status_code=status)

@@ -72,7 +72,7 @@ class CallPages(Controller):
             agent_id=agent_id or None,
             limit=PAGE,
             starting_after=starting_after or None,
-        )
+        ).data
         context = {
             "calls": [(c, call_label(c)) for c in calls],
             "agents": _agent_names(runtime),

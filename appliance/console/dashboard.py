@@ -53,7 +53,7 @@ def health(runtime: Runtime) -> list[tuple[str, bool, str]]:
 @get("/")
 async def dashboard(runtime: Runtime, request: Request[Any, Any, Any]) -> Template:
     counts, billed = today_outcomes(runtime)
-    live = [c for s in LIVE for c in call_store.list_calls(runtime.db, status=s, limit=50)]
+    live = [c for s in LIVE for c in call_store.list_calls(runtime.db, status=s, limit=50).data]
     context = {
         "counts": counts,
         "billed_minutes": billed,

@@ -42,7 +42,7 @@ class NumberPages(Controller):
     async def _page(self, runtime: Runtime, errors: dict[str, str] | None = None, **extra: Any) -> Template:
         state = runtime.telephony.trunk_state() if runtime.telephony else {}
         context = {
-            "numbers": number_store.list_numbers(runtime.db, limit=200),
+            "numbers": number_store.list_numbers(runtime.db, limit=200).data,
             "trunks": trunk_store.list_trunks(runtime.db, state),
             "agents": {a.id: a.name for a in agent_store.list_agents(runtime.db, None, 500, None)},
             "errors": errors or {},

@@ -1,4 +1,8 @@
-"""The webhook delivery worker: reads the SQLite outbox, signs per Standard Webhooks, POSTs, retries.
+"""The webhook delivery worker: reads the SQLite outbox, signs, POSTs, retries.
+
+Every delivery is signed twice with the same secret: Standard Webhooks (`webhook-*` headers, checked by the
+`standardwebhooks` package) and the hosted service's own scheme (`CallingBox-Signature`, checked by its
+SDK's `Webhooks.construct_event`), so receivers written for either work unchanged.
 
 A delivery is marked delivered only after a 2xx: if the process dies mid-flight, it is sent again after
 the restart with the same `webhook-id`, so receivers can drop the duplicate. Failures retry at +1 min,
@@ -9,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import random
 import time
 from collections.abc import Callable
@@ -42,15 +48,32 @@ def retry_delay(attempt: int, rng: random.Random) -> float | None:
     return RETRY_DELAYS[attempt - 1] * rng.uniform(1 - JITTER, 1 + JITTER)
 
 
-def signed_headers(secret: str, delivery_id: str, timestamp: int, body: str) -> dict[str, str]:
+def callingbox_signature(secret: str, timestamp: int, body: str) -> str:
+    """`t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`, keyed with the whole secret string as the SDK does
+    (Standard Webhooks instead keys with the base64-decoded part after `whsec_`)."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def signed_headers(
+    secret: str, delivery_id: str, timestamp: int, body: str, event_type: str, call_id: str | None
+) -> dict[str, str]:
+    """Both signatures; the delivery id is the event id of both schemes (stable across retries and replays)."""
     signature = Webhook(secret).sign(delivery_id, datetime.fromtimestamp(timestamp, UTC), body)
-    return {
+    headers = {
         "content-type": "application/json",
         "webhook-id": delivery_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signature,
+        "callingbox-signature": callingbox_signature(secret, timestamp, body),
+        "callingbox-event-id": delivery_id,
+        "callingbox-event-type": event_type,
+        "x-callingbox-event": event_type,
         "user-agent": "appliance-webhooks/1",
     }
+    if call_id is not None:
+        headers["x-callingbox-call-id"] = call_id
+    return headers
 
 
 class WebhookOutbox:
@@ -162,7 +185,14 @@ class WebhookOutbox:
 
     async def _attempt(self, delivery: dict[str, Any]) -> None:
         body: str = delivery["payload"]
-        headers = signed_headers(store.secret_for(self.db, delivery), delivery["id"], int(self.clock()), body)
+        headers = signed_headers(
+            store.secret_for(self.db, delivery),
+            delivery["id"],
+            int(self.clock()),
+            body,
+            delivery["event_type"],
+            delivery["call_id"],
+        )
         status: int | None = None
         if blocked := await self._blocked(delivery["url"]):
             error: str | None = blocked

@@ -11,7 +11,7 @@ from appliance.clock import now_iso
 from appliance.errors import Conflict, InvalidInput, NotFound
 from appliance.store.db import transaction
 from appliance.store.jsoncol import dumps, loads
-from appliance.store.numbers import numbers_by_ids
+from appliance.store.numbers import numbers_by_ids, owned_agent_id
 from appliance.store.paging import page_clause
 from appliance.store.records import Agent
 
@@ -33,11 +33,19 @@ DEFAULTS: dict[str, Any] = {
 JSON_FIELDS = ("returns", "tools")
 
 
-def create_agent(db: sqlite_utils.Database, fields: dict[str, Any]) -> str:
-    """Insert an agent with its numbers in one transaction. `fields` is already type-checked."""
+def create_agent(db: sqlite_utils.Database, fields: dict[str, Any], owner_number_id: str | None = None) -> str:
+    """Insert an agent with its numbers in one transaction. `fields` is already type-checked;
+    `owner_number_id` marks the inbound agent a number's legacy inbound config makes."""
     now = now_iso()
     agent_id = str(uuid.uuid4())
-    row = {"id": agent_id, "name": fields["name"], "type": fields["type"], "created_at": now, "updated_at": now}
+    row = {
+        "id": agent_id,
+        "name": fields["name"],
+        "type": fields["type"],
+        "owner_number_id": owner_number_id,
+        "created_at": now,
+        "updated_at": now,
+    }
     for key, default in DEFAULTS.items():
         value = fields.get(key, default)
         row[key] = dumps(value) if key in JSON_FIELDS else value
@@ -110,6 +118,37 @@ def set_primary_number(db: sqlite_utils.Database, agent_id: str, number_id: str)
         _live_row(db, agent_id)
         _set_primary(db, agent_id, number_id)
         db.execute("UPDATE agents SET updated_at = ? WHERE id = ?", [now_iso(), agent_id])
+
+
+def configure_number_inbound(db: sqlite_utils.Database, number_id: str, fields: dict[str, Any], enabled: bool) -> None:
+    """The hosted service's per-number inbound config: written to an inbound agent the number owns (made on
+    first use), attached while `enabled`, detached (calls rejected again) otherwise. `fields` are checked."""
+    with transaction(db):
+        row = db.execute("SELECT e164 FROM numbers WHERE id = ?", [number_id]).fetchone()
+        if row is None:
+            raise NotFound(f"no number {number_id!r}", code="number_not_found")
+        owned_id = owned_agent_id(db, number_id)
+        other = db.execute(
+            """SELECT a.id FROM agent_numbers an JOIN agents a ON a.id = an.agent_id WHERE an.number_id = ?
+               AND a.type = 'inbound' AND a.archived_at IS NULL AND a.id IS NOT ?""",
+            [number_id, owned_id],
+        ).fetchone()
+        if other:
+            raise Conflict(
+                f"number {row[0]} is answered by inbound agent {other[0]}: detach it from that agent first",
+                code="number_has_inbound_agent",
+            )
+        if owned_id is None:
+            owned_id = create_agent(db, {"name": f"Inbound {row[0]}", "type": "inbound", **fields}, number_id)
+        else:
+            update_agent(db, owned_id, fields)
+        attached = db.execute(
+            "SELECT 1 FROM agent_numbers WHERE agent_id = ? AND number_id = ?", [owned_id, number_id]
+        ).fetchone()
+        if enabled and not attached:
+            attach_number(db, owned_id, number_id, set_as_primary=True)
+        elif not enabled and attached:
+            detach_number(db, owned_id, number_id)
 
 
 def _set_numbers(db: sqlite_utils.Database, agent_id: str, agent_type: str, number_ids: list[str], field: str) -> None:
@@ -206,6 +245,7 @@ def _record(db: sqlite_utils.Database, row: dict[str, Any]) -> Agent:
         number_ids=ids,
         primary_number_id=row["primary_number_id"],
         numbers=numbers_by_ids(db, ids),
+        owner_number_id=row["owner_number_id"],
         archived_at=row["archived_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],

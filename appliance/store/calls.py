@@ -16,11 +16,12 @@ from appliance.results.schema import empty_result
 from appliance.store import webhooks
 from appliance.store.db import transaction
 from appliance.store.jsoncol import dumps, loads
-from appliance.store.paging import page_clause
+from appliance.store.paging import page, window
 from appliance.store.records import (
     Call,
     CallEvent,
     CallEvents,
+    CallList,
     LatencyStats,
     Transcript,
     TranscriptSegment,
@@ -275,14 +276,17 @@ def list_calls(
     agent_id: str | None = None,
     limit: int = 50,
     starting_after: str | None = None,
-) -> list[Call]:
-    where, params = page_clause(db, "calls", starting_after, alias="c", order_col="seq")
+    ending_before: str | None = None,
+) -> CallList:
+    span = window(db, "calls", "c", starting_after, ending_before, order_col="seq")
+    where, params = span.where, list(span.params)
     for col, value in (("status", status), ("direction", direction), ("agent_id", agent_id)):
         if value is not None:
             where += f" AND c.{col} = ?"
             params.append(value)
-    rows = db.query(f"SELECT c.* FROM calls c WHERE {where} ORDER BY c.seq DESC LIMIT ?", [*params, limit])
-    return [_record(r) for r in rows]
+    rows = db.query(f"SELECT c.* FROM calls c WHERE {where} ORDER BY {span.order} LIMIT ?", [*params, limit + 1])
+    calls, has_more = page([_record(r) for r in rows], limit, span.backward)
+    return CallList(calls, has_more)
 
 
 def ids_in_status(db: sqlite_utils.Database, statuses: tuple[str, ...], limit: int | None = None) -> list[str]:
@@ -320,9 +324,17 @@ def events(db: sqlite_utils.Database, call_id: str) -> CallEvents:
     return CallEvents(call_id=call_id, events=[CallEvent(r["type"], r["at"], loads(r["data"])) for r in rows])
 
 
+def _reservation(row: dict[str, Any]) -> str:
+    if row["status"] not in call_status.TERMINAL:
+        return "reserved"
+    return "settled" if row["billed_duration_seconds"] else "released"
+
+
 def _record(row: dict[str, Any]) -> Call:
     snapshot = loads(row["agent_snapshot"])
     latency = loads(row["latency"])
+    # The hosted SDK reads the language from metadata; a key the client set itself is left as it sent it.
+    metadata = {"language": snapshot["language"], **loads(row["metadata"])}
     return Call(
         id=row["id"],
         agent_id=row["agent_id"],
@@ -336,9 +348,10 @@ def _record(row: dict[str, Any]) -> Call:
         prompt=row["instructions"],
         context=loads(row["context"]),
         returns=snapshot["returns"],
+        tools=snapshot.get("tools") or [],
         language=snapshot["language"],
         voice=snapshot["voice"],
-        metadata=loads(row["metadata"]),
+        metadata=metadata,
         result=loads(row["result"]),
         result_status=row["result_status"],
         result_error=row["result_error"],
@@ -350,6 +363,7 @@ def _record(row: dict[str, Any]) -> Call:
         duration_seconds=row["duration_seconds"],
         billed_duration_seconds=row["billed_duration_seconds"],
         billing_amount_milli_cents=row["billing_amount_milli_cents"],
+        reservation_status=_reservation(row),
         webhook_url=row["webhook_url"],
         webhook_status=row["webhook_status"],
         webhook_error=row["webhook_error"],

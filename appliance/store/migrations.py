@@ -200,4 +200,78 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX console_sessions_expiry ON console_sessions(expires_at)
     """,
+    # 4: the hosted service's legacy shapes: DID ranges a trunk offers, a number's monthly cost, and the
+    # inbound agent a number owns (made by PUT /v1/numbers/{id}/inbound)
+    """
+    ALTER TABLE trunks ADD COLUMN did_ranges TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE numbers ADD COLUMN monthly_cost_cents INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE agents ADD COLUMN owner_number_id TEXT REFERENCES numbers(id);
+    CREATE INDEX agents_owner_number ON agents(owner_number_id)
+    """,
+    # 5: campaigns, their contacts and every attempt (each one call), campaign events, the do-not-call list
+    """
+    CREATE TABLE campaigns (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        name TEXT,
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        from_number TEXT,
+        status TEXT NOT NULL,
+        max_concurrent INTEGER NOT NULL,
+        calling_window TEXT NOT NULL,
+        start_at TEXT,
+        retry TEXT NOT NULL,
+        paused_reason TEXT,
+        breaker_after INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        ended_at TEXT
+    );
+    CREATE INDEX campaigns_status ON campaigns(status, seq);
+    CREATE TABLE campaign_contacts (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+        line INTEGER,
+        to_number TEXT NOT NULL,
+        trunk_id TEXT,
+        columns TEXT NOT NULL,
+        state TEXT NOT NULL,
+        outcome TEXT,
+        detail TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        call_id TEXT REFERENCES calls(id),
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX campaign_contacts_due ON campaign_contacts(campaign_id, state, next_attempt_at, seq);
+    CREATE INDEX campaign_contacts_dialing ON campaign_contacts(state, call_id);
+    CREATE TABLE campaign_attempts (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+        contact_id TEXT NOT NULL REFERENCES campaign_contacts(id),
+        call_id TEXT NOT NULL UNIQUE REFERENCES calls(id),
+        outcome TEXT,
+        created_at TEXT NOT NULL,
+        ended_at TEXT
+    );
+    CREATE INDEX campaign_attempts_contact ON campaign_attempts(contact_id, seq);
+    CREATE INDEX campaign_attempts_campaign ON campaign_attempts(campaign_id, seq);
+    CREATE TABLE campaign_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+        type TEXT NOT NULL,
+        at TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX campaign_events_campaign ON campaign_events(campaign_id, seq);
+    CREATE TABLE dnc (
+        number TEXT PRIMARY KEY,
+        reason TEXT,
+        source TEXT NOT NULL,
+        call_id TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX calls_to_number ON calls(to_number, started_at)
+    """,
 ]

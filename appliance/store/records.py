@@ -24,6 +24,36 @@ class Number(msgspec.Struct, kw_only=True):
     inbound_agent_id: str | None
     outbound_agent_ids: list[str]
     created_at: str
+    # The hosted service's names: purchased = registered here, the cost is the chargeback setting's.
+    purchased_at: str
+    monthly_cost_cents: int
+    # Legacy inbound configuration (PUT /v1/numbers/{id}/inbound), read from the inbound agent that
+    # answers the number, else from the one the number owns while it is switched off.
+    inbound_enabled: bool
+    inbound_prompt: str | None
+    inbound_returns: dict[str, Any] | None
+    inbound_webhook_url: str | None
+    inbound_language: str | None
+    inbound_tools: list[dict[str, Any]] | None
+    inbound_voicemail_action: Literal["hangup", "leave_message"]
+
+
+class NumberList(msgspec.Struct):
+    data: list[Number]
+    has_more: bool
+
+
+class AvailableNumber(msgspec.Struct, kw_only=True):
+    """A DID the box can take into use: the test carrier's range or a trunk's `did_ranges`."""
+
+    phone_number: str
+    country_code: str | None
+    number_type: str
+    state: str | None
+    locality: str | None
+    monthly_cost_cents: int
+    upfront_cost_cents: int
+    currency: str
 
 
 class Trunk(msgspec.Struct, kw_only=True):
@@ -38,6 +68,7 @@ class Trunk(msgspec.Struct, kw_only=True):
     from_domain: str | None
     codecs: list[str]
     max_channels: int | None
+    did_ranges: list[str]
     builtin: bool
     registration_status: Literal["registered", "unregistered", "rejected", "not_applicable", "unknown"]
     reachable: bool | None
@@ -65,6 +96,7 @@ class Agent(msgspec.Struct, kw_only=True):
     number_ids: list[str]
     primary_number_id: str | None
     numbers: list[Number]
+    owner_number_id: str | None  # set on the inbound agent a number's legacy inbound config made
     archived_at: str | None
     created_at: str
     updated_at: str
@@ -72,6 +104,7 @@ class Agent(msgspec.Struct, kw_only=True):
 
 class AgentList(msgspec.Struct):
     data: list[Agent]
+    has_more: bool
 
 
 class LatencyStats(msgspec.Struct):
@@ -93,9 +126,10 @@ class Call(msgspec.Struct, kw_only=True):
     prompt: str | None  # the hosted API's legacy name for `instructions`
     context: dict[str, Any]
     returns: dict[str, Any] | None
+    tools: list[dict[str, Any]]
     language: str
     voice: str | None
-    metadata: dict[str, Any]
+    metadata: dict[str, Any]  # carries `language` too, where the hosted SDK reads it
     result: dict[str, Any] | None
     result_status: Literal["pending", "completed", "failed", "skipped"] | None
     result_error: str | None
@@ -107,6 +141,8 @@ class Call(msgspec.Struct, kw_only=True):
     duration_seconds: int | None
     billed_duration_seconds: int | None
     billing_amount_milli_cents: int | None
+    # The hosted service's credit hold: reserved while the call can still cost, then settled (billed) or released.
+    reservation_status: Literal["reserved", "settled", "released"]
     webhook_url: str | None
     webhook_status: Literal["none", "pending", "delivered", "failed"]
     webhook_error: str | None
@@ -114,13 +150,27 @@ class Call(msgspec.Struct, kw_only=True):
     error_message: str | None
     hangup_cause: str | None
     end_reason: (
-        Literal["agent_ended", "caller_hangup", "max_duration", "silence_timeout", "canceled", "voicemail", "error"]
+        Literal[
+            "agent_ended",
+            "caller_hangup",
+            "max_duration",
+            "silence_timeout",
+            "canceled",
+            "voicemail",
+            "opted_out",
+            "error",
+        ]
         | None
     )
     recording_url: str | None
     latency_ms: LatencyStats | None
     voicemail_left: bool
     trunk_id: str | None
+
+
+class CallList(msgspec.Struct):
+    data: list[Call]
+    has_more: bool
 
 
 class TranscriptSegment(msgspec.Struct, kw_only=True):

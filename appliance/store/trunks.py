@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlite_utils
 
-from appliance import validation
+from appliance import did_ranges, validation
 from appliance.clock import now_iso
 from appliance.errors import Conflict, InvalidInput, NotFound
 from appliance.store.db import transaction
@@ -42,6 +42,8 @@ def _check(fields: dict[str, Any]) -> None:
         value = fields.get(f)
         if value is not None and (not value or any(c in value for c in "\r\n;[]")):
             raise InvalidInput(f"{f} must be non-empty and hold no line breaks, ';' or brackets", field=f)
+    if "did_ranges" in fields:
+        fields["did_ranges"] = did_ranges.check_ranges(fields["did_ranges"])
 
 
 def create_trunk(db: sqlite_utils.Database, fields: dict[str, Any], *, builtin: bool = False) -> str:
@@ -61,6 +63,7 @@ def create_trunk(db: sqlite_utils.Database, fields: dict[str, Any], *, builtin: 
         "from_domain": fields.get("from_domain"),
         "codecs": dumps(fields.get("codecs") or ["ulaw", "alaw"]),
         "max_channels": fields.get("max_channels"),
+        "did_ranges": dumps(fields.get("did_ranges") or []),
         "builtin": int(builtin),
         "created_at": now,
         "updated_at": now,
@@ -76,8 +79,11 @@ def update_trunk(db: sqlite_utils.Database, trunk_id: str, fields: dict[str, Any
     _check(fields)
     with transaction(db):
         row = get_trunk_row(db, trunk_id)
-        if row["builtin"]:
-            raise Conflict("the built-in loopback trunk cannot be changed", code="trunk_builtin")
+        if row["builtin"] and set(fields) - {"did_ranges"}:
+            # The test carrier delivers any DID: which ones it offers is the one thing to choose.
+            raise Conflict(
+                "the built-in loopback trunk cannot be changed (except its did_ranges)", code="trunk_builtin"
+            )
         merged = {**row, **fields}
         if merged.get("register") and not (merged.get("username") and merged.get("password")):
             raise InvalidInput("a trunk with register=true needs username and password", field="register")
@@ -87,8 +93,9 @@ def update_trunk(db: sqlite_utils.Database, trunk_id: str, fields: dict[str, Any
         ):
             raise Conflict(f"a trunk named {fields['name']!r} exists", code="trunk_name_taken")
         update = dict(fields)
-        if "codecs" in update:
-            update["codecs"] = dumps(update["codecs"])
+        for key in ("codecs", "did_ranges"):
+            if key in update:
+                update[key] = dumps(update[key])
         if "register" in update:
             update["register"] = int(bool(update["register"]))
         if "password" in update:
@@ -115,6 +122,7 @@ def get_trunk_row(db: sqlite_utils.Database, trunk_id: str) -> dict[str, Any]:
     if out is None:
         raise NotFound(f"no trunk {trunk_id!r}", code="trunk_not_found")
     out["codecs"] = loads(out["codecs"])
+    out["did_ranges"] = loads(out["did_ranges"])
     out["password"] = sealer(db).open(out["password"])
     return out
 
@@ -123,6 +131,7 @@ def trunk_rows(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     rows = list(db.query("SELECT * FROM trunks ORDER BY created_at"))
     for r in rows:
         r["codecs"] = loads(r["codecs"])
+        r["did_ranges"] = loads(r["did_ranges"])
         r["password"] = sealer(db).open(r["password"])
     return rows
 
@@ -167,6 +176,7 @@ def to_record(row: dict[str, Any], state: TrunkState) -> Trunk:
         from_domain=row["from_domain"],
         codecs=row["codecs"],
         max_channels=row["max_channels"],
+        did_ranges=row["did_ranges"],
         builtin=bool(row["builtin"]),
         registration_status=registration,  # type: ignore[arg-type]
         reachable=reachable,

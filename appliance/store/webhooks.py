@@ -31,6 +31,7 @@ EVENT_TYPES = (
     "call.no_answer",
     "call.busy",
     "call.canceled",
+    "campaign.paused",
 )
 MAX_ATTEMPTS = 8
 DISABLE_AFTER_EXHAUSTED = 10
@@ -75,6 +76,7 @@ class WebhookDelivery(msgspec.Struct, kw_only=True):
 
 class WebhookDeliveryList(msgspec.Struct):
     data: list[WebhookDelivery]
+    has_more: bool
 
 
 def new_secret() -> str:
@@ -144,10 +146,11 @@ def rotate_secret(db: sqlite_utils.Database, endpoint_id: str) -> WebhookEndpoin
     return _endpoint({**_endpoint_row(db, endpoint_id), "secret": secret}, show_secret=True)
 
 
-def delete_endpoint(db: sqlite_utils.Database, endpoint_id: str) -> None:
-    """Pending deliveries to it are dropped (exhausted with a reason); the log is kept."""
+def delete_endpoint(db: sqlite_utils.Database, endpoint_id: str) -> WebhookEndpoint:
+    """Pending deliveries to it are dropped (exhausted with a reason); the log is kept. Returns the endpoint
+    as it was."""
     with transaction(db):
-        _endpoint_row(db, endpoint_id)
+        gone = _endpoint(_endpoint_row(db, endpoint_id))
         db.execute(
             "UPDATE webhook_deliveries SET status = 'exhausted', last_error = 'endpoint deleted', updated_at = ? "
             "WHERE endpoint_id = ? AND status = 'pending'",
@@ -155,6 +158,7 @@ def delete_endpoint(db: sqlite_utils.Database, endpoint_id: str) -> None:
         )
         db.execute("UPDATE webhook_deliveries SET endpoint_id = NULL WHERE endpoint_id = ?", [endpoint_id])
         db.execute("DELETE FROM webhook_endpoints WHERE id = ?", [endpoint_id])
+    return gone
 
 
 def get_endpoint(db: sqlite_utils.Database, endpoint_id: str) -> WebhookEndpoint:

@@ -14,6 +14,7 @@ from appliance.store.jsoncol import dumps
 from appliance.store.records import TranscriptSegment
 from appliance.telephony.dialer import SessionFactory
 from appliance.telephony.media import CallMedia
+from appliance.telephony.opt_out import OptOuts
 from appliance.voice.amd import Verdict
 from appliance.voice.engine import VoiceEngine
 from appliance.voice.session import ConversationSession
@@ -26,8 +27,9 @@ def _iso(moment: datetime) -> str:
 class StoreSink:
     """Writes a conversation's transcript, turn events, latency and recording as they happen."""
 
-    def __init__(self, db: sqlite_utils.Database, call_id: str, recordings_dir: Path) -> None:
+    def __init__(self, db: sqlite_utils.Database, call_id: str, recordings_dir: Path, opt_outs: OptOuts) -> None:
         self.db = db
+        self.opt_outs = opt_outs
         self.call_id = call_id
         self.recordings_dir = recordings_dir
         self._sequence = db.execute(
@@ -49,6 +51,8 @@ class StoreSink:
                 source=source,  # type: ignore[arg-type]
             ),
         )
+        if role == "user":
+            self.opt_outs.heard(self.call_id, said)
 
     def event(self, kind: str, data: dict[str, Any]) -> None:
         store.add_event(self.db, self.call_id, kind, data)
@@ -78,7 +82,9 @@ class StoreSink:
             store.set_fields(self.db, self.call_id, **fields)
 
 
-def session_factory(db: sqlite_utils.Database, engine: VoiceEngine, recordings_dir: Path) -> SessionFactory:
+def session_factory(
+    db: sqlite_utils.Database, engine: VoiceEngine, recordings_dir: Path, opt_outs: OptOuts
+) -> SessionFactory:
     """The dialer's `SessionFactory`: a voice conversation on every answered call."""
 
     def create(row: dict[str, Any], media: CallMedia) -> ConversationSession:
@@ -93,6 +99,6 @@ def session_factory(db: sqlite_utils.Database, engine: VoiceEngine, recordings_d
             "instructions": row["instructions"],
             "context": row["context"],
         }
-        return ConversationSession(call, media, engine, StoreSink(db, row["id"], recordings_dir))
+        return ConversationSession(call, media, engine, StoreSink(db, row["id"], recordings_dir, opt_outs))
 
     return create

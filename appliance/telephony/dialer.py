@@ -2,7 +2,8 @@
 call's channel through Asterisk; it also answers inbound calls for numbers with an inbound agent.
 
 The store is written at every status change, and a call is marked `initiated` *before* it is
-originated: after a crash, a call found `initiated` is closed, never dialled twice.
+originated: after a crash, a call found `initiated` is closed, never dialled twice. A caller who opts out
+(the opt-out key, or words the conversation reports to `OptOuts`) is listed and the call ended: opt_out.py.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from appliance.store import numbers as number_store
 from appliance.telephony.ari import AriClient, AriError, ChannelNotFound, Subscription
 from appliance.telephony.ari_events import (
     ChannelDestroyed,
+    ChannelDtmfReceived,
     ChannelStateChange,
     Dial,
     Event,
@@ -33,6 +35,7 @@ from appliance.telephony.ari_events import (
 )
 from appliance.telephony.causes import hangup_cause_text, outcome_for
 from appliance.telephony.media import CallMedia, MediaClosed, RtpEndpoint
+from appliance.telephony.opt_out import OptOuts, list_caller, say_goodbye
 from appliance.telephony.trunk_config import endpoint_name
 
 log = structlog.get_logger(__name__)
@@ -83,8 +86,10 @@ class Dialer:
         db: sqlite_utils.Database,
         ari: AriClient,
         session_factory: SessionFactory = IdleSession,
+        opt_outs: OptOuts | None = None,
     ) -> None:
         self.settings = settings
+        self.opt_outs = opt_outs or OptOuts()
         self.db = db
         self.ari = ari
         self.session_factory = session_factory
@@ -255,6 +260,7 @@ class Dialer:
                         await self.ari.hangup(live.channel_id)
                         continue
                     store.transition(self.db, live.call_id, "in_progress", answered_by="unknown")
+                    self.opt_outs.watch(live.call_id, lambda source: self._opted_out(live, source))
                     deadline = time.monotonic() + max_duration
                     try:
                         session_task = await self._start_media(live, row)
@@ -268,6 +274,9 @@ class Dialer:
                         )
                         live.end_reason = "error"
                         await self.ari.hangup(live.channel_id)
+                elif isinstance(event, ChannelDtmfReceived) and live.answered:
+                    if event.digit == self.settings.opt_out_key:
+                        self._opted_out(live, "keypad")
                 elif isinstance(event, ChannelDestroyed) and event.channel.id == live.channel_id:
                     self._ended(live, event.cause, event.cause_txt, event.tech_cause)
                     return
@@ -311,7 +320,17 @@ class Dialer:
             )
         log.info("dialer.call_ended", call_id=live.call_id, cause=cause, tech_cause=tech_cause)
 
+    def _opted_out(self, live: LiveCall, source: str) -> None:
+        """The caller asked to be called no more (a phrase, the opt-out key): listed now, then goodbye."""
+        if live.end_reason == "opted_out" or live.cancel_requested:
+            return
+        live.end_reason = "opted_out"
+        list_caller(self.db, live.call_id, source)
+        goodbye = say_goodbye(self.ari, live.channel_id, live.bridge_id, live.media_channel_id)
+        self._track(asyncio.create_task(goodbye, name=f"goodbye-{live.call_id}"))
+
     def _finish(self, live: LiveCall) -> None:
+        self.opt_outs.forget(live.call_id)
         if live.events is not None:
             live.events.close()
         self.live.pop(live.call_id, None)
@@ -488,6 +507,7 @@ class Dialer:
             await self.ari.app_subscribe(f"channel:{live.channel_id}")
             await self.ari.answer(live.channel_id)
             store.transition(self.db, live.call_id, "in_progress", answered_by="human")
+            self.opt_outs.watch(live.call_id, lambda source: self._opted_out(live, source))
             row = store.call_row(self.db, live.call_id)
             await self._follow(live, row, await self._start_media(live, row))
         except (AriError, TimeoutError, ConnectionError) as exc:

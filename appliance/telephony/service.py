@@ -19,6 +19,7 @@ from appliance.telephony.ami import AmiClient
 from appliance.telephony.ari import AriClient
 from appliance.telephony.asterisk import PERSON_APP, AsteriskServer
 from appliance.telephony.dialer import Dialer, SessionFactory
+from appliance.telephony.opt_out import OptOuts
 from appliance.telephony.trunk_config import TrunkConfig
 
 if TYPE_CHECKING:
@@ -37,8 +38,10 @@ class TelephonyService:
         db: sqlite_utils.Database,
         session_factory: SessionFactory | None = None,
         voice: VoiceEngine | None = None,
+        opt_outs: OptOuts | None = None,
     ) -> None:
         self.settings = settings
+        self.opt_outs = opt_outs or OptOuts()  # shared with the conversations, which report what callers say
         self.db = db
         self.asterisk = AsteriskServer(settings)
         self.ari: AriClient | None = None
@@ -61,7 +64,7 @@ class TelephonyService:
         self.ari.start()
         await asyncio.wait_for(self.ari.connected.wait(), timeout=15)
         kwargs = {"session_factory": self._session_factory} if self._session_factory else {}
-        self.dialer = Dialer(self.settings, self.db, self.ari, **kwargs)
+        self.dialer = Dialer(self.settings, self.db, self.ari, opt_outs=self.opt_outs, **kwargs)
         self.asterisk.listeners.append(self.dialer.on_asterisk_state)
         await self.dialer.start()
         if self._session_factory is not None:

@@ -88,7 +88,7 @@ class ConversationSession:
         self.engine = engine
         self.sink = sink
         self.recorder = StereoRecorder()
-        self.speaker = Speaker(media, self.recorder)
+        self.speaker = Speaker(media, self.recorder, clock=lambda: asyncio.get_running_loop().time())
         self.turns = TurnDetector()
         self.vad = Vad()
         self.history: list[dict[str, str]] = []
@@ -103,7 +103,9 @@ class ConversationSession:
         self.machine = False
         self.verdict_final = not outbound  # published once, when final; until then a mailbox can overturn it
         self._verdict_ms = 0
-        self._talked_over: Turn | None = None  # the last caller turn that began while the agent was talking
+        # The last caller turn that began once the agent had spoken and was quiet: an answer to it. A recorded
+        # greeting talks on regardless (over the agent, or before it has said anything).
+        self._answer: Turn | None = None
         self.probes = GreetingProbes()
         self._stt_running = 0
         self._read_ahead: asyncio.Task[None] | None = None
@@ -237,10 +239,10 @@ class ConversationSession:
 
     def _probing(self, turn: Turn) -> bool:
         """Read this turn while it goes on, for a mailbox's words: the greeting, and, until the verdict is
-        final, speech over the agent (a recorded greeting does not stop for it; a person mostly does)."""
+        final, any speech that is not an answer to the agent (a recorded greeting talks on regardless)."""
         if self.awaiting_greeting:
             return True
-        return not self.verdict_final and not self.machine and turn is self._talked_over
+        return not self.verdict_final and not self.machine and turn is not self._answer
 
     async def _probe_greeting(self, turn: Turn) -> None:
         assert self.engine.stt is not None
@@ -283,7 +285,7 @@ class ConversationSession:
         silence_timeout = float(self.call.get("silence_timeout_seconds") or 20)
         async for pcm, arrived in continuous_frames(self.media):
             now = loop.time()
-            self.recorder.caller(pcm)
+            self.recorder.caller(pcm, arrived)
             if self.beep is not None and self.beep.feed(pcm):
                 tone, self.beep = self.beep.frequency, None
                 self._decide(Verdict("machine", "beep", f"{tone:.0f} Hz tone"), late_ok=True)
@@ -340,8 +342,9 @@ class ConversationSession:
             self.silence_prompted = False
             self.probes = GreetingProbes()
             if self.speaker.audible:
-                self._talked_over = turn
                 self._barge_in(turn)
+            elif self.media.samples_sent > 0:
+                self._answer = turn
         elif event is TurnEvent.PAUSED:
             self._spawn(self._transcribe(turn))
         elif event is TurnEvent.RESUMED:
@@ -352,7 +355,6 @@ class ConversationSession:
                 # so it is a turn to answer; left ignored, its end would never release the reply.
                 self.ignored = None
                 if self.speaker.audible:
-                    self._talked_over = turn
                     self._barge_in(turn)
         elif event is TurnEvent.ENDED and turn is not self.ignored:
             if self.reply is not None and self.reply.turn is turn:
@@ -473,8 +475,8 @@ class ConversationSession:
             return
         reply.committed = True
         if reply.turn is not None:
-            if not self.verdict_final and reply.turn is not self._talked_over:
-                # They answered the agent, rather than talking on over it: a person.
+            if not self.verdict_final and reply.turn is self._answer:
+                # They answered the agent, rather than talking on regardless of it: a person.
                 if self.verdict is not None and self.verdict.answered_by == "unknown":
                     self.verdict = Verdict("human", "answered_agent", reply.user_text[:80])
                 self._finalize()

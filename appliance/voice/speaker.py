@@ -3,6 +3,7 @@ account of exactly what the caller heard."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from appliance.telephony.media import CallMedia
@@ -19,9 +20,10 @@ class Chunk:
 
 
 class Speaker:
-    def __init__(self, media: CallMedia, recorder: StereoRecorder) -> None:
+    def __init__(self, media: CallMedia, recorder: StereoRecorder, clock: Callable[[], float] | None = None) -> None:
         self.media = media
         self.recorder = recorder
+        self._clock = clock  # the clock of the caller frames' arrival times, for the recording
         self._queued: list[Chunk] = []  # sent to the line, maybe not played yet
         self._held: list[Chunk] = []  # waiting while paused
         self.paused = False
@@ -45,7 +47,7 @@ class Speaker:
         immediate = not self.media.sending
         chunk.end = self.media.send(chunk.pcm)
         chunk.start = chunk.end - len(chunk.pcm) // 2
-        self.recorder.agent(chunk.pcm)
+        self.recorder.agent(chunk.pcm, self._clock() if self._clock else None)
         self._queued.append(chunk)
         return immediate
 
@@ -55,7 +57,7 @@ class Speaker:
             return
         self.paused = True
         self.media.clear()
-        self.recorder.agent_cleared()
+        self.recorder.agent_cleared(self._clock() if self._clock else None)
         played = self.media.samples_sent
         unplayed: list[Chunk] = []
         self._cut = ""

@@ -22,7 +22,7 @@ def test_create_call_is_queued_with_the_agent_snapshotted(api: httpx.Client) -> 
     assert call["status"] == "queued" and call["direction"] == "outbound"
     assert call["persona"] == "Dana" and call["instructions"] == "Confirm"
     assert call["returns"] == {"confirmed": "boolean"} and call["result_status"] == "pending"
-    assert call["context"] == {"name": "Alex"} and call["metadata"] == {"crm": 7}
+    assert call["context"] == {"name": "Alex"} and call["metadata"] == {"crm": 7, "language": "en"}
     assert call["answered_by"] is None and call["billed_duration_seconds"] is None
     # Later agent edits do not rewrite the call.
     api.patch(f"/v1/agents/{agent['id']}", json={"persona": "Someone else"})
@@ -55,7 +55,8 @@ def test_from_number_must_be_attached(api: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("body", "mentions"),
     [
-        ({"to": TEST_TO}, "agent_id"),
+        ({"agent_id": "$AGENT", "to": TEST_TO, "returns": {"ok": "boolean"}}, "returns"),
+        ({"agent_id": "$AGENT", "to": TEST_TO, "tools": []}, "tools"),
         ({"agent_id": "ghost", "to": TEST_TO}, "agent_id"),
         ({"agent_id": "$AGENT"}, "to"),
         ({"agent_id": "$AGENT", "to": "555-0102"}, "to"),
@@ -70,9 +71,9 @@ def test_from_number_must_be_attached(api: httpx.Client) -> None:
 def test_bad_call_requests_are_refused_and_nothing_is_written(api: httpx.Client, body: dict, mentions: str) -> None:
     agent = make_agent(api)
     body = {k: (agent["id"] if v == "$AGENT" else v) for k, v in body.items()}
-    before = len(api.get("/v1/calls", params={"limit": 200}).json())
+    before = len(api.get("/v1/calls", params={"limit": 200}).json()["data"])
     assert_error(api.post("/v1/calls", json=body), 400, mentions=mentions)
-    assert len(api.get("/v1/calls", params={"limit": 200}).json()) == before
+    assert len(api.get("/v1/calls", params={"limit": 200}).json()["data"]) == before
 
 
 def test_archived_and_inbound_agents_take_no_calls(api: httpx.Client) -> None:
@@ -92,7 +93,7 @@ def test_idempotency_key_returns_the_first_call(api: httpx.Client) -> None:
     assert first.status_code == second.status_code == 201
     assert first.json()["id"] == second.json()["id"]
     assert second.headers.get("idempotent-replayed") == "true"
-    assert len(api.get("/v1/calls", params={"agent_id": agent["id"]}).json()) == 1
+    assert len(api.get("/v1/calls", params={"agent_id": agent["id"]}).json()["data"]) == 1
     other = api.post("/v1/calls", json={**body, "metadata": {"x": 1}}, headers={"Idempotency-Key": key})
     assert_error(other, 409, code="idempotency_key_reused")
 
@@ -100,12 +101,12 @@ def test_idempotency_key_returns_the_first_call(api: httpx.Client) -> None:
 def test_list_calls_filters_and_pages(api: httpx.Client) -> None:
     agent = make_agent(api)
     ids = [api.post("/v1/calls", json={"agent_id": agent["id"], "to": TEST_TO}).json()["id"] for _ in range(3)]
-    listed = api.get("/v1/calls", params={"agent_id": agent["id"]}).json()
+    listed = api.get("/v1/calls", params={"agent_id": agent["id"]}).json()["data"]
     assert [c["id"] for c in listed] == ids[::-1]
-    page = api.get("/v1/calls", params={"agent_id": agent["id"], "limit": 1, "starting_after": ids[2]}).json()
+    page = api.get("/v1/calls", params={"agent_id": agent["id"], "limit": 1, "starting_after": ids[2]}).json()["data"]
     assert [c["id"] for c in page] == [ids[1]]
-    assert all(c["status"] == "queued" for c in api.get("/v1/calls", params={"status": "queued"}).json())
-    assert api.get("/v1/calls", params={"direction": "inbound", "agent_id": agent["id"]}).json() == []
+    assert all(c["status"] == "queued" for c in api.get("/v1/calls", params={"status": "queued"}).json()["data"])
+    assert api.get("/v1/calls", params={"direction": "inbound", "agent_id": agent["id"]}).json()["data"] == []
     assert_error(api.get("/v1/calls", params={"status": "exploded"}), 400, mentions="status")
     assert_error(api.get("/v1/calls", params={"direction": "up"}), 400, mentions="direction")
 

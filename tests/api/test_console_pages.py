@@ -187,7 +187,7 @@ def test_numbers_and_trunks_are_added_with_the_api_rules(console: Console, api: 
     bad = console.post("/numbers", {"e164": "555"})
     assert bad.status_code == 400 and "e164" in bad.text
     assert console.post("/numbers", {"e164": "+14155552671", "friendly_name": "Front desk"}).status_code == 303
-    assert any(n["e164"] == "+14155552671" for n in api.get("/v1/numbers").json())
+    assert any(n["e164"] == "+14155552671" for n in api.get("/v1/numbers").json()["data"])
     trunk = console.post("/numbers/trunks", {"name": "console-trunk", "host": "sip.example.lan", "port": "5061"})
     assert trunk.status_code == 303
     made = next(t for t in api.get("/v1/trunks").json() if t["name"] == "console-trunk")

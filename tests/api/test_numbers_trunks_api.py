@@ -14,7 +14,7 @@ def test_register_number_fills_country_and_type(api: httpx.Client) -> None:
     assert number["status"] == "active" and number["friendly_name"] == "Support"
     uk = api.post("/v1/numbers", json={"e164": "+442079460958"}).json()
     assert uk["country_code"] == "GB"
-    listed = api.get("/v1/numbers").json()
+    listed = api.get("/v1/numbers").json()["data"]
     assert isinstance(listed, list) and listed[0]["id"] == uk["id"]
 
 

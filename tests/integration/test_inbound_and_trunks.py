@@ -28,7 +28,7 @@ def carrier_call(appliance: ServerProcess, to: str) -> None:
 
 
 def inbound_calls(api: httpx.Client, to: str) -> list[dict]:
-    return [c for c in api.get("/v1/calls", params={"direction": "inbound"}).json() if c["to_number"] == to]
+    return [c for c in api.get("/v1/calls", params={"direction": "inbound"}).json()["data"] if c["to_number"] == to]
 
 
 def wait_inbound(api: httpx.Client, to: str, statuses: set[str], timeout: float = 30) -> dict:

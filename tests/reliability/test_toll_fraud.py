@@ -68,7 +68,7 @@ def test_trunk_peer_cannot_reach_numbers_we_do_not_own_and_nothing_is_dialled(
     result = sipp.run(tmp_path, target, "INVITE", number, 404, local_port=trunk_peer)
     assert result.returncode == 0 and result.final == 404, result.trace
     with telephony_server.client() as api:
-        calls = api.get("/v1/calls", params={"limit": 200}).json()
+        calls = api.get("/v1/calls", params={"limit": 200}).json()["data"]
     assert [c for c in calls if c["direction"] == "outbound"] == []
     assert {(c["status"], c["error_code"]) for c in calls} <= {("failed", "no_agent")}
     assert no_channels_left(telephony_server)

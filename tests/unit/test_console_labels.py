@@ -13,7 +13,8 @@ from appliance.store.records import Call
 BASE: dict[str, Any] = {
     "id": "c1", "agent_id": None, "direction": "outbound", "to_number": "+12025550101", "from_number": None,
     "status": "queued", "answered_by": None, "persona": None, "instructions": None, "prompt": None, "context": {},
-    "returns": None, "language": "en", "voice": None, "metadata": {}, "result": None, "result_status": None,
+    "returns": None, "tools": [], "language": "en", "voice": None, "metadata": {}, "result": None,
+    "result_status": None, "reservation_status": "reserved",
     "result_error": None, "created_at": "2026-11-25T06:00:00.000Z", "started_at": None, "answered_at": None,
     "ended_at": None, "updated_at": "2026-11-25T06:00:00.000Z", "duration_seconds": None,
     "billed_duration_seconds": None, "billing_amount_milli_cents": None, "webhook_url": None,

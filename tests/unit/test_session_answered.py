@@ -40,10 +40,19 @@ async def test_a_greeting_that_asks_for_a_message_after_a_human_verdict_is_a_mac
     assert sink.verdicts == ["machine"]
 
 
+def agent_spoke(media: BrowserMedia) -> None:
+    """The agent's opening went out and it is quiet now."""
+    media.send(bytes(320))
+    media.next_frame()
+
+
 async def test_a_person_who_answers_the_agent_is_published_human_and_stays_so() -> None:
-    conversation, _media, sink = outbound()
+    conversation, media, sink = outbound()
     conversation._decide(Verdict("human", "short_greeting", "Hello?"))
+    agent_spoke(media)
     turn = Turn()
+    conversation._on_turn_event(TurnEvent.STARTED, turn)
+    assert not conversation._probing(turn)  # an answer: not read for a mailbox's words
     conversation._commit(Reply("Yes, this is Alex.", turn, 0.0), "Great.")
     assert sink.verdicts == ["human"] and conversation.beep is None
     conversation._decide(Verdict("machine", "beep", "1000 Hz tone"), late_ok=True)
@@ -61,10 +70,24 @@ async def test_speech_over_the_agent_does_not_make_the_verdict_final_and_is_read
     assert sink.verdicts == [] and not conversation.verdict_final
 
 
-async def test_a_silent_callee_who_answers_the_agent_is_a_person() -> None:
+async def test_speech_before_the_agent_has_spoken_is_no_answer() -> None:
+    """A greeting's second sentence after its pause: the agent has not said anything yet."""
     conversation, _media, sink = outbound()
+    conversation._decide(Verdict("human", "greeting_then_pause", "Hi, you have reached Tom."))
+    turn = Turn()
+    conversation._on_turn_event(TurnEvent.STARTED, turn)
+    assert conversation._probing(turn)
+    conversation._commit(Reply("Please leave my message.", turn, 0.0), "Hello Tom!")
+    assert sink.verdicts == [] and not conversation.verdict_final
+
+
+async def test_a_silent_callee_who_answers_the_agent_is_a_person() -> None:
+    conversation, media, sink = outbound()
     conversation._decide(Verdict("unknown", "no_greeting", "nothing said within the wait"))
-    conversation._commit(Reply("Yes?", Turn(), 0.0), "Hi, this is Sam.")
+    agent_spoke(media)
+    turn = Turn()
+    conversation._on_turn_event(TurnEvent.STARTED, turn)
+    conversation._commit(Reply("Yes?", turn, 0.0), "Hi, this is Sam.")
     assert sink.verdicts == ["human"] and conversation.verdict.signal == "answered_agent"
 
 

@@ -64,3 +64,14 @@ def test_recording_keeps_only_the_agent_audio_that_played() -> None:
     line.samples_sent = 2000
     speaker.stop()
     assert recorder._agent_end == 2000
+
+
+def test_agent_audio_is_recorded_where_the_callers_timeline_is_now_not_where_reading_got_to() -> None:
+    """Frames still queued (the conversation fell behind under load) have happened: agent audio sent at
+    t = arrival of the last frame read + 0.1 s starts 800 samples after it."""
+    recorder = StereoRecorder()
+    recorder.caller(bytes(2 * 1600), arrived=10.0)  # 0.2 s read; the last frame arrived at 10.0
+    recorder.agent(bytes(2 * 160), now=10.1)
+    assert recorder._agent_end == 1600 + 800 + 160
+    recorder.agent_cleared(now=10.12)
+    assert recorder._agent_end == 1600 + 960

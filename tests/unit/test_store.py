@@ -48,7 +48,7 @@ def test_transaction_rolls_back_everything_on_error(db: sqlite_utils.Database) -
     with pytest.raises(RuntimeError), transaction(db):
         numbers.register_number(db, "+14155550123", None, None)
         raise RuntimeError("boom")
-    assert numbers.list_numbers(db) == []
+    assert numbers.list_numbers(db).data == []
 
 
 def test_inbound_conflict_leaves_no_half_written_agent(db: sqlite_utils.Database) -> None:

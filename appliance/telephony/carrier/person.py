@@ -9,7 +9,9 @@ keeps talking over it. Each call's measures are appended to `<data>/carrier/pers
 Script (YAML): `greeting` (said on answer), `lines` (one per agent turn: a string, or
 `{say, interrupt: true}` to say it 0.8 s into the agent's turn, or `{say, during: true}` for a
 backchannel said while the agent talks without stopping it), `silent: true` (says nothing),
-`voice` (`piper`: the Piper voice pitched down and slowed, or `espeak`), `max_seconds`.
+`voice` (`piper`: the Piper voice pitched down and slowed; `espeak`, or `espeak:<voice>` for another
+espeak-ng voice such as `en-gb-scotland+f3`), `max_seconds`, `rtp_port` (bind the person's RTP there, so a
+wire meter can find its leg; 0: any port).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class Script:
     silent: bool = False
     voice: str = "piper"
     max_seconds: float = 120.0
+    rtp_port: int = 0
 
     @classmethod
     def load(cls, path: Path) -> Script:
@@ -79,8 +82,8 @@ def script_path(data_dir: Path) -> Path:
     return chosen if chosen.exists() else SCRIPTS_DIR / "appointment.yaml"
 
 
-def espeak(text: str) -> bytes:
-    wav = subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "--stdout", text], capture_output=True, check=True)
+def espeak(text: str, voice: str = "en-us") -> bytes:
+    wav = subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "--stdout", text], capture_output=True, check=True)
     with wave.open(io.BytesIO(wav.stdout)) as w:
         audio = np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(np.float32) / 32768
         rate = w.getframerate()
@@ -234,8 +237,9 @@ class SimulatedPerson:
             return {script.greeting_audio: await asyncio.to_thread(read_wav, Path(script.greeting_audio))}
         for t in texts:
             if (script.voice, t) not in self._audio:
-                if script.voice == "espeak":
-                    pcm = await asyncio.to_thread(espeak, t)
+                if script.voice.startswith("espeak"):
+                    _, _, voice = script.voice.partition(":")
+                    pcm = await asyncio.to_thread(espeak, t, voice or "en-us")
                 else:
                     pcm = lower_voice(await asyncio.to_thread((await self.engine.voice(None)).synthesize, t))
                 self._audio[(script.voice, t)] = pcm
@@ -243,9 +247,9 @@ class SimulatedPerson:
 
     async def _call(self, channel_id: str) -> None:
         bridge_id, media_id = f"person-bridge-{channel_id}", f"person-media-{channel_id}"
-        media = await RtpEndpoint.open()
-        started = time.time()
         script = Script.load(script_path(self.data_dir))
+        media = await RtpEndpoint.open(port=script.rtp_port)
+        started = time.time()
         person: PersonCall | None = None
         try:
             audio = await self._voice(script)
