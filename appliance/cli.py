@@ -11,6 +11,7 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 import yaml
@@ -20,6 +21,9 @@ from appliance.logs import configure_logging
 from appliance.store import keys as key_store
 from appliance.store.db import StoreUnavailable, open_db
 from appliance.store.sealed import SecretKeyError
+
+if TYPE_CHECKING:
+    from appliance.voice.engine import VoiceEngine
 
 log = structlog.get_logger(__name__)
 
@@ -178,8 +182,18 @@ async def serve(settings: Settings) -> int:
         runtime.voice = engine
     # The extractor uses the conversation's model: it shares the loaded weights rather than load them twice.
     runtime.extractor = Extractor(model_id=settings.llm_model or None, weights=engine.llama_weights if engine else None)
-    extraction = ExtractionWorker(db, runtime.extractor, on_finished=runtime.outbox.wake)
+    extraction = ExtractionWorker(
+        db,
+        runtime.extractor,
+        on_finished=runtime.outbox.wake,
+        plain=runtime.plain,
+        redact_recording=_recording_redactor(engine) if engine else None,
+    )
     extraction.start()
+    from appliance.results.retention import RetentionJob
+
+    retention = RetentionJob(db, settings.retention_check_seconds, on_transcript_deleted=runtime.plain.forget)
+    retention.start()
     telephony = None
     if settings.telephony:
         from appliance.telephony.service import TelephonyService
@@ -189,7 +203,7 @@ async def serve(settings: Settings) -> int:
             from appliance.telephony.conversation import session_factory
 
             runtime.voice_loading = asyncio.create_task(engine.load(), name="voice-load")
-            factory = session_factory(db, engine, settings.data_path / "recordings")
+            factory = session_factory(db, engine, settings.data_path / "recordings", runtime.plain)
         telephony = TelephonyService(settings, db, factory, runtime.voice)
         print("Starting Asterisk…", flush=True)
         try:
@@ -254,9 +268,22 @@ async def serve(settings: Settings) -> int:
     if telephony is not None:
         await telephony.stop()
     await extraction.stop()
+    await retention.stop()
     await runtime.outbox.stop()
     db.conn.close()
     return 0
+
+
+def _recording_redactor(engine: VoiceEngine) -> Callable[[Path, list[str], str], int]:
+    """Bleeping with the conversation's own Whisper model (loaded once), with word timestamps."""
+    from appliance.privacy.recording import redact_recording
+
+    def redact(path: Path, kinds: list[str], language: str) -> int:
+        if engine.stt is None:
+            raise RuntimeError(f"the speech-to-text model is not loaded: {engine.error or 'still loading'}")
+        return redact_recording(path, kinds, engine.stt.whisper, language)
+
+    return redact
 
 
 def extract(

@@ -37,6 +37,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     calls_per_minute: int = 600  # rate limit on POST /v1/calls; 0 disables it
     price_per_minute_milli_cents: int = 0  # chargeback rate: billed minutes x this
     auth_failures_per_minute: int = 20  # wrong API keys from one address before 429 for the minute; 0 disables
+    retention_check_seconds: float = 86_400.0  # how often expired recordings and transcripts are deleted
     # Telephony (every port configurable so two boxes can share one host)
     sip_host: str = "0.0.0.0"
     sip_port: int = 5060
@@ -81,6 +82,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 raise ConfigError(f"{name}: no such file {getattr(self, name)}")
         if self.auth_failures_per_minute < 0:
             raise ConfigError("auth_failures_per_minute must be >= 0")
+        if self.retention_check_seconds < 1:
+            raise ConfigError("retention_check_seconds must be at least 1")
         if self.calls_per_minute < 0 or self.price_per_minute_milli_cents < 0 or self.max_queued_calls < 1:
             raise ConfigError("calls_per_minute, price_per_minute_milli_cents must be >= 0, max_queued_calls >= 1")
         for entry in self.url_allowlist:

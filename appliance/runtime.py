@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import sqlite_utils
 
 from appliance.config import Settings
+from appliance.privacy.plain import PlainTranscripts
 from appliance.results.extraction import Extractor
 from appliance.results.webhooks import WebhookOutbox
 from appliance.store.keys import KeyCache
@@ -49,5 +50,7 @@ class Runtime:
     voice: Voice | None = None
     voice_loading: asyncio.Task[None] | None = None
     key_cache: KeyCache = field(default_factory=KeyCache)
+    # What was said before redaction, in memory only, for the extraction's exempt fields.
+    plain: PlainTranscripts = field(default_factory=PlainTranscripts)
     # Sliding one-minute window of call creations, for the per-minute rate limit.
     recent_creates: list[float] = field(default_factory=list)

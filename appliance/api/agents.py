@@ -10,7 +10,9 @@ from litestar.params import Parameter
 from appliance import validation
 from appliance.errors import InvalidInput
 from appliance.models import installed_voices
-from appliance.results.schema import returns_to_schema
+from appliance.privacy.pii import check_kinds
+from appliance.results.analysis import check_analysis
+from appliance.results.schema import FIELD_NAME, returns_to_schema
 from appliance.runtime import Runtime
 from appliance.store import agents as store
 from appliance.store.paging import check_limit
@@ -22,7 +24,8 @@ from .schemas import AttachNumber, CreateAgent, SetPrimaryNumber, UpdateAgent, s
 
 
 def check_agent_fields(fields: dict[str, Any], url_allowlist: list[str]) -> dict[str, Any]:
-    """Rules beyond types: installed voice, language tag, returns schema, tools, webhook URL."""
+    """Rules beyond types: installed voice, language tag, returns schema, analysis block, redaction kinds,
+    tools, webhook URL."""
     if fields.get("voice") is not None:
         voices = installed_voices()
         if fields["voice"] not in voices:
@@ -32,6 +35,15 @@ def check_agent_fields(fields: dict[str, Any], url_allowlist: list[str]) -> dict
         validation.language(fields["language"])
     if fields.get("returns") is not None:
         returns_to_schema(fields["returns"])
+    if "analysis" in fields:
+        fields["analysis"] = check_analysis(fields["analysis"])
+    if "redact" in fields:
+        fields["redact"] = check_kinds(fields["redact"])
+    if "redact_exempt_fields" in fields:
+        for i, name in enumerate(fields["redact_exempt_fields"]):
+            if not FIELD_NAME.match(name):
+                where = f"redact_exempt_fields[{i}]"
+                raise InvalidInput(f"{where}: {name!r} is not a result field name", field=where)
     if "tools" in fields:
         fields["tools"] = validate_tools(fields["tools"], url_allowlist)
     if fields.get("webhook_url") is not None:

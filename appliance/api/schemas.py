@@ -23,6 +23,9 @@ RingTimeout = Annotated[int, Meta(ge=5, le=300)]
 Port = Annotated[int, Meta(ge=1, le=65535)]
 Channels = Annotated[int, Meta(ge=1, le=1000)]
 Language = Annotated[str, Meta(min_length=2, max_length=35)]
+RetentionDays = Annotated[int, Meta(ge=0, le=36_500)]
+Kinds = Annotated[list[str], Meta(max_length=16)]
+FieldNames = Annotated[list[str], Meta(max_length=50)]
 
 
 T = TypeVar("T", bound="Body")
@@ -62,6 +65,13 @@ class CreateAgent(Body):
     max_duration_seconds: MaxDuration = 1800
     silence_timeout_seconds: SilenceTimeout = 20
     ring_timeout_seconds: RingTimeout = 30
+    analysis: dict[str, Any] | None = None
+    redact: Kinds = msgspec.field(default_factory=list)
+    redact_exempt_fields: FieldNames = msgspec.field(default_factory=list)
+    recording_retention_days: RetentionDays | None = None
+    transcript_retention_days: RetentionDays | None = None
+    recording: Literal["on", "off"] = "on"
+    recording_notice: ShortText | None = None
 
 
 class UpdateAgent(Body):
@@ -82,6 +92,13 @@ class UpdateAgent(Body):
     max_duration_seconds: MaxDuration | UnsetType = UNSET
     silence_timeout_seconds: SilenceTimeout | UnsetType = UNSET
     ring_timeout_seconds: RingTimeout | UnsetType = UNSET
+    analysis: dict[str, Any] | UnsetType | None = UNSET
+    redact: Kinds | UnsetType = UNSET
+    redact_exempt_fields: FieldNames | UnsetType = UNSET
+    recording_retention_days: RetentionDays | UnsetType | None = UNSET
+    transcript_retention_days: RetentionDays | UnsetType | None = UNSET
+    recording: Literal["on", "off"] | UnsetType = UNSET
+    recording_notice: ShortText | UnsetType | None = UNSET
 
 
 class AttachNumber(Body):
@@ -144,7 +161,8 @@ class TranscriptTurn(Body):
 
 
 class CreateExtraction(Body):
-    returns: dict[str, Any]
     transcript: Annotated[list[TranscriptTurn], Meta(min_length=1, max_length=2_000)]
+    returns: dict[str, Any] | None = None
+    analysis: dict[str, Any] | None = None
     instructions: LongText | None = None
     context: dict[str, Any] | None = None

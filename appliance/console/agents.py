@@ -17,6 +17,7 @@ from appliance.api.agents import check_agent_fields
 from appliance.api.calls import dispatch_call
 from appliance.api.schemas import CreateAgent, CreateCall, UpdateAgent
 from appliance.errors import ApplianceError, InvalidInput
+from appliance.privacy.pii import KINDS
 from appliance.results.schema import returns_to_schema
 from appliance.runtime import Runtime
 from appliance.store import agents as store
@@ -27,7 +28,16 @@ from .forms import FormError, form_errors, integer, json_value, text, to_body
 
 TEST_NUMBER = "+12025550101"  # the simulated person on the loopback carrier
 SAMPLE_LINE = "Hi, this is your assistant calling. Do you have a minute to confirm your appointment?"
-_TEXT_FIELDS = ("persona", "instructions", "voice", "webhook_url", "first_message", "voicemail_message")
+_TEXT_FIELDS = (
+    "persona",
+    "instructions",
+    "voice",
+    "webhook_url",
+    "first_message",
+    "voicemail_message",
+    "recording_notice",
+)
+_RETENTION_FIELDS = ("recording_retention_days", "transcript_retention_days")
 _INT_FIELDS = ("max_duration_seconds", "silence_timeout_seconds", "ring_timeout_seconds")
 
 
@@ -47,6 +57,15 @@ def agent_fields(form: FormMultiDict, creating: bool) -> dict[str, Any]:
         integer(form, name, fields, errors)
     json_value(form, "returns", fields, errors, None)
     json_value(form, "tools", fields, errors, [])
+    json_value(form, "analysis", fields, errors, None)
+    fields["redact"] = [k for k in form.getall("redact", []) if k]
+    fields["redact_exempt_fields"] = [
+        n.strip() for n in (text(form, "redact_exempt_fields") or "").split(",") if n.strip()
+    ]
+    fields["recording"] = form.get("recording") or "on"
+    for name in _RETENTION_FIELDS:
+        fields[name] = None  # blank: keep for ever
+        integer(form, name, fields, errors)
     if errors:
         raise FormError(errors)
     return fields
@@ -63,12 +82,15 @@ def _form_values(agent: Agent | None, form: FormMultiDict | None = None) -> dict
     if form is not None:
         values: dict[str, Any] = {k: form.get(k, "") for k in form}
         values["number_ids"] = form.getall("number_ids", [])
+        values["redact"] = form.getall("redact", [])
         return values
     if agent is None:
-        return {"type": "outbound", "language": "en", "voicemail_action": "hangup", "number_ids": []}
+        return {"type": "outbound", "language": "en", "voicemail_action": "hangup", "number_ids": [], "redact": []}
     values = {f: getattr(agent, f) for f in agent.__struct_fields__}
     values["returns"] = json.dumps(agent.returns, indent=2) if agent.returns else ""
     values["tools"] = json.dumps(agent.tools, indent=2) if agent.tools else ""
+    values["analysis"] = json.dumps(agent.analysis, indent=2) if agent.analysis else ""
+    values["redact_exempt_fields"] = ", ".join(agent.redact_exempt_fields)
     return values
 
 
@@ -81,6 +103,7 @@ def _form_page(
         "values": _form_values(agent, form),
         "errors": errors,
         "voices": sorted(models.installed_voices()),
+        "pii_kinds": KINDS,
         "default_voice": models.DEFAULT_VOICE,
         "numbers": number_store.list_numbers(runtime.db, limit=200),
         "active": "agents",

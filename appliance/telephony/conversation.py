@@ -9,6 +9,8 @@ from typing import Any
 
 import sqlite_utils
 
+from appliance.privacy.pii import redact, redact_values
+from appliance.privacy.plain import PlainTranscripts
 from appliance.store import calls as store
 from appliance.store.jsoncol import dumps
 from appliance.store.records import TranscriptSegment
@@ -24,17 +26,35 @@ def _iso(moment: datetime) -> str:
 
 
 class StoreSink:
-    """Writes a conversation's transcript, turn events, latency and recording as they happen."""
+    """Writes a conversation's transcript, turn events, latency and recording as they happen. With `redact`
+    kinds, every text is redacted before it reaches the store (the words themselves stay in `plain`, in
+    memory, for the extraction); `record=False` keeps no recording."""
 
-    def __init__(self, db: sqlite_utils.Database, call_id: str, recordings_dir: Path) -> None:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        call_id: str,
+        recordings_dir: Path,
+        *,
+        redact: list[str] | None = None,
+        plain: PlainTranscripts | None = None,
+        record: bool = True,
+    ) -> None:
         self.db = db
         self.call_id = call_id
         self.recordings_dir = recordings_dir
+        self.redact = redact or []
+        self.plain = plain
+        self.record = record
         self._sequence = db.execute(
             "SELECT COALESCE(MAX(sequence_no), 0) FROM transcript_segments WHERE call_id = ?", [call_id]
         ).fetchone()[0]
 
     def segment(self, role: str, said: str, started: datetime, ended: datetime, source: str) -> None:
+        if self.redact:
+            if self.plain is not None:
+                self.plain.add(self.call_id, role, said)
+            said = redact(said, self.redact)
         self._sequence += 1
         store.add_segment(
             self.db,
@@ -51,7 +71,8 @@ class StoreSink:
         )
 
     def event(self, kind: str, data: dict[str, Any]) -> None:
-        store.add_event(self.db, self.call_id, kind, data)
+        # Turn events carry what was said (and AMD's the greeting's words): redacted like the transcript.
+        store.add_event(self.db, self.call_id, kind, redact_values(data, self.redact) if self.redact else data)
 
     def answered(self, verdict: Verdict, at_ms: int) -> None:
         store.set_fields(self.db, self.call_id, answered_by=verdict.answered_by)
@@ -63,8 +84,8 @@ class StoreSink:
     def voicemail_left(self) -> None:
         store.set_fields(self.db, self.call_id, voicemail_left=1)
 
-    def recording_path(self) -> Path:
-        return self.recordings_dir / f"{self.call_id}.wav"
+    def recording_path(self) -> Path | None:
+        return self.recordings_dir / f"{self.call_id}.wav" if self.record else None
 
     def finish(self, latencies_ms: list[int], recording: Path | None) -> None:
         fields: dict[str, Any] = {}
@@ -78,7 +99,9 @@ class StoreSink:
             store.set_fields(self.db, self.call_id, **fields)
 
 
-def session_factory(db: sqlite_utils.Database, engine: VoiceEngine, recordings_dir: Path) -> SessionFactory:
+def session_factory(
+    db: sqlite_utils.Database, engine: VoiceEngine, recordings_dir: Path, plain: PlainTranscripts | None = None
+) -> SessionFactory:
     """The dialer's `SessionFactory`: a voice conversation on every answered call."""
 
     def create(row: dict[str, Any], media: CallMedia) -> ConversationSession:
@@ -92,7 +115,25 @@ def session_factory(db: sqlite_utils.Database, engine: VoiceEngine, recordings_d
             "from_number": row["from_number"],
             "instructions": row["instructions"],
             "context": row["context"],
+            "first_message": with_notice(snapshot.get("recording_notice"), snapshot.get("first_message")),
         }
-        return ConversationSession(call, media, engine, StoreSink(db, row["id"], recordings_dir))
+        sink = StoreSink(
+            db,
+            row["id"],
+            recordings_dir,
+            redact=snapshot.get("redact"),
+            plain=plain,
+            record=snapshot.get("recording", "on") != "off",
+        )
+        return ConversationSession(call, media, engine, sink)
 
     return create
+
+
+def with_notice(notice: str | None, first_message: str | None) -> str | None:
+    """The opening line with the recording notice before it: the notice is the first thing the caller hears.
+    With no `first_message`, the notice is the opening and the model speaks after the caller's answer."""
+    notice = (notice or "").strip()
+    if not notice:
+        return first_message
+    return f"{notice} {first_message.strip()}" if first_message and first_message.strip() else notice
