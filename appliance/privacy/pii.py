@@ -51,16 +51,23 @@ def luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
-DIGIT_RUN = re.compile(r"(?<![\d])\d(?:[ -]?\d){8,18}(?![\d])")
+DIGIT_RUN = re.compile(r"(?<![\d])\d(?:(?:[ -]|, ?)?\d){8,}(?![\d])")  # Whisper writes "4,111,111…" too
+PHONE_RUN = re.compile(r"(?<![\d])\d(?:(?:[ -]|, ?)?\d){6,}(?![\d])")
+PHONE_WORDS = re.compile(r"\b(?:phone|number|reach me|call me|call you|cell|mobile)\b", re.I)
+CARD_WORDS = re.compile(r"\b(?:card|credit|debit|visa|mastercard|amex)\b", re.I)
 SSN = re.compile(r"(?<!\d)\d{3}([- ]?)\d{2}\1\d{4}(?!\d)")
 SSN_WORDS = re.compile(r"social security|\bssn\b|\bsocial\b", re.I)
 WRITTEN_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PART = r"[a-z0-9+-]+"
+_TLDS = "com|org|net|edu|gov|io|co|uk|us|de|fr|ca|info|biz|me"
 _DOT = r"(?:\s*\.\s*|\s+dot\s+)"
 _JOIN = r"(?:\s*[._]\s*|\s+(?:dot|underscore|dash|hyphen)\s+)"
 SPOKEN_EMAIL = re.compile(
-    rf"\b{_PART}(?:{_JOIN}{_PART})*\s+at\s+{_PART}(?:{_DOT}{_PART})*{_DOT}(?:com|org|net|edu|gov|io|co|uk|us|de|fr|ca|info|biz|me)\b",
+    rf"\b{_PART}(?:{_JOIN}{_PART})*\s+at\s+{_PART}(?:{_DOT}{_PART})*{_DOT}(?:{_TLDS})\b",
     re.I,
+)
+CUED_EMAIL = re.compile(
+    rf"\be-?mail(?: address)?(?: is|:)?\s+(?P<address>[^,;!?]{{1,80}}?{_DOT}\s*(?:{_TLDS})\b)", re.I
 )
 MONTHS = "january february march april may june july august september october november december".split()
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
@@ -94,9 +101,11 @@ def find(text: str, kinds: list[str] | tuple[str, ...]) -> list[Span]:
     """Every span of `kinds` in `text`, longest first where two overlap, in text order."""
     found: list[Span] = []
     if "card" in kinds:
+        cued = CARD_WORDS.search(text) is not None
         for m in DIGIT_RUN.finditer(text):
             digits = re.sub(r"\D", "", m.group())
-            if 13 <= len(digits) <= 19 and luhn(digits):
+            # A misheard digit breaks the checksum: in talk about a card, any long run of digits is one.
+            if (13 <= len(digits) <= 19 and luhn(digits)) or (cued and len(digits) >= 12):
                 found.append(Span("card", m.start(), m.end()))
     if "ssn" in kinds:
         cued = SSN_WORDS.search(text) is not None
@@ -106,9 +115,13 @@ def find(text: str, kinds: list[str] | tuple[str, ...]) -> list[Span]:
     if "email" in kinds:
         for pattern in (WRITTEN_EMAIL, SPOKEN_EMAIL):
             found.extend(Span("email", m.start(), m.end()) for m in pattern.finditer(text))
+        # Whisper often loses the "at" ("tom. beccoret example. com"): after "my e-mail is", up to the domain.
+        found.extend(Span("email", m.start("address"), m.end("address")) for m in CUED_EMAIL.finditer(text))
     if "phone" in kinds:
         for match in phonenumbers.PhoneNumberMatcher(text, "US", leniency=phonenumbers.Leniency.POSSIBLE):
             found.append(Span("phone", match.start, match.end))
+        if PHONE_WORDS.search(text):  # as for cards: a misheard number is no longer a possible one
+            found.extend(Span("phone", m.start(), m.end()) for m in PHONE_RUN.finditer(text))
     if "dob" in kinds:
         found.extend(_birth_dates(text))
     if "address" in kinds:

@@ -9,6 +9,7 @@ digits do not survive in the file's old blocks.
 from __future__ import annotations
 
 import os
+import re
 import wave
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -23,6 +24,9 @@ MARGIN_S = 0.15  # word timestamps are ±0.1 s: widen each span so no edge of a 
 TONE_HZ = 1000
 TONE_LEVEL = 0.1  # of full scale: audible as a bleep, never loud
 WHISPER_RATE = 16000
+NUMBER_KINDS = {"card", "phone", "ssn"}
+MIN_RUN_DIGITS = 7  # a phone number without its area code; shorter runs are times, prices, house numbers
+DIGIT_WORDS = frozenset("zero oh one two three four five six seven eight nine".split())
 
 
 class Word(NamedTuple):
@@ -52,7 +56,10 @@ def caller_words(model: WordTranscriber, caller: np.ndarray, rate: int, language
 
 
 def pii_times(words: Sequence[Word], kinds: list[str]) -> list[tuple[float, float]]:
-    """The (start, end) seconds of every word that is part of personal data of `kinds`."""
+    """The (start, end) seconds of every word that is part of personal data of `kinds`, and, when numbers
+    are redacted (card, phone, ssn), of every run of spoken digits long enough to be one: transcribed a
+    second time, the words can differ from the transcript's ("450, 555, 671" for a phone number), and a
+    bleeped digit too many costs less than a card number left audible."""
     text, offsets = "", []
     for word in words:
         piece = word.text if text else word.text.lstrip()
@@ -63,7 +70,24 @@ def pii_times(words: Sequence[Word], kinds: list[str]) -> list[tuple[float, floa
         hit = [w for w, (a, b) in zip(words, offsets, strict=True) if a < span.end and b > span.start]
         if hit:
             times.append((hit[0].start, hit[-1].end))
-    return times
+    if NUMBER_KINDS & set(kinds):
+        times.extend(digit_runs(words))
+    return sorted(set(times))
+
+
+def digit_runs(words: Sequence[Word]) -> list[tuple[float, float]]:
+    """Runs of consecutive words made of digits (and number words) holding MIN_RUN_DIGITS digits or more."""
+    runs, run, digits = [], [], 0
+    for word in [*words, Word(0, 0, "")]:
+        token = re.sub(r"[^0-9a-z]", "", word.text.casefold())
+        if token and (token.isdigit() or token in DIGIT_WORDS):
+            run.append(word)
+            digits += len(token) if token.isdigit() else 1
+            continue
+        if digits >= MIN_RUN_DIGITS:
+            runs.append((run[0].start, run[-1].end))
+        run, digits = [], 0
+    return runs
 
 
 def bleep(path: Path, times: Sequence[tuple[float, float]]) -> None:
