@@ -105,10 +105,11 @@ def nullable_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def answer_schema(schema: dict[str, Any] | None, analysis: dict[str, Any] | None) -> dict[str, Any]:
-    """What the model writes: the nullable `returns` fields, then the analysis fields asked for."""
-    properties = dict(nullable_schema(schema)["properties"]) if schema is not None else {}
-    if analysis is not None:
-        properties |= analysis_fields.properties(analysis)
+    """What the model writes: the analysis fields asked for, then the nullable `returns` fields. The summary
+    comes first: having said what happened, a small model fills the fields from it rather than guess."""
+    properties = analysis_fields.properties(analysis) if analysis is not None else {}
+    if schema is not None:
+        properties |= nullable_schema(schema)["properties"]
     return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
@@ -347,10 +348,12 @@ def build_messages(
         f"Context known before the call:\n{json.dumps(context, ensure_ascii=False) if context else '(none)'}",
         f"Transcript (Agent = the AI agent, Person = the other party):\n{turns}",
     ]
+    if analysis is not None:
+        parts.append(
+            "About the whole call, written first (never null):\n" + "\n".join(analysis_fields.describe(analysis))
+        )
     if schema is not None:
         parts.append("Fields (null: the conversation did not settle it):\n" + "\n".join(describe_fields(schema)))
-    if analysis is not None:
-        parts.append("About the whole call (never null):\n" + "\n".join(analysis_fields.describe(analysis)))
     parts.append("Answer with the JSON object.")
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n\n".join(parts)}]
 
@@ -431,8 +434,9 @@ class Extractor:
             fields_target = nullable_schema(schema)
             result = drop_unfounded(tidy_text(fields, fields_target), fields_target, sources)
         if found is not None and found["summary"] is not None:
-            spoken = numbers_in(sources.said) | sources.context_numbers
-            found["summary"] = analysis_fields.grounded_summary(found["summary"], spoken, numbers_in) or None
+            # What the call was about (its instructions and context) may be restated; anything else is invented.
+            known = numbers_in("\n".join((sources.said, instructions or "", json.dumps(context or {}))))
+            found["summary"] = analysis_fields.grounded_summary(found["summary"], known, numbers_in) or None
         return Extraction(result, "completed", None, found)
 
     def _model(self) -> Llama:
