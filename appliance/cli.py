@@ -11,7 +11,7 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import structlog
 import yaml
@@ -21,9 +21,6 @@ from appliance.logs import configure_logging
 from appliance.store import keys as key_store
 from appliance.store.db import StoreUnavailable, open_db
 from appliance.store.sealed import SecretKeyError
-
-if TYPE_CHECKING:
-    from appliance.voice.engine import VoiceEngine
 
 log = structlog.get_logger(__name__)
 
@@ -187,7 +184,7 @@ async def serve(settings: Settings) -> int:
         runtime.extractor,
         on_finished=runtime.outbox.wake,
         plain=runtime.plain,
-        redact_recording=_recording_redactor(engine) if engine else None,
+        redact_recording=_recording_redactor(settings.stt_model) if engine else None,
     )
     extraction.start()
     from appliance.results.retention import RetentionJob
@@ -274,14 +271,21 @@ async def serve(settings: Settings) -> int:
     return 0
 
 
-def _recording_redactor(engine: VoiceEngine) -> Callable[[Path, list[str], str], int]:
-    """Bleeping with the conversation's own Whisper model (loaded once), with word timestamps."""
+def _recording_redactor(stt_model: str) -> Callable[[Path, list[str], str], int]:
+    """Bleeping with a Whisper model of its own, loaded at the first use (≈ 75 MB for tiny.en): CTranslate2 runs
+    one request at a time per model, and a live call's turn must never wait behind a whole recording."""
+    from appliance import models
     from appliance.privacy.recording import redact_recording
 
+    loaded: list[Any] = []
+
     def redact(path: Path, kinds: list[str], language: str) -> int:
-        if engine.stt is None:
-            raise RuntimeError(f"the speech-to-text model is not loaded: {engine.error or 'still loading'}")
-        return redact_recording(path, kinds, engine.stt.whisper, language)
+        if not loaded:
+            from faster_whisper import WhisperModel
+
+            model_dir = models.resolve("stt", stt_model or None).path
+            loaded.append(WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=1))
+        return redact_recording(path, kinds, loaded[0], language)
 
     return redact
 
