@@ -51,6 +51,15 @@ def check_agent_fields(fields: dict[str, Any], url_allowlist: list[str]) -> dict
     return fields
 
 
+def check_consent(agent: dict[str, Any]) -> None:
+    """Recording after consent needs a notice to consent to (`agent`: the fields as they will be saved)."""
+    if agent.get("recording") == "after_consent" and not (agent.get("recording_notice") or "").strip():
+        raise InvalidInput(
+            'recording "after_consent" needs a recording_notice that asks, e.g. "This call is recorded. Is that okay?"',
+            field="recording_notice",
+        )
+
+
 class AgentController(Controller):
     path = "/agents"
     tags = ["agents"]
@@ -69,6 +78,7 @@ class AgentController(Controller):
     async def create_agent(self, runtime: Runtime, data: CreateAgent, request: Request[Any, Any, Any]) -> Agent:
         data = await strict_body(request, CreateAgent)
         fields = check_agent_fields(data.sent(), runtime.settings.url_allowlist)
+        check_consent(fields)
         agent_id = store.create_agent(runtime.db, fields)
         return store.get_agent(runtime.db, agent_id)
 
@@ -82,12 +92,14 @@ class AgentController(Controller):
     ) -> Agent:
         data = await strict_body(request, UpdateAgent)
         fields = data.sent()
-        store.get_agent(runtime.db, agent_id)  # 404 before 400 for an unknown id
+        current = store.get_agent(runtime.db, agent_id)  # 404 before 400 for an unknown id
         if "type" in fields:
             raise InvalidInput("type is fixed at creation and cannot be changed", field="type")
         if fields.get("name", "") is None:
             raise InvalidInput("name cannot be null", field="name")
-        store.update_agent(runtime.db, agent_id, check_agent_fields(fields, runtime.settings.url_allowlist))
+        fields = check_agent_fields(fields, runtime.settings.url_allowlist)
+        check_consent({"recording": current.recording, "recording_notice": current.recording_notice, **fields})
+        store.update_agent(runtime.db, agent_id, fields)
         return store.get_agent(runtime.db, agent_id)
 
     @delete("/{agent_id:str}", responses=ERROR_RESPONSES, status_code=200)

@@ -70,7 +70,7 @@ class CreateAgent(Body):
     redact_exempt_fields: FieldNames = msgspec.field(default_factory=list)
     recording_retention_days: RetentionDays | None = None
     transcript_retention_days: RetentionDays | None = None
-    recording: Literal["on", "off"] = "on"
+    recording: Literal["on", "off", "after_consent"] = "on"
     recording_notice: ShortText | None = None
 
 
@@ -97,7 +97,7 @@ class UpdateAgent(Body):
     redact_exempt_fields: FieldNames | UnsetType = UNSET
     recording_retention_days: RetentionDays | UnsetType | None = UNSET
     transcript_retention_days: RetentionDays | UnsetType | None = UNSET
-    recording: Literal["on", "off"] | UnsetType = UNSET
+    recording: Literal["on", "off", "after_consent"] | UnsetType = UNSET
     recording_notice: ShortText | UnsetType | None = UNSET
 
 

@@ -13,7 +13,7 @@ from litestar.datastructures import FormMultiDict
 from litestar.response import Redirect, Template
 
 from appliance import models
-from appliance.api.agents import check_agent_fields
+from appliance.api.agents import check_agent_fields, check_consent
 from appliance.api.calls import dispatch_call
 from appliance.api.schemas import CreateAgent, CreateCall, UpdateAgent
 from appliance.errors import ApplianceError, InvalidInput
@@ -129,6 +129,7 @@ class AgentPages(Controller):
         try:
             body = to_body(CreateAgent, agent_fields(form, creating=True))
             fields = check_agent_fields(body.sent(), runtime.settings.url_allowlist)
+            check_consent(fields)
             agent_id = store.create_agent(runtime.db, fields)
         except (FormError, ApplianceError) as exc:
             return _form_page(runtime, None, form_errors(exc), form)
@@ -163,7 +164,9 @@ class AgentPages(Controller):
             fields = body.sent()
             if not fields.get("name"):
                 raise InvalidInput("name cannot be empty", field="name")
-            store.update_agent(runtime.db, agent_id, check_agent_fields(fields, runtime.settings.url_allowlist))
+            fields = check_agent_fields(fields, runtime.settings.url_allowlist)
+            check_consent(fields)  # the form sends every field
+            store.update_agent(runtime.db, agent_id, fields)
         except (FormError, ApplianceError) as exc:
             return _form_page(runtime, agent, form_errors(exc), form)
         return Redirect(f"/agents/{agent_id}?saved=1", status_code=303)

@@ -67,7 +67,7 @@ class Agent(msgspec.Struct, kw_only=True):
     redact_exempt_fields: list[str]
     recording_retention_days: int | None
     transcript_retention_days: int | None
-    recording: Literal["on", "off"]
+    recording: Literal["on", "off", "after_consent"]
     recording_notice: str | None
     number_ids: list[str]
     primary_number_id: str | None

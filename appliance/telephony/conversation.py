@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlite_utils
 
+from appliance.privacy.consent import agreed
 from appliance.privacy.pii import redact, redact_values
 from appliance.privacy.plain import PlainTranscripts
 from appliance.store import calls as store
@@ -28,7 +29,8 @@ def _iso(moment: datetime) -> str:
 class StoreSink:
     """Writes a conversation's transcript, turn events, latency and recording as they happen. With `redact`
     kinds, every text is redacted before it reaches the store (the words themselves stay in `plain`, in
-    memory, for the extraction); `record=False` keeps no recording."""
+    memory, for the extraction). `recording`: "on", "off" (no recording), or "after_consent": the caller's
+    first answer after the agent's opening (the recording notice) decides whether the recording is kept."""
 
     def __init__(
         self,
@@ -38,19 +40,27 @@ class StoreSink:
         *,
         redact: list[str] | None = None,
         plain: PlainTranscripts | None = None,
-        record: bool = True,
+        recording: str = "on",
     ) -> None:
         self.db = db
         self.call_id = call_id
         self.recordings_dir = recordings_dir
         self.redact = redact or []
         self.plain = plain
-        self.record = record
+        self.recording = recording
+        self.consent: bool | None = None  # after_consent: None until the caller answered the notice
+        self._agent_spoke = False
         self._sequence = db.execute(
             "SELECT COALESCE(MAX(sequence_no), 0) FROM transcript_segments WHERE call_id = ?", [call_id]
         ).fetchone()[0]
 
     def segment(self, role: str, said: str, started: datetime, ended: datetime, source: str) -> None:
+        if self.recording == "after_consent" and self.consent is None:
+            if role == "agent":
+                self._agent_spoke = True
+            elif role == "user" and self._agent_spoke:  # before the opening, "Hello?" answers nothing
+                self.consent = agreed(said)
+                self.event("recording_consent", {"given": self.consent, "answer": said})
         if self.redact:
             if self.plain is not None:
                 self.plain.add(self.call_id, role, said)
@@ -85,7 +95,8 @@ class StoreSink:
         store.set_fields(self.db, self.call_id, voicemail_left=1)
 
     def recording_path(self) -> Path | None:
-        return self.recordings_dir / f"{self.call_id}.wav" if self.record else None
+        keep = self.recording == "on" or (self.recording == "after_consent" and self.consent is True)
+        return self.recordings_dir / f"{self.call_id}.wav" if keep else None
 
     def finish(self, latencies_ms: list[int], recording: Path | None) -> None:
         fields: dict[str, Any] = {}
@@ -123,7 +134,7 @@ def session_factory(
             recordings_dir,
             redact=snapshot.get("redact"),
             plain=plain,
-            record=snapshot.get("recording", "on") != "off",
+            recording=snapshot.get("recording") or "on",
         )
         return ConversationSession(call, media, engine, sink)
 

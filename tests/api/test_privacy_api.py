@@ -55,6 +55,7 @@ def test_analysis_and_privacy_fields_are_kept_with_their_defaults_filled_in(api:
         ({"analysis": ["summary"]}, "analysis"),
         ({"redact_exempt_fields": ["not a name"]}, "redact_exempt_fields[0]"),
         ({"recording": "sometimes"}, "recording"),
+        ({"recording": "after_consent"}, "recording_notice"),
     ],
 )
 def test_bad_privacy_fields_are_400_naming_the_field_and_nothing_is_written(
