@@ -275,7 +275,7 @@ def drop_unfounded(result: dict[str, Any], target: dict[str, Any], sources: Sour
             continue
         field = field["anyOf"][0] if "anyOf" in field else field
         if value is not None and not founded(value, field, sources):
-            log.info("extraction.unfounded", field=name, value=value)
+            log.info("extraction.unfounded", field=name)  # not the value: logs must not hold what was said
             value = None
         out[name] = value
     return out

@@ -111,6 +111,8 @@ class ExtractionWorker:
         if row["recording_redaction"] == "pending" and not await self._redact_recording(row):
             return None
         if "pending" not in (row["result_status"], row["analysis_status"]):
+            if self.plain is not None:
+                self.plain.forget(call_id)
             if self.on_finished is not None:
                 self.on_finished()  # the redaction was the last step: call.completed is queued
             return store.get_call(self.db, call_id)

@@ -133,7 +133,8 @@ def session_factory(
             row["id"],
             recordings_dir,
             redact=snapshot.get("redact"),
-            plain=plain,
+            # The words are held only for the result fields exempt from redaction, which need them.
+            plain=plain if snapshot.get("redact_exempt_fields") and snapshot.get("returns") else None,
             recording=snapshot.get("recording") or "on",
         )
         return ConversationSession(call, media, engine, sink)

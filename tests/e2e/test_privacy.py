@@ -6,6 +6,7 @@ value, and the analysis arrives with `call.completed`. Then the recording and th
 from __future__ import annotations
 
 import json
+import re
 import time
 import wave
 from collections.abc import Iterator
@@ -46,7 +47,9 @@ AGENT = {
     "redact_exempt_fields": ["email"],
     "recording_notice": "This call is recorded.",
 }
-SECRETS = (b"4111 1111", b"4,111", b"becker", b"1985")
+# The card number and the birth year as Whisper may write them; the e-mail address may stay in the exempt field.
+STORED_SECRETS = (b"1111 1111", b"111,111", b"1111-1111", b"1985")
+CARD_DIGITS = re.compile(r"\d(?:[ ,.-]?\d){11,}")
 
 
 @pytest.fixture(scope="module")
@@ -83,17 +86,19 @@ def test_personal_data_read_out_is_redacted_everywhere_it_is_kept(appliance: Ser
         assert segments[1]["text"].startswith("This call is recorded. Hi, this is Sam")  # the notice comes first
         text = " ".join(s["text"] for s in segments)
         assert all(label in text for label in ("[card]", "[email]", "[dob]")), text
-        everything = json.dumps([segments, events, call["analysis"]]).encode()
-        for secret in SECRETS:
-            assert secret not in everything, (secret, text)
-        for secret in SECRETS:
-            assert secret not in stored_bytes(appliance.data_dir), secret
+        everything = json.dumps([segments, events, call["analysis"]])
+        assert not CARD_DIGITS.search(everything) and "1985" not in everything, everything
+        assert "becker" not in " ".join(s["text"] for s in segments if s["role"] == "user").casefold(), text
+        stored = stored_bytes(appliance.data_dir)
+        for secret in STORED_SECRETS:
+            assert secret not in stored, secret
 
         assert call["analysis_status"] == "completed" and call["analysis"]["outcome"] in AGENT["analysis"]["outcomes"]
         assert call["analysis"]["summary"], call
         assert call["result_status"] == "completed", call
         # The exempt field was read from the words themselves; the other one was redacted.
-        assert call["result"]["email"] in (None, "tom.becker@example.com"), call["result"]
+        email = call["result"]["email"]
+        assert email is None or ("@" in email and "[email]" not in email), call["result"]
         assert "1985" not in json.dumps(call["result"]["birth_date"])
 
         redaction = next(e["data"] for e in events if e["type"] == "recording_redaction")
