@@ -11,6 +11,7 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 import yaml
@@ -178,8 +179,18 @@ async def serve(settings: Settings) -> int:
         runtime.voice = engine
     # The extractor uses the conversation's model: it shares the loaded weights rather than load them twice.
     runtime.extractor = Extractor(model_id=settings.llm_model or None, weights=engine.llama_weights if engine else None)
-    extraction = ExtractionWorker(db, runtime.extractor, on_finished=runtime.outbox.wake)
+    extraction = ExtractionWorker(
+        db,
+        runtime.extractor,
+        on_finished=runtime.outbox.wake,
+        plain=runtime.plain,
+        redact_recording=_recording_redactor(settings.stt_model) if engine else None,
+    )
     extraction.start()
+    from appliance.results.retention import RetentionJob
+
+    retention = RetentionJob(db, settings.retention_check_seconds, on_transcript_deleted=runtime.plain.forget)
+    retention.start()
     telephony = None
     if settings.telephony:
         from appliance.telephony.opt_out import OptOuts
@@ -191,7 +202,7 @@ async def serve(settings: Settings) -> int:
             from appliance.telephony.conversation import session_factory
 
             runtime.voice_loading = asyncio.create_task(engine.load(), name="voice-load")
-            factory = session_factory(db, engine, settings.data_path / "recordings", opt_outs)
+            factory = session_factory(db, engine, settings.data_path / "recordings", opt_outs, runtime.plain)
         telephony = TelephonyService(settings, db, factory, runtime.voice, opt_outs)
         print("Starting Asterisk…", flush=True)
         try:
@@ -268,9 +279,29 @@ async def serve(settings: Settings) -> int:
     if telephony is not None:
         await telephony.stop()
     await extraction.stop()
+    await retention.stop()
     await runtime.outbox.stop()
     db.conn.close()
     return 0
+
+
+def _recording_redactor(stt_model: str) -> Callable[[Path, list[str], str], int]:
+    """Bleeping with a Whisper model of its own, loaded at the first use (≈ 75 MB for tiny.en): CTranslate2 runs
+    one request at a time per model, and a live call's turn must never wait behind a whole recording."""
+    from appliance import models
+    from appliance.privacy.recording import redact_recording
+
+    loaded: list[Any] = []
+
+    def redact(path: Path, kinds: list[str], language: str) -> int:
+        if not loaded:
+            from faster_whisper import WhisperModel
+
+            model_dir = models.resolve("stt", stt_model or None).path
+            loaded.append(WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=1))
+        return redact_recording(path, kinds, loaded[0], language)
+
+    return redact
 
 
 def extract(

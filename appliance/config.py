@@ -44,6 +44,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     campaign_hours: str = "08:00-21:00"
     campaign_dials_per_day: int = 3
     opt_out_key: str = "9"
+    retention_check_seconds: float = 86_400.0  # how often expired recordings and transcripts are deleted
     # Telephony (every port configurable so two boxes can share one host)
     sip_host: str = "0.0.0.0"
     sip_port: int = 5060
@@ -88,6 +89,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 raise ConfigError(f"{name}: no such file {getattr(self, name)}")
         if self.auth_failures_per_minute < 0:
             raise ConfigError("auth_failures_per_minute must be >= 0")
+        if self.retention_check_seconds < 1:
+            raise ConfigError("retention_check_seconds must be at least 1")
         if self.calls_per_minute < 0 or self.price_per_minute_milli_cents < 0 or self.max_queued_calls < 1:
             raise ConfigError("calls_per_minute, price_per_minute_milli_cents must be >= 0, max_queued_calls >= 1")
         if self.number_monthly_cost_cents < 0:

@@ -10,6 +10,7 @@ import sqlite_utils
 
 from appliance.campaigns.runner import CampaignRunner
 from appliance.config import Settings
+from appliance.privacy.plain import PlainTranscripts
 from appliance.results.extraction import Extractor
 from appliance.results.webhooks import WebhookOutbox
 from appliance.store.keys import KeyCache
@@ -51,5 +52,7 @@ class Runtime:
     campaigns: CampaignRunner | None = None  # places campaign contacts (only when serving)
     voice_loading: asyncio.Task[None] | None = None
     key_cache: KeyCache = field(default_factory=KeyCache)
+    # What was said before redaction, in memory only, for the extraction's exempt fields.
+    plain: PlainTranscripts = field(default_factory=PlainTranscripts)
     # Sliding one-minute window of call creations, for the per-minute rate limit.
     recent_creates: list[float] = field(default_factory=list)

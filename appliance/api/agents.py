@@ -10,7 +10,9 @@ from litestar.params import Parameter
 from appliance import validation
 from appliance.errors import InvalidInput
 from appliance.models import installed_voices
-from appliance.results.schema import returns_to_schema
+from appliance.privacy.pii import check_kinds
+from appliance.results.analysis import check_analysis
+from appliance.results.schema import FIELD_NAME, returns_to_schema
 from appliance.runtime import Runtime
 from appliance.store import agents as store
 from appliance.store.paging import check_limit, page
@@ -22,7 +24,8 @@ from .schemas import AttachNumber, CreateAgent, SetPrimaryNumber, UpdateAgent, s
 
 
 def check_agent_fields(fields: dict[str, Any], url_allowlist: list[str]) -> dict[str, Any]:
-    """Rules beyond types: installed voice, language tag, returns schema, tools, webhook URL."""
+    """Rules beyond types: installed voice, language tag, returns schema, analysis block, redaction kinds,
+    tools, webhook URL."""
     if fields.get("voice") is not None:
         voices = installed_voices()
         if fields["voice"] not in voices:
@@ -32,11 +35,29 @@ def check_agent_fields(fields: dict[str, Any], url_allowlist: list[str]) -> dict
         validation.language(fields["language"])
     if fields.get("returns") is not None:
         returns_to_schema(fields["returns"])
+    if "analysis" in fields:
+        fields["analysis"] = check_analysis(fields["analysis"])
+    if "redact" in fields:
+        fields["redact"] = check_kinds(fields["redact"])
+    if "redact_exempt_fields" in fields:
+        for i, name in enumerate(fields["redact_exempt_fields"]):
+            if not FIELD_NAME.match(name):
+                where = f"redact_exempt_fields[{i}]"
+                raise InvalidInput(f"{where}: {name!r} is not a result field name", field=where)
     if "tools" in fields:
         fields["tools"] = validate_tools(fields["tools"], url_allowlist)
     if fields.get("webhook_url") is not None:
         validation.allowed_url(fields["webhook_url"], "webhook_url", url_allowlist)
     return fields
+
+
+def check_consent(agent: dict[str, Any]) -> None:
+    """Recording after consent needs a notice to consent to (`agent`: the fields as they will be saved)."""
+    if agent.get("recording") == "after_consent" and not (agent.get("recording_notice") or "").strip():
+        raise InvalidInput(
+            'recording "after_consent" needs a recording_notice that asks, e.g. "This call is recorded. Is that okay?"',
+            field="recording_notice",
+        )
 
 
 class AgentController(Controller):
@@ -58,6 +79,7 @@ class AgentController(Controller):
     async def create_agent(self, runtime: Runtime, data: CreateAgent, request: Request[Any, Any, Any]) -> Agent:
         data = await strict_body(request, CreateAgent)
         fields = check_agent_fields(data.sent(), runtime.settings.url_allowlist)
+        check_consent(fields)
         agent_id = store.create_agent(runtime.db, fields)
         return store.get_agent(runtime.db, agent_id)
 
@@ -71,12 +93,14 @@ class AgentController(Controller):
     ) -> Agent:
         data = await strict_body(request, UpdateAgent)
         fields = data.sent()
-        store.get_agent(runtime.db, agent_id)  # 404 before 400 for an unknown id
+        current = store.get_agent(runtime.db, agent_id)  # 404 before 400 for an unknown id
         if "type" in fields:
             raise InvalidInput("type is fixed at creation and cannot be changed", field="type")
         if fields.get("name", "") is None:
             raise InvalidInput("name cannot be null", field="name")
-        store.update_agent(runtime.db, agent_id, check_agent_fields(fields, runtime.settings.url_allowlist))
+        fields = check_agent_fields(fields, runtime.settings.url_allowlist)
+        check_consent({"recording": current.recording, "recording_notice": current.recording_notice, **fields})
+        store.update_agent(runtime.db, agent_id, fields)
         return store.get_agent(runtime.db, agent_id)
 
     @delete("/{agent_id:str}", responses=ERROR_RESPONSES, status_code=200)

@@ -8,8 +8,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
+import msgspec
 import sqlite_utils
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 from litestar.response import File
 
@@ -19,6 +20,7 @@ from appliance.errors import Conflict, InvalidInput, NotFound, RateLimited
 from appliance.runtime import Runtime
 from appliance.store import agents as agent_store
 from appliance.store import calls as store
+from appliance.store import erasure
 from appliance.store import numbers as number_store
 from appliance.store import trunks as trunk_store
 from appliance.store.paging import check_limit
@@ -134,6 +136,11 @@ def _agent_call(db: sqlite_utils.Database, data: CreateCall) -> tuple[dict[str, 
     return agent, to, from_number, from_trunk
 
 
+class DeletedCall(msgspec.Struct, kw_only=True):
+    id: str
+    deleted: bool = True
+
+
 class CallController(Controller):
     path = "/calls"
     tags = ["calls"]
@@ -196,6 +203,26 @@ class CallController(Controller):
         if not path or not Path(path).is_file():
             raise NotFound(f"call {call_id} has no recording", code="recording_not_found")
         return File(path=path, filename=f"{call_id}.wav", media_type="audio/wav")
+
+    @delete("/{call_id:str}/recording", responses=ERROR_RESPONSES, status_code=200)
+    async def delete_recording(self, runtime: Runtime, call_id: str) -> Call:
+        """The recording's bytes overwritten and unlinked (extension); 409 while the call is live."""
+        erasure.delete_recording(runtime.db, call_id, "request")
+        return store.get_call(runtime.db, call_id)
+
+    @delete("/{call_id:str}/transcript", responses=ERROR_RESPONSES, status_code=200)
+    async def delete_transcript(self, runtime: Runtime, call_id: str) -> Call:
+        """The transcript and the words in the call's events, erased from the database file (extension)."""
+        erasure.delete_transcript(runtime.db, call_id, "request")
+        runtime.plain.forget(call_id)
+        return store.get_call(runtime.db, call_id)
+
+    @delete("/{call_id:str}", responses=ERROR_RESPONSES, status_code=200)
+    async def delete_call(self, runtime: Runtime, call_id: str) -> DeletedCall:
+        """The call and all it holds: recording, transcript, events, webhook events (extension)."""
+        erasure.delete_call(runtime.db, call_id)
+        runtime.plain.forget(call_id)
+        return DeletedCall(id=call_id)
 
     @post("/{call_id:str}/cancel", responses=ERROR_RESPONSES, status_code=200)
     async def cancel_call(self, runtime: Runtime, call_id: str) -> Call:

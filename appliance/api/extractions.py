@@ -1,4 +1,5 @@
-"""/v1/extractions: the extraction that runs after a call, on a transcript you give (to test a schema)."""
+"""/v1/extractions: the extraction (and analysis) that runs after a call, on a transcript you give (to test a
+schema or an analysis block)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any, Literal
 import msgspec
 from litestar import Controller, Request, post
 
+from appliance.errors import InvalidInput
+from appliance.results.analysis import check_analysis
 from appliance.results.schema import returns_to_schema
 from appliance.runtime import Runtime
 
@@ -19,6 +22,7 @@ class ExtractionResult(msgspec.Struct, kw_only=True):
     result: dict[str, Any] | None
     result_status: Literal["completed", "failed"]
     result_error: str | None
+    analysis: dict[str, Any] | None
 
 
 class ExtractionController(Controller):
@@ -30,10 +34,16 @@ class ExtractionController(Controller):
         self, runtime: Runtime, data: CreateExtraction, request: Request[Any, Any, Any]
     ) -> ExtractionResult:
         data = await strict_body(request, CreateExtraction)
-        returns_to_schema(data.returns)  # a bad schema is the client's 400, not a failed extraction
+        if data.returns is None and data.analysis is None:
+            raise InvalidInput("send returns, analysis or both", field="returns")
+        if data.returns is not None:
+            returns_to_schema(data.returns)  # a bad schema is the client's 400, not a failed extraction
+        analysis = check_analysis(data.analysis)
         turns = [(t.role, t.text) for t in data.transcript]
         # The model runs in a thread (seconds of CPU); calls' extractions share it and take turns.
         outcome = await asyncio.to_thread(
-            runtime.extractor.extract, data.returns, turns, data.instructions, data.context
+            runtime.extractor.extract, data.returns, turns, data.instructions, data.context, analysis
         )
-        return ExtractionResult(result=outcome.result, result_status=outcome.status, result_error=outcome.error)
+        return ExtractionResult(
+            result=outcome.result, result_status=outcome.status, result_error=outcome.error, analysis=outcome.analysis
+        )

@@ -27,6 +27,9 @@ Phone = Annotated[str, Meta(min_length=1, max_length=32)]
 Tools = Annotated[list[dict[str, Any]], Meta(max_length=16)]
 VoicemailAction = Literal["hangup", "leave_message"]
 DidRanges = Annotated[list[Annotated[str, Meta(max_length=80)]], Meta(max_length=50)]
+RetentionDays = Annotated[int, Meta(ge=0, le=36_500)]
+Kinds = Annotated[list[str], Meta(max_length=16)]
+FieldNames = Annotated[list[str], Meta(max_length=50)]
 
 
 T = TypeVar("T", bound="Body")
@@ -71,6 +74,13 @@ class CreateAgent(Body):
     max_duration_seconds: MaxDuration = 1800
     silence_timeout_seconds: SilenceTimeout = 20
     ring_timeout_seconds: RingTimeout = 30
+    analysis: dict[str, Any] | None = None
+    redact: Kinds = msgspec.field(default_factory=list)
+    redact_exempt_fields: FieldNames = msgspec.field(default_factory=list)
+    recording_retention_days: RetentionDays | None = None
+    transcript_retention_days: RetentionDays | None = None
+    recording: Literal["on", "off", "after_consent"] = "on"
+    recording_notice: ShortText | None = None
 
 
 class UpdateAgent(Body):
@@ -91,6 +101,13 @@ class UpdateAgent(Body):
     max_duration_seconds: MaxDuration | UnsetType = UNSET
     silence_timeout_seconds: SilenceTimeout | UnsetType = UNSET
     ring_timeout_seconds: RingTimeout | UnsetType = UNSET
+    analysis: dict[str, Any] | UnsetType | None = UNSET
+    redact: Kinds | UnsetType = UNSET
+    redact_exempt_fields: FieldNames | UnsetType = UNSET
+    recording_retention_days: RetentionDays | UnsetType | None = UNSET
+    transcript_retention_days: RetentionDays | UnsetType | None = UNSET
+    recording: Literal["on", "off", "after_consent"] | UnsetType = UNSET
+    recording_notice: ShortText | UnsetType | None = UNSET
 
 
 class AttachNumber(Body):
@@ -179,7 +196,8 @@ class TranscriptTurn(Body):
 
 
 class CreateExtraction(Body):
-    returns: dict[str, Any]
     transcript: Annotated[list[TranscriptTurn], Meta(min_length=1, max_length=2_000)]
+    returns: dict[str, Any] | None = None
+    analysis: dict[str, Any] | None = None
     instructions: LongText | None = None
     context: dict[str, Any] | None = None

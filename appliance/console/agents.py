@@ -13,10 +13,11 @@ from litestar.datastructures import FormMultiDict
 from litestar.response import Redirect, Template
 
 from appliance import models
-from appliance.api.agents import check_agent_fields
+from appliance.api.agents import check_agent_fields, check_consent
 from appliance.api.calls import dispatch_call
 from appliance.api.schemas import CreateAgent, CreateCall, UpdateAgent
 from appliance.errors import ApplianceError, InvalidInput
+from appliance.privacy.pii import KINDS
 from appliance.results.schema import returns_to_schema
 from appliance.runtime import Runtime
 from appliance.store import agents as store
@@ -27,7 +28,16 @@ from .forms import FormError, form_errors, integer, json_value, text, to_body
 
 TEST_NUMBER = "+12025550101"  # the simulated person on the loopback carrier
 SAMPLE_LINE = "Hi, this is your assistant calling. Do you have a minute to confirm your appointment?"
-_TEXT_FIELDS = ("persona", "instructions", "voice", "webhook_url", "first_message", "voicemail_message")
+_TEXT_FIELDS = (
+    "persona",
+    "instructions",
+    "voice",
+    "webhook_url",
+    "first_message",
+    "voicemail_message",
+    "recording_notice",
+)
+_RETENTION_FIELDS = ("recording_retention_days", "transcript_retention_days")
 _INT_FIELDS = ("max_duration_seconds", "silence_timeout_seconds", "ring_timeout_seconds")
 
 
@@ -47,6 +57,15 @@ def agent_fields(form: FormMultiDict, creating: bool) -> dict[str, Any]:
         integer(form, name, fields, errors)
     json_value(form, "returns", fields, errors, None)
     json_value(form, "tools", fields, errors, [])
+    json_value(form, "analysis", fields, errors, None)
+    fields["redact"] = [k for k in form.getall("redact", []) if k]
+    fields["redact_exempt_fields"] = [
+        n.strip() for n in (text(form, "redact_exempt_fields") or "").split(",") if n.strip()
+    ]
+    fields["recording"] = form.get("recording") or "on"
+    for name in _RETENTION_FIELDS:
+        fields[name] = None  # blank: keep for ever
+        integer(form, name, fields, errors)
     if errors:
         raise FormError(errors)
     return fields
@@ -63,12 +82,15 @@ def _form_values(agent: Agent | None, form: FormMultiDict | None = None) -> dict
     if form is not None:
         values: dict[str, Any] = {k: form.get(k, "") for k in form}
         values["number_ids"] = form.getall("number_ids", [])
+        values["redact"] = form.getall("redact", [])
         return values
     if agent is None:
-        return {"type": "outbound", "language": "en", "voicemail_action": "hangup", "number_ids": []}
+        return {"type": "outbound", "language": "en", "voicemail_action": "hangup", "number_ids": [], "redact": []}
     values = {f: getattr(agent, f) for f in agent.__struct_fields__}
     values["returns"] = json.dumps(agent.returns, indent=2) if agent.returns else ""
     values["tools"] = json.dumps(agent.tools, indent=2) if agent.tools else ""
+    values["analysis"] = json.dumps(agent.analysis, indent=2) if agent.analysis else ""
+    values["redact_exempt_fields"] = ", ".join(agent.redact_exempt_fields)
     return values
 
 
@@ -81,6 +103,7 @@ def _form_page(
         "values": _form_values(agent, form),
         "errors": errors,
         "voices": sorted(models.installed_voices()),
+        "pii_kinds": KINDS,
         "default_voice": models.DEFAULT_VOICE,
         "numbers": number_store.list_numbers(runtime.db, limit=200).data,
         "active": "agents",
@@ -106,6 +129,7 @@ class AgentPages(Controller):
         try:
             body = to_body(CreateAgent, agent_fields(form, creating=True))
             fields = check_agent_fields(body.sent(), runtime.settings.url_allowlist)
+            check_consent(fields)
             agent_id = store.create_agent(runtime.db, fields)
         except (FormError, ApplianceError) as exc:
             return _form_page(runtime, None, form_errors(exc), form)
@@ -140,7 +164,9 @@ class AgentPages(Controller):
             fields = body.sent()
             if not fields.get("name"):
                 raise InvalidInput("name cannot be empty", field="name")
-            store.update_agent(runtime.db, agent_id, check_agent_fields(fields, runtime.settings.url_allowlist))
+            fields = check_agent_fields(fields, runtime.settings.url_allowlist)
+            check_consent(fields)  # the form sends every field
+            store.update_agent(runtime.db, agent_id, fields)
         except (FormError, ApplianceError) as exc:
             return _form_page(runtime, agent, form_errors(exc), form)
         return Redirect(f"/agents/{agent_id}?saved=1", status_code=303)

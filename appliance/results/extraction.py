@@ -21,6 +21,7 @@ import structlog
 
 from appliance import models
 from appliance.errors import InvalidInput
+from appliance.results import analysis as analysis_fields
 from appliance.results.schema import empty_result, returns_to_schema
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ class Extraction(NamedTuple):
     result: dict[str, Any] | None
     status: str  # "completed" | "failed"
     error: str | None
+    analysis: dict[str, Any] | None = None  # summary, outcome, sentiment, success (None: not asked for)
 
 
 # --- schema ---------------------------------------------------------------------------------------
@@ -99,6 +101,15 @@ def nullable_schema(schema: dict[str, Any]) -> dict[str, Any]:
     Nullability is an `anyOf` with null, not a type list: llama.cpp's grammar converter turns a type
     list into bare types and would drop the field's enum and items."""
     properties = {name: _nullable_field(sub) for name, sub in schema["properties"].items()}
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+
+def answer_schema(schema: dict[str, Any] | None, analysis: dict[str, Any] | None) -> dict[str, Any]:
+    """What the model writes: the analysis fields asked for, then the nullable `returns` fields. The summary
+    comes first: having said what happened, a small model fills the fields from it rather than guess."""
+    properties = analysis_fields.properties(analysis) if analysis is not None else {}
+    if schema is not None:
+        properties |= nullable_schema(schema)["properties"]
     return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
@@ -264,7 +275,7 @@ def drop_unfounded(result: dict[str, Any], target: dict[str, Any], sources: Sour
             continue
         field = field["anyOf"][0] if "anyOf" in field else field
         if value is not None and not founded(value, field, sources):
-            log.info("extraction.unfounded", field=name, value=value)
+            log.info("extraction.unfounded", field=name)  # not the value: logs must not hold what was said
             value = None
         out[name] = value
     return out
@@ -321,10 +332,11 @@ def _kind(sub: dict[str, Any]) -> str:
 
 
 def build_messages(
-    schema: dict[str, Any],
+    schema: dict[str, Any] | None,
     transcript: Sequence[tuple[str, str]],
     instructions: str | None,
     context: dict[str, Any] | None,
+    analysis: dict[str, Any] | None = None,
 ) -> list[dict[str, str]]:
     """The chat: a fixed system prompt first (llama.cpp reuses its evaluated tokens from call to call),
     then this call's instructions, context, transcript and fields."""
@@ -335,9 +347,14 @@ def build_messages(
         f"Agent's instructions:\n{instructions.strip() if instructions else '(none)'}",
         f"Context known before the call:\n{json.dumps(context, ensure_ascii=False) if context else '(none)'}",
         f"Transcript (Agent = the AI agent, Person = the other party):\n{turns}",
-        "Fields (null: the conversation did not settle it):\n" + "\n".join(describe_fields(schema)),
-        "Answer with the JSON object.",
     ]
+    if analysis is not None:
+        parts.append(
+            "About the whole call, written first (never null):\n" + "\n".join(analysis_fields.describe(analysis))
+        )
+    if schema is not None:
+        parts.append("Fields (null: the conversation did not settle it):\n" + "\n".join(describe_fields(schema)))
+    parts.append("Answer with the JSON object.")
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
@@ -374,41 +391,53 @@ class Extractor:
 
     def extract(
         self,
-        returns: dict[str, Any],
+        returns: dict[str, Any] | None,
         transcript: Sequence[tuple[str, str]],
         instructions: str | None = None,
         context: dict[str, Any] | None = None,
+        analysis: dict[str, Any] | None = None,
     ) -> Extraction:
-        """Fill `returns` from `transcript` ((role, text) pairs). Never raises for a model problem: that is
-        a failed extraction, with every field null and the reason in `error`. Raises InvalidInput for a bad
+        """Fill `returns` and the `analysis` asked for (a checked block, see analysis.check_analysis) from
+        `transcript` ((role, text) pairs), in one generation. Never raises for a model problem: that is a
+        failed extraction, with every field null and the reason in `error`. Raises InvalidInput for a bad
         `returns`."""
-        schema = returns_to_schema(returns)
-        empty = empty_result(returns)
+        schema = returns_to_schema(returns) if returns is not None else None
+        empty, no_analysis = empty_result(returns), analysis_fields.empty(analysis)
         if not any(role != "agent" and text.strip() for role, text in transcript):
             # Nobody but the agent spoke: nothing can have been settled, and no model can say otherwise.
-            return Extraction(empty, "completed", None)
-        target = nullable_schema(schema)
+            return Extraction(empty, "completed", None, no_analysis)
+        target = answer_schema(schema, analysis)
         started = time.perf_counter()
         try:
             with self._lock:
                 if self._closing.is_set():
                     raise ExtractionCancelled
-                raw = self._generate(target, schema, transcript, instructions, context)
+                raw = self._generate(target, schema, transcript, instructions, context, analysis)
         except models.ModelMissing as exc:
-            return Extraction(empty, "failed", str(exc))
+            return Extraction(empty, "failed", str(exc), no_analysis)
         except ExtractionError as exc:
             log.warning("extraction.failed", error=str(exc))
-            return Extraction(empty, "failed", str(exc))
+            return Extraction(empty, "failed", str(exc), no_analysis)
         try:
-            result = json.loads(raw)
-            jsonschema.validate(result, target)
+            answer = json.loads(raw)
+            jsonschema.validate(answer, target)
         except ValueError as exc:
-            return Extraction(empty, "failed", f"the model's answer is not JSON: {exc}")
+            return Extraction(empty, "failed", f"the model's answer is not JSON: {exc}", no_analysis)
         except jsonschema.ValidationError as exc:
-            return Extraction(empty, "failed", f"the model's answer does not match the schema: {exc.message}")
-        log.info("extraction.done", seconds=round(time.perf_counter() - started, 2), fields=len(result))
-        result = drop_unfounded(tidy_text(result, target), target, Sources(transcript, context))
-        return Extraction(result, "completed", None)
+            error = f"the model's answer does not match the schema: {exc.message}"
+            return Extraction(empty, "failed", error, no_analysis)
+        log.info("extraction.done", seconds=round(time.perf_counter() - started, 2), fields=len(answer))
+        fields, found = analysis_fields.split(answer, analysis)
+        sources = Sources(transcript, context)
+        result = None
+        if schema is not None:
+            fields_target = nullable_schema(schema)
+            result = drop_unfounded(tidy_text(fields, fields_target), fields_target, sources)
+        if found is not None and found["summary"] is not None:
+            # What the call was about (its instructions and context) may be restated; anything else is invented.
+            known = numbers_in("\n".join((sources.said, instructions or "", json.dumps(context or {}))))
+            found["summary"] = analysis_fields.grounded_summary(found["summary"], known, numbers_in) or None
+        return Extraction(result, "completed", None, found)
 
     def _model(self) -> Llama:
         if self._llm is None:
@@ -432,15 +461,16 @@ class Extractor:
     def _generate(
         self,
         target: dict[str, Any],
-        schema: dict[str, Any],
+        schema: dict[str, Any] | None,
         transcript: Sequence[tuple[str, str]],
         instructions: str | None,
         context: dict[str, Any] | None,
+        analysis: dict[str, Any] | None,
     ) -> str:
         from llama_cpp import LlamaGrammar
 
         llm = self._model()
-        messages = self._fit(llm, schema, transcript, instructions, context)
+        messages = self._fit(llm, schema, transcript, instructions, context, analysis)
         grammar = LlamaGrammar.from_json_schema(json.dumps(target), verbose=False)
         # Streamed so that close() can stop a generation between two tokens.
         chunks = llm.create_chat_completion(
@@ -460,10 +490,11 @@ class Extractor:
     def _fit(
         self,
         llm: Llama,
-        schema: dict[str, Any],
+        schema: dict[str, Any] | None,
         transcript: Sequence[tuple[str, str]],
         instructions: str | None,
         context: dict[str, Any] | None,
+        analysis: dict[str, Any] | None,
     ) -> list[dict[str, str]]:
         """The prompt, with turns from the middle of a long call left out until it fits the context
         (the opening says who answered, the end what was decided)."""
@@ -472,7 +503,7 @@ class Extractor:
             turns = list(transcript)
             if dropped:
                 turns[2 : 2 + dropped] = [(OMITTED, f"[… {dropped} turns left out …]")]
-            messages = build_messages(schema, turns, instructions, context)
+            messages = build_messages(schema, turns, instructions, context, analysis)
             size = sum(len(llm.tokenize(m["content"].encode(), add_bos=False)) for m in messages)
             if size <= budget:
                 return messages

@@ -1,4 +1,5 @@
-"""The extraction worker: fills `result` for ended calls, one at a time, off the call path.
+"""The post-call worker: for ended calls, one at a time, off the call path, bleeps personal data out of the
+recording (when the agent redacts) and fills `result` and `analysis`.
 
 Its queue is the calls table itself (`result_status = 'pending'` on a completed call), so extractions
 pending when the process stopped resume after the restart. Each call ends `completed` or `failed`,
@@ -15,12 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 import sqlite_utils
 import structlog
 
-from appliance.errors import InvalidInput
+from appliance.clock import now, parse_iso
+from appliance.errors import InvalidInput, NotFound
+from appliance.privacy.pii import redact, redact_result
+from appliance.privacy.plain import PlainTranscripts
+from appliance.results.analysis import empty as empty_analysis
 from appliance.results.background import BackgroundThread
 from appliance.results.extraction import Extraction, ExtractionCancelled
 from appliance.results.schema import empty_result
@@ -31,15 +38,18 @@ log = structlog.get_logger(__name__)
 
 POLL_SECONDS = 2.0  # calls end on the telephony side, which does not wake us: look this often
 MAX_ATTEMPTS = 3
+RECORDING_GRACE = timedelta(seconds=30)  # the conversation writes its recording as the call's status ends
+RedactRecording = Callable[[Path, list[str], str], int]  # (wav, kinds, language) → spans bleeped
 
 
 class Extracts(Protocol):
     def extract(
         self,
-        returns: dict[str, Any],
+        returns: dict[str, Any] | None,
         transcript: Sequence[tuple[str, str]],
         instructions: str | None = None,
         context: dict[str, Any] | None = None,
+        analysis: dict[str, Any] | None = None,
     ) -> Extraction: ...
 
     def close(self) -> None: ...
@@ -53,9 +63,13 @@ class ExtractionWorker:
         *,
         on_finished: Callable[[], None] | None = None,
         poll_seconds: float = POLL_SECONDS,
+        plain: PlainTranscripts | None = None,
+        redact_recording: RedactRecording | None = None,
     ) -> None:
         self.db = db
         self.extractor = extractor
+        self.plain = plain  # the words before redaction, while this process still holds them
+        self.redact_recording = redact_recording
         self.on_finished = on_finished  # e.g. wake the webhook outbox: call.completed was just queued
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
@@ -81,30 +95,41 @@ class ExtractionWorker:
         while True:
             pending = store.pending_extractions(self.db)
             for call_id in pending:
-                await self.process(call_id)
+                with contextlib.suppress(NotFound):  # deleted through the API meanwhile
+                    await self.process(call_id)
             if not pending:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
 
     async def process(self, call_id: str) -> Call | None:
-        """Extract one call's result and record it; None when the call was not pending, when we are
+        """Run one call's post-call steps and record them; None when the call was not pending, when we are
         stopping, or when a crashed attempt leaves it pending for the next one."""
         row = store.call_row(self.db, call_id)
-        if row["result_status"] != "pending" or row["status"] != "completed":
+        if row["status"] != "completed" or all(row[step] != "pending" for step in store.POST_CALL):
             return None
-        returns = row["agent_snapshot"]["returns"]
+        if row["recording_redaction"] == "pending" and not await self._redact_recording(row):
+            return None
+        if "pending" not in (row["result_status"], row["analysis_status"]):
+            if self.plain is not None:
+                self.plain.forget(call_id)
+            if self.on_finished is not None:
+                self.on_finished()  # the redaction was the last step: call.completed is queued
+            return store.get_call(self.db, call_id)
+        returns, analysis = row["agent_snapshot"]["returns"], row["agent_snapshot"].get("analysis")
         used, last_error = store.extraction_attempts(self.db, call_id)
         if used >= MAX_ATTEMPTS:
             reason = last_error or "the appliance stopped during each (a crash or a kill)"
-            return self._finish(call_id, _failed(returns, f"gave up after {used} attempts: {reason}"))
+            return self._finish(call_id, _failed(returns, analysis, f"gave up after {used} attempts: {reason}"))
         attempt = used + 1
         store.add_event(self.db, call_id, "extraction_attempt", {"attempt": attempt})
-        turns = [(s.role, s.text) for s in store.transcript(self.db, call_id).segments]
+        turns = (self.plain.get(call_id) if self.plain else None) or [
+            (s.role, s.text) for s in store.transcript(self.db, call_id).segments
+        ]
         log.info("extraction.started", call_id=call_id, turns=len(turns), attempt=attempt)
         try:
             outcome = await self._thread.run(
-                self.extractor.extract, returns, turns, row["instructions"], row["context"]
+                self.extractor.extract, returns, turns, row["instructions"], row["context"], analysis
             )
         except ExtractionCancelled:  # stopping: this attempt does not count
             store.add_event(self.db, call_id, "extraction_interrupted", {"attempt": attempt})
@@ -118,19 +143,57 @@ class ExtractionWorker:
             if attempt < MAX_ATTEMPTS:
                 store.add_event(self.db, call_id, "extraction_error", {"attempt": attempt, "error": error})
                 return None
-            outcome = _failed(returns, f"gave up after {attempt} attempts: {error}")
-        return self._finish(call_id, outcome)
+            outcome = _failed(returns, analysis, f"gave up after {attempt} attempts: {error}")
+        return self._finish(call_id, _redacted(outcome, row["agent_snapshot"]))
+
+    async def _redact_recording(self, row: dict[str, Any]) -> bool:
+        """Bleep the recording; False when it is not written yet (the call ended a moment ago)."""
+        call_id, snapshot, path = row["id"], row["agent_snapshot"], row["recording_path"]
+        if not path or not Path(path).is_file():
+            if not path and now() - parse_iso(row["ended_at"]) < RECORDING_GRACE:
+                await asyncio.sleep(1)
+                return False
+            store.finish_recording_redaction(self.db, call_id, "skipped", {"reason": "no recording"})
+            return True
+        if self.redact_recording is None:
+            store.finish_recording_redaction(self.db, call_id, "failed", {"error": "no speech-to-text model"})
+            return True
+        try:
+            spans = await self._thread.run(self.redact_recording, Path(path), snapshot["redact"], snapshot["language"])
+        except Exception as exc:  # the recording stays as it was: say so, never pretend it is clean
+            log.exception("recording_redaction.failed", call_id=call_id)
+            store.finish_recording_redaction(self.db, call_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
+            return True
+        store.finish_recording_redaction(self.db, call_id, "done", {"spans": spans})
+        return True
 
     def _finish(self, call_id: str, outcome: Extraction) -> Call | None:
-        call = store.finish_extraction(self.db, call_id, outcome.result, outcome.status, outcome.error)
+        call = store.finish_extraction(
+            self.db, call_id, outcome.result, outcome.status, outcome.error, outcome.analysis
+        )
         log.info("extraction.finished", call_id=call_id, result_status=outcome.status, error=outcome.error)
+        if self.plain is not None:
+            self.plain.forget(call_id)
         if call is not None and self.on_finished is not None:
             self.on_finished()
         return call
 
 
-def _failed(returns: Any, error: str) -> Extraction:
-    return Extraction(_all_null(returns), "failed", error)
+def _redacted(outcome: Extraction, snapshot: dict[str, Any]) -> Extraction:
+    """The outcome as the store may keep it: personal data redacted from the result (but for the fields the
+    agent exempts) and from the summary, which the model wrote from the words themselves."""
+    kinds = snapshot.get("redact") or []
+    if not kinds:
+        return outcome
+    analysis = outcome.analysis
+    if analysis is not None and analysis.get("summary"):
+        analysis = {**analysis, "summary": redact(analysis["summary"], kinds)}
+    result = redact_result(outcome.result, kinds, snapshot.get("redact_exempt_fields") or [])
+    return outcome._replace(result=result, analysis=analysis)
+
+
+def _failed(returns: Any, analysis: dict[str, Any] | None, error: str) -> Extraction:
+    return Extraction(_all_null(returns), "failed", error, empty_analysis(analysis))
 
 
 def _all_null(returns: Any) -> dict[str, Any] | None:

@@ -29,8 +29,15 @@ DEFAULTS: dict[str, Any] = {
     "max_duration_seconds": 1800,
     "silence_timeout_seconds": 20,
     "ring_timeout_seconds": 30,
+    "analysis": None,
+    "redact": [],
+    "redact_exempt_fields": [],
+    "recording_retention_days": None,
+    "transcript_retention_days": None,
+    "recording": "on",
+    "recording_notice": None,
 }
-JSON_FIELDS = ("returns", "tools")
+JSON_FIELDS = ("returns", "tools", "analysis", "redact", "redact_exempt_fields")
 
 
 def create_agent(db: sqlite_utils.Database, fields: dict[str, Any], owner_number_id: str | None = None) -> str:
@@ -242,6 +249,13 @@ def _record(db: sqlite_utils.Database, row: dict[str, Any]) -> Agent:
         max_duration_seconds=row["max_duration_seconds"],
         silence_timeout_seconds=row["silence_timeout_seconds"],
         ring_timeout_seconds=row["ring_timeout_seconds"],
+        analysis=loads(row["analysis"]),
+        redact=loads(row["redact"]),
+        redact_exempt_fields=loads(row["redact_exempt_fields"]),
+        recording_retention_days=row["recording_retention_days"],
+        transcript_retention_days=row["transcript_retention_days"],
+        recording=row["recording"],
+        recording_notice=row["recording_notice"],
         number_ids=ids,
         primary_number_id=row["primary_number_id"],
         numbers=numbers_by_ids(db, ids),

@@ -28,6 +28,8 @@ from appliance.store.records import (
 )
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+# The post-call steps an answered call waits for before `call.completed` (each 'pending' until done).
+POST_CALL = ("result_status", "analysis_status", "recording_redaction")
 SNAPSHOT_FIELDS = (
     "name",
     "persona",
@@ -43,6 +45,13 @@ SNAPSHOT_FIELDS = (
     "max_duration_seconds",
     "silence_timeout_seconds",
     "ring_timeout_seconds",
+    "analysis",
+    "redact",
+    "redact_exempt_fields",
+    "recording_retention_days",
+    "transcript_retention_days",
+    "recording",
+    "recording_notice",
 )
 
 
@@ -91,6 +100,10 @@ def create_call(
     }
     if returns is not None:
         row["result_status"] = "pending"
+    if snapshot["analysis"] is not None:
+        row["analysis_status"] = "pending"
+    if snapshot["redact"] and snapshot["recording"] != "off":
+        row["recording_redaction"] = "pending"
     if row["webhook_url"]:
         row["webhook_status"] = "pending"
     with transaction(db):
@@ -137,7 +150,8 @@ def transition(
             update.update(_closing_fields(row, stamp, status, fields, price_per_minute))
         _update(db, call_id, update)
         _event(db, call_id, "status", {"status": status, **{k: v for k, v in fields.items() if v is not None}})
-        if status != "completed" or update.get("result_status", row["result_status"]) != "pending":
+        waits = any(update.get(step, row[step]) == "pending" for step in POST_CALL)
+        if status != "completed" or not waits:
             # `call.completed` waits for extraction when there is something to extract.
             _webhook_event(db, call_id, status)
     return get_call(db, call_id)
@@ -161,12 +175,22 @@ def _closing_fields(
         # Nothing to extract from: every field null, marked skipped.
         out["result"] = dumps(empty_result(snapshot["returns"]))
         out["result_status"] = "skipped" if snapshot["returns"] is not None else None
+        if snapshot.get("analysis") is not None:
+            out["analysis"] = dumps(dict.fromkeys(("summary", "outcome", "sentiment", "success")))
+            out["analysis_status"] = "skipped"
+        if row["recording_redaction"] == "pending":
+            out["recording_redaction"] = "skipped"
+    for kind in ("recording", "transcript"):
+        days = snapshot.get(f"{kind}_retention_days")
+        if days is not None:
+            out[f"{kind}_expires_at"] = iso(stamp + timedelta(days=days))
     return out
 
 
 def pending_extractions(db: sqlite_utils.Database, limit: int = 10) -> list[str]:
-    """Ended calls waiting for extraction, oldest first."""
-    sql = "SELECT id FROM calls WHERE result_status = 'pending' AND status = 'completed' ORDER BY seq LIMIT ?"
+    """Ended calls waiting for a post-call step (extraction, analysis, recording redaction), oldest first."""
+    pending = " OR ".join(f"{step} = 'pending'" for step in POST_CALL)
+    sql = f"SELECT id FROM calls WHERE ({pending}) AND status = 'completed' ORDER BY seq LIMIT ?"
     return [r[0] for r in db.execute(sql, [limit])]
 
 
@@ -189,23 +213,47 @@ def extraction_attempts(db: sqlite_utils.Database, call_id: str) -> tuple[int, s
 
 
 def finish_extraction(
-    db: sqlite_utils.Database, call_id: str, result: dict[str, Any] | None, status: str, error: str | None
+    db: sqlite_utils.Database,
+    call_id: str,
+    result: dict[str, Any] | None,
+    status: str,
+    error: str | None,
+    analysis: dict[str, Any] | None = None,
 ) -> Call | None:
-    """Store the extraction's outcome and queue `call.completed` in the same transaction, so the event
-    carries the result and a crash cannot leave one without the other. None (nothing changed) when the
-    call is no longer pending."""
+    """Store the extraction's outcome (result and analysis) and queue `call.completed` in the same
+    transaction, so the event carries them and a crash cannot leave one without the other. None (nothing
+    changed) when the call is no longer pending."""
     with transaction(db):
-        row = _row(db, call_id)
-        if row["result_status"] != "pending" or row["status"] != "completed":
+        row = _found(db, call_id)
+        if (
+            row is None
+            or "pending" not in (row["result_status"], row["analysis_status"])
+            or row["status"] != "completed"
+        ):
             return None
-        _update(
-            db,
-            call_id,
-            {"result": dumps(result), "result_status": status, "result_error": error, "updated_at": now_iso()},
-        )
+        update: dict[str, Any] = {"updated_at": now_iso()}
+        if row["result_status"] == "pending":
+            update |= {"result": dumps(result), "result_status": status, "result_error": error}
+        if row["analysis_status"] == "pending":
+            update |= {"analysis": dumps(analysis), "analysis_status": status}
+        _update(db, call_id, update)
         _event(db, call_id, "extraction", {"result_status": status, **({"error": error} if error else {})})
-        _webhook_event(db, call_id, "completed")
+        if row["recording_redaction"] != "pending":
+            _webhook_event(db, call_id, "completed")
     return get_call(db, call_id)
+
+
+def finish_recording_redaction(db: sqlite_utils.Database, call_id: str, status: str, data: dict[str, Any]) -> None:
+    """Record the recording's redaction (`done`, `skipped` when there is no recording, `failed`); the last
+    post-call step to finish queues `call.completed`."""
+    with transaction(db):
+        row = _found(db, call_id)
+        if row is None or row["recording_redaction"] != "pending":  # deleted meanwhile, or done
+            return
+        _update(db, call_id, {"recording_redaction": status, "updated_at": now_iso()})
+        _event(db, call_id, "recording_redaction", {"status": status, **data})
+        if row["status"] == "completed" and "pending" not in (row["result_status"], row["analysis_status"]):
+            _webhook_event(db, call_id, "completed")
 
 
 def set_fields(db: sqlite_utils.Database, call_id: str, **fields: Any) -> None:
@@ -248,8 +296,12 @@ def webhook_events(db: sqlite_utils.Database, call_id: str) -> list[dict[str, An
     return list(db.query("SELECT id, type, created FROM webhook_events WHERE call_id = ? ORDER BY seq", [call_id]))
 
 
+def _found(db: sqlite_utils.Database, call_id: str) -> dict[str, Any] | None:
+    return next(db.query("SELECT * FROM calls WHERE id = ?", [call_id]), None)
+
+
 def _row(db: sqlite_utils.Database, call_id: str) -> dict[str, Any]:
-    row = next(db.query("SELECT * FROM calls WHERE id = ?", [call_id]), None)
+    row = _found(db, call_id)
     if row is None:
         raise NotFound(f"no call {call_id!r}", code="call_not_found")
     return row
@@ -355,6 +407,8 @@ def _record(row: dict[str, Any]) -> Call:
         result=loads(row["result"]),
         result_status=row["result_status"],
         result_error=row["result_error"],
+        analysis=loads(row["analysis"]),
+        analysis_status=row["analysis_status"],
         created_at=row["created_at"],
         started_at=row["started_at"],
         answered_at=row["answered_at"],
@@ -372,6 +426,8 @@ def _record(row: dict[str, Any]) -> Call:
         hangup_cause=row["hangup_cause"],
         end_reason=row["end_reason"],
         recording_url=f"/v1/calls/{row['id']}/recording" if row["recording_path"] else None,
+        recording_deleted_at=row["recording_deleted_at"],
+        transcript_deleted_at=row["transcript_deleted_at"],
         latency_ms=LatencyStats(**latency) if latency else None,
         voicemail_left=bool(row["voicemail_left"]),
         trunk_id=row["trunk_id"],

@@ -41,7 +41,9 @@ def _open(path: Path | str, secret_key: str) -> sqlite_utils.Database:
     conn.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes; WAL fsyncs at checkpoint
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=5000")
-    conn.execute("PRAGMA secure_delete=FAST")  # overwritten values (a secret before sealing) leave no copy
+    # Deleted and overwritten values (a secret before sealing, an erased transcript) are zeroed in the file,
+    # free pages included (FAST would leave them in freed pages: see store/erasure.py).
+    conn.execute("PRAGMA secure_delete=ON")
     db = sqlite_utils.Database(conn)
     migrate(db)
     sealer = attach(db, None if str(path) == ":memory:" else Path(path), secret_key)

@@ -274,4 +274,23 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX calls_to_number ON calls(to_number, started_at)
     """,
+    # 6: post-call analysis, privacy (redaction, retention, recording) per agent; analysis and deletion per call
+    """
+    ALTER TABLE agents ADD COLUMN analysis TEXT;
+    ALTER TABLE agents ADD COLUMN redact TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE agents ADD COLUMN redact_exempt_fields TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE agents ADD COLUMN recording_retention_days INTEGER;
+    ALTER TABLE agents ADD COLUMN transcript_retention_days INTEGER;
+    ALTER TABLE agents ADD COLUMN recording TEXT NOT NULL DEFAULT 'on';
+    ALTER TABLE agents ADD COLUMN recording_notice TEXT;
+    ALTER TABLE calls ADD COLUMN analysis TEXT;
+    ALTER TABLE calls ADD COLUMN analysis_status TEXT;
+    ALTER TABLE calls ADD COLUMN recording_redaction TEXT;
+    ALTER TABLE calls ADD COLUMN recording_expires_at TEXT;
+    ALTER TABLE calls ADD COLUMN transcript_expires_at TEXT;
+    ALTER TABLE calls ADD COLUMN recording_deleted_at TEXT;
+    ALTER TABLE calls ADD COLUMN transcript_deleted_at TEXT;
+    CREATE INDEX calls_recording_expiry ON calls(recording_expires_at) WHERE recording_expires_at IS NOT NULL;
+    CREATE INDEX calls_transcript_expiry ON calls(transcript_expires_at) WHERE transcript_expires_at IS NOT NULL
+    """,
 ]

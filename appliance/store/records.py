@@ -93,6 +93,13 @@ class Agent(msgspec.Struct, kw_only=True):
     max_duration_seconds: int
     silence_timeout_seconds: int
     ring_timeout_seconds: int
+    analysis: dict[str, Any] | None
+    redact: list[str]
+    redact_exempt_fields: list[str]
+    recording_retention_days: int | None
+    transcript_retention_days: int | None
+    recording: Literal["on", "off", "after_consent"]
+    recording_notice: str | None
     number_ids: list[str]
     primary_number_id: str | None
     numbers: list[Number]
@@ -166,6 +173,11 @@ class Call(msgspec.Struct, kw_only=True):
     latency_ms: LatencyStats | None
     voicemail_left: bool
     trunk_id: str | None
+    # Extensions: the post-call analysis (summary, outcome, sentiment, success) and what was deleted when.
+    analysis: dict[str, Any] | None = None
+    analysis_status: Literal["pending", "completed", "failed", "skipped"] | None = None
+    recording_deleted_at: str | None = None
+    transcript_deleted_at: str | None = None
 
 
 class CallList(msgspec.Struct):

@@ -9,6 +9,9 @@ from typing import Any
 
 import sqlite_utils
 
+from appliance.privacy.consent import agreed
+from appliance.privacy.pii import redact, redact_values
+from appliance.privacy.plain import PlainTranscripts
 from appliance.store import calls as store
 from appliance.store.jsoncol import dumps
 from appliance.store.records import TranscriptSegment
@@ -25,18 +28,46 @@ def _iso(moment: datetime) -> str:
 
 
 class StoreSink:
-    """Writes a conversation's transcript, turn events, latency and recording as they happen."""
+    """Writes a conversation's transcript, turn events, latency and recording as they happen. With `redact`
+    kinds, every text is redacted before it reaches the store (the words themselves stay in `plain`, in
+    memory, for the extraction). `recording`: "on", "off" (no recording), or "after_consent": the caller's
+    first answer after the agent's opening (the recording notice) decides whether the recording is kept."""
 
-    def __init__(self, db: sqlite_utils.Database, call_id: str, recordings_dir: Path, opt_outs: OptOuts) -> None:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        call_id: str,
+        recordings_dir: Path,
+        opt_outs: OptOuts,
+        *,
+        redact: list[str] | None = None,
+        plain: PlainTranscripts | None = None,
+        recording: str = "on",
+    ) -> None:
         self.db = db
         self.opt_outs = opt_outs
         self.call_id = call_id
         self.recordings_dir = recordings_dir
+        self.redact = redact or []
+        self.plain = plain
+        self.recording = recording
+        self.consent: bool | None = None  # after_consent: None until the caller answered the notice
+        self._agent_spoke = False
         self._sequence = db.execute(
             "SELECT COALESCE(MAX(sequence_no), 0) FROM transcript_segments WHERE call_id = ?", [call_id]
         ).fetchone()[0]
 
     def segment(self, role: str, said: str, started: datetime, ended: datetime, source: str) -> None:
+        if self.recording == "after_consent" and self.consent is None:
+            if role == "agent":
+                self._agent_spoke = True
+            elif role == "user" and self._agent_spoke:  # before the opening, "Hello?" answers nothing
+                self.consent = agreed(said)
+                self.event("recording_consent", {"given": self.consent, "answer": said})
+        if self.redact:
+            if self.plain is not None:
+                self.plain.add(self.call_id, role, said)
+            said = redact(said, self.redact)
         self._sequence += 1
         store.add_segment(
             self.db,
@@ -55,7 +86,8 @@ class StoreSink:
             self.opt_outs.heard(self.call_id, said)
 
     def event(self, kind: str, data: dict[str, Any]) -> None:
-        store.add_event(self.db, self.call_id, kind, data)
+        # Turn events carry what was said (and AMD's the greeting's words): redacted like the transcript.
+        store.add_event(self.db, self.call_id, kind, redact_values(data, self.redact) if self.redact else data)
 
     def answered(self, verdict: Verdict, at_ms: int) -> None:
         store.set_fields(self.db, self.call_id, answered_by=verdict.answered_by)
@@ -67,8 +99,9 @@ class StoreSink:
     def voicemail_left(self) -> None:
         store.set_fields(self.db, self.call_id, voicemail_left=1)
 
-    def recording_path(self) -> Path:
-        return self.recordings_dir / f"{self.call_id}.wav"
+    def recording_path(self) -> Path | None:
+        keep = self.recording == "on" or (self.recording == "after_consent" and self.consent is True)
+        return self.recordings_dir / f"{self.call_id}.wav" if keep else None
 
     def finish(self, latencies_ms: list[int], recording: Path | None) -> None:
         fields: dict[str, Any] = {}
@@ -83,7 +116,11 @@ class StoreSink:
 
 
 def session_factory(
-    db: sqlite_utils.Database, engine: VoiceEngine, recordings_dir: Path, opt_outs: OptOuts
+    db: sqlite_utils.Database,
+    engine: VoiceEngine,
+    recordings_dir: Path,
+    opt_outs: OptOuts,
+    plain: PlainTranscripts | None = None,
 ) -> SessionFactory:
     """The dialer's `SessionFactory`: a voice conversation on every answered call."""
 
@@ -98,7 +135,27 @@ def session_factory(
             "from_number": row["from_number"],
             "instructions": row["instructions"],
             "context": row["context"],
+            "first_message": with_notice(snapshot.get("recording_notice"), snapshot.get("first_message")),
         }
-        return ConversationSession(call, media, engine, StoreSink(db, row["id"], recordings_dir, opt_outs))
+        sink = StoreSink(
+            db,
+            row["id"],
+            recordings_dir,
+            opt_outs,
+            redact=snapshot.get("redact"),
+            # The words are held only for the result fields exempt from redaction, which need them.
+            plain=plain if snapshot.get("redact_exempt_fields") and snapshot.get("returns") else None,
+            recording=snapshot.get("recording") or "on",
+        )
+        return ConversationSession(call, media, engine, sink)
 
     return create
+
+
+def with_notice(notice: str | None, first_message: str | None) -> str | None:
+    """The opening line with the recording notice before it: the notice is the first thing the caller hears.
+    With no `first_message`, the notice is the opening and the model speaks after the caller's answer."""
+    notice = (notice or "").strip()
+    if not notice:
+        return first_message
+    return f"{notice} {first_message.strip()}" if first_message and first_message.strip() else notice

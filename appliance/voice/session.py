@@ -54,7 +54,7 @@ class CallSink(Protocol):
     def answered(self, verdict: Verdict, at_ms: int) -> None: ...
     def voicemail_left(self) -> None: ...
     def finish(self, latencies_ms: list[int], recording: Path | None) -> None: ...
-    def recording_path(self) -> Path: ...
+    def recording_path(self) -> Path | None: ...  # None: this call keeps no recording
 
 
 @dataclass
@@ -142,9 +142,9 @@ class ConversationSession:
         self._finalize()
         if self.engine.llm is not None:
             self.engine.llm.forget(self.call_id)
-        path = None
+        target, path = self.sink.recording_path(), None
         with contextlib.suppress(OSError):
-            path = self.recorder.write(self.sink.recording_path())
+            path = self.recorder.write(target) if target is not None else None
         self.sink.finish(self.latencies, path)
 
     def _end(self, reason: str | None) -> None:

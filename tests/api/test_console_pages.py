@@ -222,3 +222,31 @@ def test_repeated_wrong_passwords_are_throttled(tmp_path: Path) -> None:
         assert statuses == [401] * 10 + [429, 429]  # even the right password waits
     finally:
         server.stop()
+
+
+def test_the_privacy_and_analysis_fields_are_set_in_the_console(console: Console, api: httpx.Client) -> None:
+    console.get("/agents/new")
+    created = console.post(
+        "/agents/new",
+        {
+            "name": "Private agent",
+            "type": "outbound",
+            "analysis": '{"outcomes": ["confirmed", "declined"]}',
+            "redact": ["card", "email"],
+            "redact_exempt_fields": "email, phone",
+            "recording": "off",
+            "recording_retention_days": "7",
+            "transcript_retention_days": "",
+            "recording_notice": "This call is recorded.",
+        },
+    )
+    assert created.status_code == 303, field_error(created, "analysis")
+    agent = api.get(f"/v1/agents/{created.headers['location'].rsplit('/', 1)[1]}").json()
+    assert agent["analysis"]["outcomes"] == ["confirmed", "declined"] and agent["redact"] == ["card", "email"]
+    assert agent["redact_exempt_fields"] == ["email", "phone"] and agent["recording"] == "off"
+    assert (agent["recording_retention_days"], agent["transcript_retention_days"]) == (7, None)
+    assert agent["recording_notice"] == "This call is recorded."
+    page = console.get(f"/agents/{agent['id']}")
+    assert 'value="card" checked' in page.text and "This call is recorded." in page.text
+    bad = console.post("/agents/new", {"name": "x", "type": "outbound", "analysis": '{"outcomes": "yes"}'})
+    assert bad.status_code == 400 and "analysis.outcomes" in bad.text

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import sqlite_utils
 
+from appliance.privacy.plain import PlainTranscripts
 from appliance.results.extraction import Extraction
 from appliance.results.extraction_worker import MAX_ATTEMPTS, ExtractionWorker
 from appliance.store import agents, calls
@@ -35,16 +36,22 @@ class Recorder:
 
     def __init__(self, mode: str = "ok") -> None:
         self.mode = mode
-        self.seen: list[tuple[dict[str, Any], list[tuple[str, str]], str | None, dict[str, Any] | None]] = []
+        self.seen: list[tuple[dict[str, Any] | None, list[tuple[str, str]], str | None, dict[str, Any] | None]] = []
 
     def extract(
         self,
-        returns: dict[str, Any],
+        returns: dict[str, Any] | None,
         transcript: Sequence[tuple[str, str]],
         instructions: str | None = None,
         context: dict[str, Any] | None = None,
+        analysis: dict[str, Any] | None = None,
     ) -> Extraction:
         self.seen.append((returns, list(transcript), instructions, context))
+        if analysis is not None:  # echoes the person's words, as a model that quotes them would
+            said = " ".join(text for role, text in transcript if role == "user")
+            found = {"summary": f"They said: {said}", "outcome": analysis["outcomes"][0], "sentiment": "neutral"}
+            fields = {"note": said, "email": said} if returns else None
+            return Extraction(fields, "completed", None, {**found, "success": True})
         if self.mode == "raise":
             raise RuntimeError("llama exploded")
         if self.mode == "fail":
@@ -61,9 +68,10 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "x.db"
 
 
-def ended_call(db: sqlite_utils.Database, said: str, returns: dict[str, Any] | None = RETURNS) -> str:
+def ended_call(db: sqlite_utils.Database, said: str, returns: dict[str, Any] | None = RETURNS, **agent: Any) -> str:
     """A call that went queued → … → completed with a two-turn transcript."""
-    agent_id = agents.create_agent(db, {"name": "a", "type": "outbound", "returns": returns, "instructions": "Ask"})
+    fields = {"name": "a", "type": "outbound", "returns": returns, "instructions": "Ask", **agent}
+    agent_id = agents.create_agent(db, fields)
     call, _ = calls.create_call(
         db,
         agent=agents.agent_row(db, agent_id),
@@ -280,3 +288,88 @@ async def test_stop_leaves_an_unfinished_extraction_pending_without_using_an_att
     assert calls.get_call(db, call_id).result_status == "pending"
     assert "call.completed" not in event_types(db, call_id)
     assert calls.extraction_attempts(db, call_id) == (0, None)  # a clean stop costs the call no attempt
+
+
+ANALYSIS = {
+    "summary": True,
+    "sentiment": True,
+    "success": True,
+    "outcomes": ["confirmed", "declined"],
+    "success_rubric": None,
+}
+
+
+async def test_the_analysis_is_kept_beside_the_result_and_sent_with_call_completed(db_path: Path) -> None:
+    db = open_db(db_path)
+    call_id = ended_call(db, "Yes, I'll be there.", returns=None, analysis=ANALYSIS)
+    assert calls.get_call(db, call_id).analysis_status == "pending"
+    assert "call.completed" not in event_types(db, call_id)
+    call = await ExtractionWorker(db, Recorder()).process(call_id)
+    assert call is not None and call.result is None and call.analysis_status == "completed"
+    assert call.analysis == {
+        "summary": "They said: Yes, I'll be there.",
+        "outcome": "confirmed",
+        "sentiment": "neutral",
+        "success": True,
+    }
+    assert completed_payload(db, call_id)["data"]["call"]["analysis"] == call.analysis
+
+
+async def test_an_unanswered_call_has_its_analysis_skipped(db_path: Path) -> None:
+    db = open_db(db_path)
+    agent_id = agents.create_agent(db, {"name": "a", "type": "outbound", "analysis": ANALYSIS})
+    call, _ = calls.create_call(
+        db,
+        agent=agents.agent_row(db, agent_id),
+        direction="outbound",
+        to_number="+12025550102",
+        from_number=None,
+        trunk_id=None,
+        instructions=None,
+        context={},
+        metadata={},
+        webhook_url=None,
+    )
+    calls.transition(db, call.id, "busy")
+    skipped = calls.get_call(db, call.id)
+    assert skipped.analysis_status == "skipped"
+    assert skipped.analysis == {"summary": None, "outcome": None, "sentiment": None, "success": None}
+
+
+async def test_with_redaction_the_model_reads_the_words_but_the_store_keeps_only_exempt_fields_of_them(
+    db_path: Path, tmp_path: Path
+) -> None:
+    db = open_db(db_path)
+    said = "Write to tom@example.com."
+    call_id = ended_call(
+        db,
+        "Write to [email].",  # what the conversation wrote to the store
+        returns={"email": "string", "note": "string"},
+        analysis=ANALYSIS,
+        redact=["email"],
+        redact_exempt_fields=["email"],
+    )
+    recording = tmp_path / "call.wav"
+    recording.write_bytes(b"RIFF")
+    calls.set_fields(db, call_id, recording_path=str(recording))
+    plain = PlainTranscripts()
+    plain.add(call_id, "agent", "Can you come Thursday?")
+    plain.add(call_id, "user", said)
+    bleeped: list[tuple[Path, list[str], str]] = []
+    extractor = Recorder()
+
+    def redact_recording(path: Path, kinds: list[str], language: str) -> int:
+        bleeped.append((path, kinds, language))
+        return 1
+
+    worker = ExtractionWorker(db, extractor, plain=plain, redact_recording=redact_recording)
+    call = await worker.process(call_id)
+    assert call is not None
+    assert extractor.seen[0][1][-1] == ("user", said)  # the words themselves, from memory
+    assert call.result == {"note": "Write to [email].", "email": said}  # only the exempt field keeps them
+    assert call.analysis is not None and call.analysis["summary"] == "They said: Write to [email]."
+    assert bleeped == [(recording, ["email"], "en")]
+    events = calls.events(db, call_id).events
+    assert ("recording_redaction", {"status": "done", "spans": 1}) in [(e.type, e.data) for e in events]
+    assert plain.get(call_id) is None  # forgotten once used
+    assert event_types(db, call_id).count("call.completed") == 1
