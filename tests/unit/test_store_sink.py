@@ -12,6 +12,7 @@ from appliance.privacy.plain import PlainTranscripts
 from appliance.store import agents, calls
 from appliance.store.db import open_db
 from appliance.telephony.conversation import StoreSink, with_notice
+from appliance.telephony.opt_out import OptOuts
 
 
 def test_with_redaction_only_redacted_words_reach_the_database_file(tmp_path: Path) -> None:
@@ -30,7 +31,7 @@ def test_with_redaction_only_redacted_words_reach_the_database_file(tmp_path: Pa
         webhook_url=None,
     )
     plain = PlainTranscripts()
-    sink = StoreSink(db, call.id, tmp_path, redact=["card", "email"], plain=plain)
+    sink = StoreSink(db, call.id, tmp_path, OptOuts(), redact=["card", "email"], plain=plain)
     said = "My card is 4111 1111 1111 1111 and my mail tom@example.com."
     moment = datetime.now(UTC)
     sink.segment("user", said, moment, moment, "stt")
@@ -50,8 +51,8 @@ def test_with_redaction_only_redacted_words_reach_the_database_file(tmp_path: Pa
 
 def test_recording_off_gives_no_recording_path(tmp_path: Path) -> None:
     db = open_db(tmp_path / "t.db")
-    assert StoreSink(db, "c1", tmp_path, recording="off").recording_path() is None
-    assert StoreSink(db, "c1", tmp_path).recording_path() == tmp_path / "c1.wav"
+    assert StoreSink(db, "c1", tmp_path, OptOuts(), recording="off").recording_path() is None
+    assert StoreSink(db, "c1", tmp_path, OptOuts()).recording_path() == tmp_path / "c1.wav"
 
 
 def _sink_call(tmp_path: Path, name: str) -> tuple[StoreSink, str]:
@@ -69,7 +70,7 @@ def _sink_call(tmp_path: Path, name: str) -> tuple[StoreSink, str]:
         metadata={},
         webhook_url=None,
     )
-    return StoreSink(db, call.id, tmp_path, recording="after_consent"), call.id
+    return StoreSink(db, call.id, tmp_path, OptOuts(), recording="after_consent"), call.id
 
 
 @pytest.mark.parametrize(
