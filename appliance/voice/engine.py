@@ -12,7 +12,6 @@ import structlog
 
 from appliance import models
 from appliance.voice.llm import LlmPool
-from appliance.voice.smart_turn import SmartTurn
 from appliance.voice.speech_first import SpeechFirst
 from appliance.voice.stt import Transcriber
 from appliance.voice.tts import Synthesizer
@@ -34,22 +33,19 @@ class VoiceEngine:
         self._voices: dict[str, Synthesizer] = {}
         self.priority = SpeechFirst()  # one for the process: every call's speech before anyone's generation
         self.stt: Transcriber | None = None
-        self.smart_turn: SmartTurn | None = None
         self.llm: LlmPool | None = None
         self._ready = asyncio.Event()
         self._loaded = threading.Event()  # the same, for threads
         self.error: str | None = None
 
     async def load(self) -> None:
-        """Load STT, the end-of-turn model, the default voice and the LLM contexts in threads, logging each step."""
+        """Load STT, the default voice and the LLM contexts in a thread, logging each step."""
         try:
             stt = models.resolve("stt", self._stt_id)
             llm = models.resolve("llm", self._llm_id)
             started = time.monotonic()
             log.info("voice.loading", step="speech-to-text", model=stt.id)
             self.stt = await asyncio.to_thread(Transcriber, stt.path, self._threads, self.priority)
-            log.info("voice.loading", step="end of turn", model=models.SMART_TURN)
-            self.smart_turn = await asyncio.to_thread(SmartTurn, models.wheel_model(models.SMART_TURN))
             log.info("voice.loading", step="voice", model=models.DEFAULT_VOICE)
             voice = await self.voice(None)
             log.info("voice.loading", step="language model", model=llm.id, contexts=self._contexts)

@@ -37,7 +37,6 @@ from appliance.voice.vad import Vad, continuous_frames
 log = structlog.get_logger(__name__)
 
 BEEP_WATCH_S = 30.0  # a beep this early in the call can only be a voicemail box
-SMART_TURN_COMPLETE = 0.5  # with the words, halves cut-off callers against the words alone (bench/turn_end.py)
 ANSWER_WATCH_S = 20.0  # a provisional "human" is final after this long without a sign of a mailbox
 GREETING_WAIT_S = 1.5  # outbound: let the callee say "Hello?" first, but do not wait longer than this
 BACKCHANNEL_MAX_MS = 1200  # longer speech during agent audio is a real interruption whatever it says
@@ -406,7 +405,6 @@ class ConversationSession:
         assert self.engine.stt is not None
         mark = turn.last_speech_frame
         audio = bytes(turn.audio)
-        sounds_done = self._sounds_done(turn, audio)
         started = time.perf_counter()
         self._stt_running += 1
         try:
@@ -427,10 +425,7 @@ class ConversationSession:
         if not text.words(said):
             return  # noise
         if not ended and text.ends_sentence(said):
-            if sounds_done is None:
-                self.turns.mark_complete()
-            else:
-                self._spawn(self._mark_if_it_sounds_complete(turn, mark, sounds_done))
+            self.turns.mark_complete()
         if not self.verdict_final and self.verdict is not None and (verdict := phrase_verdict(said, decided=True)):
             # A greeting that paused ("Hi, you've reached Sarah… leave a message") looked human at first.
             self._decide(verdict, late_ok=True)
@@ -441,28 +436,6 @@ class ConversationSession:
                     self._decide(verdict)
             return
         self._start_reply(said, turn, release=ended, stt_ms=stt_ms)
-
-    def _sounds_done(self, turn: Turn, audio: bytes) -> asyncio.Task[float | None] | None:
-        """Smart Turn's p(complete) for the turn so far, asked beside Whisper at a pause: Whisper ends most
-        cut-off phrases with a full stop ("My number is 555."), their sound does not (bench/turn_end.py)."""
-        smart = self.engine.smart_turn
-        if smart is None or self.turns.turn is not turn or self.barge is turn or self.awaiting_greeting:
-            return None
-
-        def p_complete() -> float | None:
-            try:
-                return smart.p_complete(audio)
-            except Exception as exc:  # only the shorter wait is lost
-                self._log.warning("voice.smart_turn_failed", error=f"{type(exc).__name__}: {exc}")
-                return None
-
-        return asyncio.create_task(asyncio.to_thread(p_complete))
-
-    async def _mark_if_it_sounds_complete(self, turn: Turn, mark: int, sounds_done: asyncio.Task[float | None]) -> None:
-        """The words end a sentence: end the turn after the short wait if it sounds finished too."""
-        p = await sounds_done
-        if (p is None or p >= SMART_TURN_COMPLETE) and self.turns.turn is turn and turn.last_speech_frame == mark:
-            self.turns.mark_complete()
 
     def _interrupt(self) -> None:
         """The caller really took the turn: drop the rest of the reply, keep what they heard."""

@@ -143,39 +143,3 @@ async def test_the_first_words_tts_time_is_theirs_even_when_they_were_kept_and_t
     await conversation._speak(reply, "Great!")
     await conversation._speak(reply, "Let me check that for you.")
     assert reply.first_tts_ms is not None and reply.first_tts_ms < 40  # not the sentence's 50 ms
-
-
-async def paused_session() -> tuple[ConversationSession, Turn]:
-    conversation, _media, _sink = session()
-    detector = conversation.turns
-    events = [r for i, ch in enumerate("S" * 20 + "." * 11) if (r := detector.feed(bytes(320), ch == "S", i * 0.02))]
-    assert [e for e, _turn in events] == [TurnEvent.STARTED, TurnEvent.PAUSED]  # speech, then the 200 ms pause
-    return conversation, events[-1][1]
-
-
-async def done(p: float | None) -> asyncio.Task[float | None]:
-    async def value() -> float | None:
-        return p
-
-    return asyncio.create_task(value())
-
-
-async def test_a_sentence_that_does_not_sound_finished_waits_the_long_pause() -> None:
-    """Whisper writes "My number is 555." for a caller who is only pausing; Smart Turn's p decides."""
-    conversation, turn = await paused_session()
-    await conversation._mark_if_it_sounds_complete(turn, turn.last_speech_frame, await done(0.2))
-    assert not conversation.turns._complete
-    await conversation._mark_if_it_sounds_complete(turn, turn.last_speech_frame, await done(0.9))
-    assert conversation.turns._complete
-
-
-async def test_without_a_verdict_from_the_sound_the_words_decide() -> None:
-    conversation, turn = await paused_session()
-    await conversation._mark_if_it_sounds_complete(turn, turn.last_speech_frame, await done(None))
-    assert conversation.turns._complete
-
-
-async def test_a_verdict_on_earlier_speech_does_not_end_the_turn() -> None:
-    conversation, turn = await paused_session()
-    await conversation._mark_if_it_sounds_complete(turn, turn.last_speech_frame - 1, await done(0.9))
-    assert not conversation.turns._complete
