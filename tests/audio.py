@@ -43,5 +43,5 @@ def recording_gaps(wav: bytes, quiet_s: float = 0.5) -> list[int]:
         if i + quiet < frames and not caller[i + 1 : i + 1 + quiet].any() and not agent[max(0, i - 10) : i + 1].any():
             onset = np.nonzero(agent[i + 1 :])[0]
             if len(onset):
-                gaps.append(int(onset[0] + 1) * 20)
+                gaps.append(int(onset[0]) * 20)  # from the end of the caller's frame to the start of the agent's
     return gaps

@@ -28,6 +28,7 @@ log = structlog.get_logger(__name__)
 SAMPLE_RATE = 8000
 FRAME_BYTES_ULAW = SAMPLES_PER_FRAME  # one byte per µ-law sample
 _SILENCE_FRAME = bytes([ULAW_SILENCE]) * FRAME_BYTES_ULAW
+RESYNC_S = 0.25  # more delay than a busy loop adds: the stream paused or its clock jumped
 
 
 class MediaClosed(Exception):
@@ -112,6 +113,8 @@ class RtpEndpoint(PlaysOut, asyncio.DatagramProtocol):
         self._local: tuple[str, int] = ("", 0)
         self._remote: tuple[str, int] | None = None
         self._rx_seq: int | None = None
+        self._rx_ts0: int | None = None  # the first RTP timestamp received, and the best offset to loop time
+        self._rx_offset: float | None = None
         self._closed = False
         # Outbound state; random initial values as RFC 3550 §5.1 asks.
         self._ssrc = ssrc if ssrc is not None else random.getrandbits(32)
@@ -216,7 +219,21 @@ class RtpEndpoint(PlaysOut, asyncio.DatagramProtocol):
         self._rx_seq = pkt.sequence_number
         now = self._loop.time() if self._loop else 0.0
         self.last_received_at = now
-        self._push(AudioFrame(ulaw_decode(pkt.payload), pkt.timestamp, pkt.sequence_number, now))
+        arrived = self._arrival(pkt.timestamp, now)
+        self._push(AudioFrame(ulaw_decode(pkt.payload), pkt.timestamp, pkt.sequence_number, arrived))
+
+    def _arrival(self, timestamp: int, now: float) -> float:
+        """When the packet really arrived: the loop reads datagrams late when it is busy (speech work holds
+        it), in bursts. Within a talkspurt the sender's media clock is steady, so the earliest reading of
+        (loop time - RTP time) is the least delayed one, and each packet is placed on the media clock from
+        there. A jump of over `RESYNC_S` (a pause without packets, a new clock) starts again from now."""
+        if self._rx_ts0 is None:
+            self._rx_ts0 = timestamp
+        media = ((timestamp - self._rx_ts0) & 0xFFFFFFFF) / SAMPLE_RATE  # RTP time wraps at 2**32
+        offset = now - media
+        if self._rx_offset is None or offset < self._rx_offset or offset - self._rx_offset > RESYNC_S:
+            self._rx_offset = offset
+        return self._rx_offset + media
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable once Asterisk tore the channel down; the call's end arrives over ARI.

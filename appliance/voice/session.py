@@ -31,7 +31,7 @@ from appliance.voice.engine import VoiceEngine
 from appliance.voice.recorder import StereoRecorder
 from appliance.voice.speaker import Speaker
 from appliance.voice.tts import Synthesizer
-from appliance.voice.turns import Turn, TurnDetector, TurnEvent
+from appliance.voice.turns import Turn, TurnDetector, TurnEvent, lead_quiet, lead_trimmed
 from appliance.voice.vad import Vad, continuous_frames
 
 log = structlog.get_logger(__name__)
@@ -190,7 +190,7 @@ class ConversationSession:
                 self.history.append({"role": "user", "content": said})
                 self._user_segment(said, greeting_end)
         if opening_audio is not None:
-            pcm = await opening_audio
+            pcm = lead_trimmed(await opening_audio)
             self.history.append({"role": "assistant", "content": first})
             started = loop.time()
             self.speaker.reset()
@@ -198,7 +198,7 @@ class ConversationSession:
             self._agent_segment(first, started, len(pcm) / 16000)
             self._read_ahead = self._spawn(self._prefill(None))
             if self.greeting:
-                latency = int((started - greeting_end) * 1000)
+                latency = int((started + lead_quiet(pcm) - greeting_end) * 1000)
                 self.latencies.append(latency)
                 self.sink.event("turn", {"latency_ms": latency, "user": self.greeting[0], "agent": first})
             self.last_activity = started + len(pcm) / 16000
@@ -545,8 +545,10 @@ class ConversationSession:
         await reply.released.wait()
         if reply.first_audio_at is None:
             self.speaker.reset()
+            pcm = lead_trimmed(pcm)  # the caller is waiting: Piper opens with ≈ 60 ms of near-silence
         if self.speaker.say(clean, pcm) or reply.first_audio_at is None:
-            reply.first_audio_at = reply.first_audio_at or asyncio.get_running_loop().time()
+            # Latency ends where the caller hears the agent: its first loud frame.
+            reply.first_audio_at = reply.first_audio_at or asyncio.get_running_loop().time() + lead_quiet(pcm)
         reply.spoken.append(clean)
         return tts_ms
 

@@ -27,6 +27,19 @@ def loud(pcm: bytes) -> bool:
     return bool(len(samples)) and float(np.sqrt(np.mean(samples**2))) >= VOICED_RMS
 
 
+def lead_quiet(pcm: bytes) -> float:
+    """Seconds before the first loud 20 ms frame (0 when none is loud)."""
+    frames = len(pcm) // 320
+    return next((i for i in range(frames) if loud(pcm[i * 320 : (i + 1) * 320])), 0) * FRAME_MS / 1000
+
+
+def lead_trimmed(pcm: bytes, keep_ms: int = 20) -> bytes:
+    """Audio from `keep_ms` before its first loud 20 ms frame: the quiet a synthesiser opens with is time
+    the caller spends waiting."""
+    first = round(lead_quiet(pcm) * 1000) // FRAME_MS
+    return pcm[max(0, first - keep_ms // FRAME_MS) * 320 :]
+
+
 @dataclass(frozen=True)
 class TurnConfig:
     start_ms: int = 100  # speech within the start window before we say the caller is talking

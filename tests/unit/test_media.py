@@ -208,3 +208,15 @@ async def test_odd_byte_counts_are_refused(pair: tuple[RtpEndpoint, FakeAsterisk
     endpoint, _ = pair
     with pytest.raises(ValueError, match="even"):
         endpoint.send(b"\x00")
+
+
+def test_arrival_is_read_off_the_media_clock_when_the_loop_reads_late() -> None:
+    """Packets 20 ms apart on the sender's clock, read by a busy loop in a burst: each keeps its own time."""
+    endpoint = RtpEndpoint()
+    assert endpoint._arrival(1000, 10.000) == 10.000
+    assert endpoint._arrival(1160, 10.020) == pytest.approx(10.020)
+    # The loop was busy 120 ms: the next three packets are read together at 10.160.
+    times = [endpoint._arrival(1160 + 160 * k, 10.160) for k in (1, 2, 3)]
+    assert times == pytest.approx([10.040, 10.060, 10.080])
+    # A pause without packets (the clock went on 2 s, the packets stopped): the first one after it resets.
+    assert endpoint._arrival(1160 + 160 * 4, 13.0) == pytest.approx(13.0)

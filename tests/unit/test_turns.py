@@ -90,3 +90,13 @@ def test_a_quiet_caller_still_gets_the_vad_stamp() -> None:
     detector = TurnDetector()
     ended = [r[1] for i, ch in enumerate("S" * 10 + "." * 40) if (r := detector.feed(FRAME, ch == "S", now=i * 0.02))]
     assert ended[-1].last_speech_at == pytest.approx(9 * 0.02)
+
+
+def test_a_reply_starts_at_its_sound_not_at_the_synthesisers_opening_quiet() -> None:
+    from appliance.voice.turns import lead_trimmed
+
+    quiet, voice = np.full(160 * 4, 30, np.int16), np.full(160 * 10, 3000, np.int16)
+    trimmed = lead_trimmed(np.concatenate([quiet, voice]).tobytes())
+    assert len(trimmed) == (160 + 1600) * 2  # one frame of the quiet kept
+    assert lead_trimmed(voice.tobytes()) == voice.tobytes()
+    assert lead_trimmed(bytes(640)) == bytes(640)  # all quiet: nothing to find, nothing cut
