@@ -150,11 +150,12 @@ def main() -> None:
     parser.add_argument("--voices", default=",".join(VOICES), help="the person's voices (carrier script `voice`)")
     parser.add_argument("--barge", type=int, default=5, help="calls with a caller who interrupts")
     parser.add_argument("--sweep", default="1,2,4,8,12,16", help="simultaneous conversations to try")
+    parser.add_argument("--out", default=str(HERE / "results" / "conversation.json"), help="where the results go")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="bench-conversation-"))
     appliance = ServerProcess(data_dir, env={"APPLIANCE_VOICE": "true", "APPLIANCE_MAX_CONCURRENT_CALLS": "16"})
     appliance.start(timeout=180)
-    out: dict[str, object] = {"machine": machine()}
+    out: dict[str, object] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine()}
     # Other work on the 2 cores shows in every figure: the 1-minute load at the start and after each phase.
     load: dict[str, float] = {"start": round(os.getloadavg()[0], 2)}
     out["load_average"] = load
@@ -217,7 +218,7 @@ def main() -> None:
             out["rss_per_extra_call_mb"] = round((sweep[top]["peak_rss_mb"] - out["idle_rss_mb"]) / max(1, top), 1)
     finally:
         appliance.stop()
-    (HERE / "results" / "conversation.json").write_text(json.dumps(out, indent=2) + "\n")
+    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))
 
 
