@@ -33,6 +33,14 @@ def lead_quiet(pcm: bytes) -> float:
     return next((i for i in range(frames) if loud(pcm[i * 320 : (i + 1) * 320])), 0) * FRAME_MS / 1000
 
 
+def trailing_quiet(pcm: bytes) -> float:
+    """Seconds after the last loud 20 ms frame (0 when none is loud): synthesised lines end in 0.1-0.5 s of
+    near-silence, which is not speech."""
+    frames = len(pcm) // 320
+    last = next((i for i in reversed(range(frames)) if loud(pcm[i * 320 : (i + 1) * 320])), None)
+    return 0.0 if last is None else (len(pcm) - (last + 1) * 320) / 16000
+
+
 def lead_trimmed(pcm: bytes, keep_ms: int = 20) -> bytes:
     """Audio from `keep_ms` before its first loud 20 ms frame: the quiet a synthesiser opens with is time
     the caller spends waiting."""

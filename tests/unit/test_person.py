@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from appliance.telephony.carrier.person import espeak, trailing_quiet
+from appliance.telephony.carrier.person import espeak
+from appliance.voice.turns import trailing_quiet
 
 
 def test_trailing_quiet_is_the_clip_after_its_last_loud_frame() -> None:

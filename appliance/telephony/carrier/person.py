@@ -35,7 +35,7 @@ import yaml
 from appliance.telephony.ari import AriClient, AriError
 from appliance.telephony.ari_events import ChannelDestroyed, StasisEnd, StasisStart
 from appliance.telephony.media import RtpEndpoint
-from appliance.voice.turns import VOICED_RMS, loud
+from appliance.voice.turns import loud, trailing_quiet
 from appliance.voice.vad import continuous_frames
 
 if TYPE_CHECKING:
@@ -96,15 +96,6 @@ def read_wav(path: Path) -> bytes:
         audio = np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(np.float32)
         rate = w.getframerate()
     return np.clip(soxr.resample(audio, rate, 8000), -32768, 32767).astype(np.int16).tobytes()
-
-
-def trailing_quiet(pcm: bytes) -> float:
-    """Seconds after a line's last loud 20 ms frame: synthesised lines end in 0.2-0.5 s of near-silence."""
-    audio = np.frombuffer(pcm, np.int16).astype(np.float32)
-    frames = len(audio) // 160
-    levels = np.sqrt(np.mean(audio[: frames * 160].reshape(frames, 160) ** 2, axis=1)) if frames else np.zeros(0)
-    loud_frames = np.nonzero(levels >= VOICED_RMS)[0]
-    return (len(audio) - (int(loud_frames[-1]) + 1) * 160) / 8000 if len(loud_frames) else 0.0
 
 
 def lower_voice(pcm: bytes, factor: float = 0.9) -> bytes:
