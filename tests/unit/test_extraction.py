@@ -356,3 +356,19 @@ def test_only_fields_meant_for_an_email_get_an_address_written() -> None:
     spoken = "sam at example dot org"
     result = tidy_text({"contact": {"e_mail": spoken}, "work_address": spoken, "note": spoken}, schema)
     assert result == {"contact": {"e_mail": "sam@example.org"}, "work_address": "sam@example.org", "note": spoken}
+
+
+@pytest.mark.parametrize(
+    ("said", "value", "kept"),
+    [
+        ("My email is tom dot becker at example dot com.", "tom.becker@example.com", True),
+        ("My email is tom. beccaretexample. com", "tom.beccaret@example.com", True),  # as Whisper wrote it once
+        ("It's anna underscore lee at mail dot co dot uk", "anna_lee@mail.co.uk", True),
+        # The callee's name and a domain said apart are not an address anyone gave.
+        ("Yes, this is Alex.\nMy email is tom dot becker at example dot com.", "alex@example.com", False),
+    ],
+)
+def test_an_email_address_is_founded_on_its_spelling(said: str, value: str, kept: bool) -> None:
+    schema = target({"type": "object", "properties": {"email": {"type": "string"}}})
+    result = drop_unfounded({"email": value}, schema, Sources([("user", line) for line in said.splitlines()], None))
+    assert (result["email"] == value) is kept, result
