@@ -7,8 +7,9 @@ the end of its own speech to the agent's first audio, and, when it interrupts, h
 keeps talking over it. Each call's measures are appended to `<data>/carrier/person-results.jsonl`.
 
 Script (YAML): `greeting` (said on answer), `lines` (one per agent turn: a string, or
-`{say, interrupt: true}` to say it 0.8 s into the agent's turn, or `{say, during: true}` for a
-backchannel said while the agent talks without stopping it), `silent: true` (says nothing),
+`{say, interrupt: true}` to say it 0.8 s into the agent's turn, `{say, during: true}` for a
+backchannel said while the agent talks without stopping it, or `{say, wait: 4}` to stay quiet 4 s first),
+`silent: true` (says nothing),
 `voice` (`piper`: the Piper voice pitched down and slowed; `espeak`, or `espeak:<voice>` for another
 espeak-ng voice such as `en-gb-scotland+f3`), `max_seconds`, `rtp_port` (bind the person's RTP there, so a
 wire meter can find its leg; 0: any port).
@@ -56,6 +57,7 @@ class Line:
     say: str
     interrupt: bool = False
     during: bool = False
+    wait: float = 0.0  # seconds of quiet after the agent's turn before the line (a caller who pauses)
 
 
 @dataclass
@@ -186,6 +188,7 @@ class PersonCall:
                     self.results["backchannel_said_at"] = round(loop.time(), 3)
                 continue
             await self.agent_turn_over()
+            await asyncio.sleep(line.wait)
             await self.say(line.say)
         await asyncio.sleep(HANG_UP_AFTER_S)
 
