@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,7 @@ from tests.support import ServerProcess
 HERE = Path(__file__).resolve().parent
 VOICES = ["piper", "espeak"]
 INBOUND_NUMBER = "+14155550190"
+RING_SECONDS = 3  # the callee picks up after one ring or so, as people do
 
 
 class Runner:
@@ -62,6 +64,7 @@ class Runner:
         inbound = bool(kind.get("inbound"))
         script = {"name": f"{scenario['agent']}-{scenario['behaviour']}", "voice": voice, "lines": scenario["lines"]}
         script["greeting"] = None if inbound else "Hello?"
+        script["ring_seconds"] = 0 if inbound else RING_SECONDS
         target = self.appliance.data_dir / "carrier" / "person.yaml"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(yaml.safe_dump(script))
@@ -184,6 +187,7 @@ def main() -> None:
     args = parser.parse_args()
     spec = yaml.safe_load((HERE / "data" / "scenarios.yaml").read_text())
     chosen = [s for s in spec["scenarios"] if not args.only or s["agent"] in args.only.split(",")]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # killed: still stop the appliance (finally below)
     appliance = ServerProcess(Path(tempfile.mkdtemp(prefix="bench-scenarios-")), env={"APPLIANCE_VOICE": "true"})
     appliance.start(timeout=180).wait_for_voice(timeout=300)
     out: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine()}
@@ -196,8 +200,10 @@ def main() -> None:
             for i, scenario in enumerate(chosen):
                 calls.append(runner.call(scenario, voice))
                 c = calls[-1]
-                verdict = "ok" if c["success"] else f"FAIL {sorted(c['failed_checks'])} {c['fields']}"
+                verdict = "ok" if c["success"] else f"FAIL {json.dumps(c['failed_checks'])[:300]} {c['fields']}"
                 print(f"{voice} {i + 1}/{len(chosen)} {c['agent']}/{c['behaviour']}: {verdict}", flush=True)
+                with Path(args.out).with_suffix(".partial.jsonl").open("a") as partial:  # read while it runs
+                    partial.write(json.dumps({"voice": voice, **c}) + "\n")
             per_voice[voice] = {"summary": summary(calls), "calls": calls}
             print(f"{voice}: {json.dumps(per_voice[voice]['summary'])}", flush=True)
         out["per_voice"] = per_voice

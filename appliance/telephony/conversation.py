@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -125,18 +126,8 @@ def session_factory(
     """The dialer's `SessionFactory`: a voice conversation on every answered call."""
 
     def create(row: dict[str, Any], media: CallMedia) -> ConversationSession:
-        snapshot = row["agent_snapshot"] or {}  # call_row() decoded the JSON columns
-        call = {
-            **snapshot,
-            "id": row["id"],
-            "agent_name": snapshot.get("name"),
-            "direction": row["direction"],
-            "to_number": row["to_number"],
-            "from_number": row["from_number"],
-            "instructions": row["instructions"],
-            "context": row["context"],
-            "first_message": with_notice(snapshot.get("recording_notice"), snapshot.get("first_message")),
-        }
+        snapshot = row["agent_snapshot"] or {}
+        call = call_brief(row)
         sink = StoreSink(
             db,
             row["id"],
@@ -150,6 +141,27 @@ def session_factory(
         return ConversationSession(call, media, engine, sink)
 
     return create
+
+
+def call_brief(row: dict[str, Any]) -> dict[str, Any]:
+    """What the conversation needs of a call row (call_row() decoded its JSON columns)."""
+    snapshot = row["agent_snapshot"] or {}
+    return {
+        **snapshot,
+        "id": row["id"],
+        "agent_name": snapshot.get("name"),
+        "direction": row["direction"],
+        "to_number": row["to_number"],
+        "from_number": row["from_number"],
+        "instructions": row["instructions"],
+        "context": row["context"],
+        "first_message": with_notice(snapshot.get("recording_notice"), snapshot.get("first_message")),
+    }
+
+
+def opening_writer(engine: VoiceEngine) -> Callable[[dict[str, Any]], None]:
+    """The dialer's `on_ringing`: the opening of a call without a `first_message` is written while it rings."""
+    return lambda row: engine.openings.prepare(call_brief(row))
 
 
 def with_notice(notice: str | None, first_message: str | None) -> str | None:

@@ -87,12 +87,14 @@ class Dialer:
         ari: AriClient,
         session_factory: SessionFactory = IdleSession,
         opt_outs: OptOuts | None = None,
+        on_ringing: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.settings = settings
         self.opt_outs = opt_outs or OptOuts()
         self.db = db
         self.ari = ari
         self.session_factory = session_factory
+        self.on_ringing = on_ringing or (lambda _row: None)  # the conversation prepares while the line rings
         self.live: dict[str, LiveCall] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -252,6 +254,7 @@ class Dialer:
                 event, next_event = next_event.result(), None
                 if _is_ringing(event) and not live.answered:
                     store.transition(self.db, live.call_id, "ringing")
+                    self.on_ringing(row)
                 elif isinstance(event, StasisStart) and event.channel.id == live.channel_id:
                     if live.answered:
                         continue

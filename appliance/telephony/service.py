@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 import structlog
@@ -63,7 +63,11 @@ class TelephonyService:
         self.ari = AriClient(self.asterisk.ari_url, user, password, self.asterisk.app)
         self.ari.start()
         await asyncio.wait_for(self.ari.connected.wait(), timeout=15)
-        kwargs = {"session_factory": self._session_factory} if self._session_factory else {}
+        kwargs: dict[str, Any] = {"session_factory": self._session_factory} if self._session_factory else {}
+        if self._session_factory is not None and self._voice is not None:
+            from appliance.telephony.conversation import opening_writer
+
+            kwargs["on_ringing"] = opening_writer(self._voice)
         self.dialer = Dialer(self.settings, self.db, self.ari, opt_outs=self.opt_outs, **kwargs)
         self.asterisk.listeners.append(self.dialer.on_asterisk_state)
         await self.dialer.start()

@@ -12,6 +12,7 @@ import structlog
 
 from appliance import models
 from appliance.voice.llm import LlmPool
+from appliance.voice.opening import Openings
 from appliance.voice.speech_first import SpeechFirst
 from appliance.voice.stt import Transcriber
 from appliance.voice.tts import Synthesizer
@@ -37,6 +38,7 @@ class VoiceEngine:
         self._ready = asyncio.Event()
         self._loaded = threading.Event()  # the same, for threads
         self.error: str | None = None
+        self.openings = Openings(self)  # outbound openings written while the line rings
 
     async def load(self) -> None:
         """Load STT, the default voice and the LLM contexts in a thread, logging each step."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -25,7 +26,7 @@ from typing import Any
 
 import llama_cpp
 import numpy as np
-from llama_cpp import Llama, LlamaState
+from llama_cpp import Llama, LlamaGrammar, LlamaState
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from appliance.llama_loading import load_llama
@@ -131,6 +132,18 @@ class LlmPool:
         """A free context whose cache holds this call."""
         return next((i for i in self._free if self._owner.get(i) == call_id), None)
 
+    async def _take_own(self, call_id: str) -> int | None:
+        """The free context that holds this call, taken; None when another call has it now."""
+        async with self._available:
+            # The call's own reply may be handing its context back right now: wait for that, not for others.
+            await self._available.wait_for(
+                lambda: self._held_by(call_id) is not None or call_id not in self._owner.values()
+            )
+            index = self._held_by(call_id)
+            if index is not None:
+                self._free.remove(index)
+            return index
+
     def can_prefill(self, call_id: str) -> bool:
         """Whether a free context holds this call's cache: prefilling never moves a call to another context."""
         return self._formatter is not None and self._held_by(call_id) is not None
@@ -145,15 +158,9 @@ class LlmPool:
         formatted = self._formatter(messages=[*messages, {"role": "user", "content": _CUT}])
         known = formatted.prompt[: formatted.prompt.rindex(_CUT)] + user_so_far
         tokens = self._contexts[0].tokenize(known.encode(), add_bos=not formatted.added_special, special=True)
-        async with self._available:
-            # The call's own reply may be handing its context back right now: wait for that, not for others.
-            await self._available.wait_for(
-                lambda: self._held_by(call_id) is not None or call_id not in self._owner.values()
-            )
-            index = self._held_by(call_id)
-            if index is None:
-                return 0
-            self._free.remove(index)
+        index = await self._take_own(call_id)
+        if index is None:
+            return 0
         return await self._on_context(index, self._extend, self._contexts[index], tokens, release=True)
 
     def _extend(self, context: Llama, tokens: list[int]) -> int:
@@ -169,6 +176,32 @@ class LlmPool:
             context.eval(chunk)
             evaluated += len(chunk)
         return evaluated
+
+    async def judge(
+        self, call_id: str, messages: list[Message], schema: dict[str, Any], max_tokens: int = 96
+    ) -> str | None:
+        """A short answer under `schema`'s grammar on the call's own context (its cache holds the call, so
+        only the question is read), while the line is idle. Given up, None, when no free context holds the
+        call or as soon as a reply wants the context."""
+        index = await self._take_own(call_id)
+        if index is None:
+            return None
+        return await self._on_context(
+            index, self._judge, self._contexts[index], messages, schema, max_tokens, release=True
+        )
+
+    def _judge(self, context: Llama, messages: list[Message], schema: dict[str, Any], max_tokens: int) -> str | None:
+        grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        chunks: Any = context.create_chat_completion(
+            messages=messages, grammar=grammar, temperature=0.0, max_tokens=max_tokens, stream=True
+        )
+        out = []
+        for chunk in chunks:
+            if self._waiting:
+                return None  # a reply is waiting: it comes first
+            out.append(chunk["choices"][0]["delta"].get("content") or "")
+            self._priority.wait()
+        return "".join(out)
 
     async def stream(
         self, call_id: str, messages: list[Message], *, max_tokens: int = 120, temperature: float = 0.4

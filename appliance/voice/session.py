@@ -28,6 +28,7 @@ from appliance.telephony.media import CallMedia
 from appliance.voice import prompt, text
 from appliance.voice.amd import BeepDetector, GreetingProbes, Verdict, classify_greeting, phrase_verdict
 from appliance.voice.engine import VoiceEngine
+from appliance.voice.goal import Goal, goal_fields
 from appliance.voice.recorder import StereoRecorder
 from appliance.voice.speaker import Speaker
 from appliance.voice.tts import Synthesizer
@@ -92,6 +93,8 @@ class ConversationSession:
         self.turns = TurnDetector()
         self.vad = Vad()
         self.history: list[dict[str, str]] = []
+        self.goal = Goal(goal_fields(call.get("returns")))
+        self._questions_written = False
         self.latencies: list[int] = []
         self.reply: Reply | None = None
         self.barge: Turn | None = None  # caller speech that paused the agent, not yet judged
@@ -125,7 +128,7 @@ class ConversationSession:
         if not await self.engine.ready():
             raise RuntimeError(f"voice engine unavailable: {self.engine.error}")
         self.tts = await self.engine.voice(self.call.get("voice"))
-        self.system = prompt.system_prompt(self.call, datetime.now())
+        self.system = prompt.system_prompt(self.call, datetime.now(), self.goal)
         self.last_activity = loop.time()
         listener = asyncio.create_task(self._listen(), name=f"listen-{self.call_id}")
         opener = self._spawn(self._open())
@@ -171,7 +174,8 @@ class ConversationSession:
         loop = asyncio.get_running_loop()
         first = (self.call.get("first_message") or "").strip()
         opening_audio = asyncio.create_task(asyncio.to_thread(self.tts.synthesize, first)) if first else None
-        warm = asyncio.create_task(self.engine.llm.warm(self.call_id, self._messages()))
+        written = self.engine.openings.take(self.call_id)  # the opening the model wrote while the line rang
+        warm = asyncio.create_task(self.engine.llm.warm(self.call_id, self._messages())) if not written else None
         greeting_end = loop.time()
         if self.call.get("direction") == "outbound":
             # A person usually answers with "Hello?": wait for it to end (or a short while if they say
@@ -189,22 +193,31 @@ class ConversationSession:
                 said, greeting_end = self.greeting
                 self.history.append({"role": "user", "content": said})
                 self._user_segment(said, greeting_end)
-        if opening_audio is not None:
-            pcm = lead_trimmed(await opening_audio)
+        pcm: bytes | None = None
+        if written is not None:
+            with contextlib.suppress(Exception):  # logged by Openings: the model writes it now, as without one
+                opening = await written
+                self.system, first, pcm = opening.system, opening.text, opening.pcm
+        elif opening_audio is not None:
+            pcm = await opening_audio
+        if pcm is not None:
+            pcm = lead_trimmed(pcm)
             self.history.append({"role": "assistant", "content": first})
             started = loop.time()
             self.speaker.reset()
             self.speaker.say(first, pcm)
             self._agent_segment(first, started, len(pcm) / 16000)
-            self._read_ahead = self._spawn(self._prefill(None))
+            self._read_ahead = self._spawn(self._after_reply(warm))
             if self.greeting:
                 latency = int((started + lead_quiet(pcm) - greeting_end) * 1000)
                 self.latencies.append(latency)
-                self.sink.event("turn", {"latency_ms": latency, "user": self.greeting[0], "agent": first})
+                source = "first_message" if opening_audio is not None else "written_while_ringing"
+                event = {"latency_ms": latency, "user": self.greeting[0], "agent": first, "opening": source}
+                self.sink.event("turn", event)
             self.last_activity = started + len(pcm) / 16000
         else:
-            await warm
-            self._start_reply(prompt.open_call(self.call), None, release=True)
+            await (warm or self.engine.llm.warm(self.call_id, self._messages()))
+            self._start_reply(prompt.open_call(self.call, self.goal), None, release=True)
 
     # --- who answered -------------------------------------------------------------------------
     def _decide(self, verdict: Verdict, late_ok: bool = False) -> None:
@@ -379,6 +392,40 @@ class ConversationSession:
             return False
         return not self._replying() and not self.engine.priority.busy and llm.can_prefill(self.call_id)
 
+    async def _after_reply(self, warm: asyncio.Task[None] | None = None) -> None:
+        """While the agent speaks: write the goal's questions (once), read which fields the caller has given,
+        then prepare the next prompt. Each step is given up when the caller's reply wants the model."""
+        assert self.engine.llm is not None
+        if warm is not None:
+            await warm  # the context must hold the call before anything is read on it
+        if self.goal.fields and not self._questions_written:
+            self._questions_written = True
+            request = {"role": "user", "content": self.goal.questions_request()}
+            tokens = 48 * len(self.goal.fields)  # a short question each, and the JSON around them
+            if (answer := await self._judge(request, self.goal.questions_schema(), tokens)) is not None:
+                self.goal.take_questions(answer)
+                self.sink.event("goal_questions", {"questions": self.goal.questions})
+        spoke_since_opening = any(m["role"] == "user" for m in self.history[self._opening_index() :])
+        if self.goal.pending and spoke_since_opening:
+            request = {"role": "user", "content": self.goal.tracking_question()}
+            tokens = 24 * len(self.goal.fields)
+            if (answer := await self._judge(request, self.goal.tracking_schema(), tokens)) is not None:
+                self.goal.update(answer)
+                pending = [f.name for f in self.goal.pending]
+                self.sink.event("goal", {"pending": pending, "known": sorted(self.goal.known)})
+        await self._prefill(None)
+
+    async def _judge(self, request: dict[str, str], schema: dict[str, Any], max_tokens: int) -> str | None:
+        assert self.engine.llm is not None
+        try:
+            return await self.engine.llm.judge(self.call_id, self._messages(request), schema, max_tokens)
+        except Exception as exc:  # the next reply goes on from what was known before
+            self._log.warning("voice.goal_reading_failed", error=f"{type(exc).__name__}: {exc}")
+            return None
+
+    def _opening_index(self) -> int:
+        return next((i for i, m in enumerate(self.history) if m["role"] == "assistant"), len(self.history))
+
     async def _prefill(self, turn: Turn | None) -> None:
         """Evaluate the next reply's prompt as far as it is known: the history, and the caller's words so
         far when `turn` is given (≈ 100 ms of Whisper on the idle CPU)."""
@@ -489,7 +536,10 @@ class ConversationSession:
     async def _generate(self, reply: Reply, stt_ms: int) -> None:
         assert self.engine.llm is not None and self.tts is not None
         loop = asyncio.get_running_loop()
-        messages = self._messages({"role": "user", "content": reply.user_text})
+        said = reply.user_text
+        if reply.turn is not None and self.goal.fields:
+            said = f"{said}\n{self.goal.next_step()}"  # for this reply only: the history keeps their words
+        messages = self._messages({"role": "user", "content": said})
         chunker = text.SentenceChunker()
         tts_ms = 0
         async with contextlib.aclosing(self.engine.llm.stream(self.call_id, messages)) as pieces:
@@ -507,7 +557,7 @@ class ConversationSession:
         said, reply.end_call = text.strip_marks(reply.full_text)
         self._commit(reply, said)
         if not reply.end_call:
-            self._read_ahead = self._spawn(self._prefill(None))
+            self._read_ahead = self._spawn(self._after_reply())
         if reply.first_audio_at is not None:
             latency = int((reply.first_audio_at - reply.turn_end_at) * 1000)
             if reply.turn is not None:

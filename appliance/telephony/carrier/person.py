@@ -9,7 +9,7 @@ keeps talking over it. Each call's measures are appended to `<data>/carrier/pers
 Script (YAML): `greeting` (said on answer), `lines` (one per agent turn: a string, or
 `{say, interrupt: true}` to say it 0.8 s into the agent's turn, `{say, during: true}` for a
 backchannel said while the agent talks without stopping it, or `{say, wait: 4}` to stay quiet 4 s first),
-`silent: true` (says nothing),
+`silent: true` (says nothing), `ring_seconds` (a call to the person rings that long before they pick up),
 `voice` (`piper`: the Piper voice pitched down and slowed; `espeak`, or `espeak:<voice>` for another
 espeak-ng voice such as `en-gb-scotland+f3`), `max_seconds`, `rtp_port` (bind the person's RTP there, so a
 wire meter can find its leg; 0: any port).
@@ -70,6 +70,7 @@ class Script:
     voice: str = "piper"
     max_seconds: float = 120.0
     rtp_port: int = 0
+    ring_seconds: float = 0.0
 
     @classmethod
     def load(cls, path: Path) -> Script:
@@ -247,8 +248,9 @@ class SimulatedPerson:
         person: PersonCall | None = None
         try:
             audio = await self._voice(script)
-            # The phone rings until the person is ready to talk; then they pick up. (A call the person
-            # placed is up already.)
+            # The phone rings until the person is ready to talk, and as long as the script says; then they
+            # pick up. (A call the person placed is up already.)
+            await asyncio.sleep(max(0.0, started + script.ring_seconds - time.time()))
             with contextlib.suppress(AriError):
                 await self.ari.answer(channel_id)
             await self.ari.create_bridge(bridge_id)
