@@ -33,13 +33,14 @@ from .schemas import CreateCall, strict_body
 
 
 def choose_trunk(db: sqlite_utils.Database, to: str, from_trunk: str | None) -> str:
-    """The trunk that carries a call: the test carrier for its fictional numbers, else the caller ID's
-    trunk, else the first real trunk."""
+    """The trunk that carries a call: the caller ID's trunk, else the test carrier for its fictional numbers,
+    else the first real trunk. The caller ID's trunk wins even for the test range: a lab phone on a user
+    trunk may be given a +1202555 number, which the loopback carrier would refuse with 404."""
+    if from_trunk:
+        return from_trunk
     loopback = trunk_store.loopback_id(db)
     if loopback and validation.is_test_number(to):
         return loopback
-    if from_trunk:
-        return from_trunk
     for row in trunk_store.trunk_rows(db):
         if not row["builtin"]:
             return row["id"]
