@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from appliance.store import agents as agent_store
 from appliance.store import calls as store
 from appliance.telephony.browser_media import BrowserMedia
 from appliance.telephony.dialer import SessionFactory
+from appliance.telephony.slots import CallSlots
 
 log = structlog.get_logger(__name__)
 
@@ -67,12 +69,12 @@ class BrowserCall:
 
 class BrowserCalls:
     def __init__(
-        self, settings: Settings, db: sqlite_utils.Database, session_factory: SessionFactory, live_calls: Any
+        self, settings: Settings, db: sqlite_utils.Database, session_factory: SessionFactory, slots: CallSlots
     ) -> None:
         self.settings = settings
         self.db = db
         self.session_factory = session_factory
-        self._phone_calls = live_calls  # the dialer's live calls: both count against max_concurrent_calls
+        self.slots = slots  # the dialer's too: a talk holds a slot, and the dialer waits for it
         self.live: dict[str, BrowserCall] = {}
 
     def owns(self, call_id: str) -> bool:
@@ -88,8 +90,30 @@ class BrowserCalls:
         sdp = offer.get("sdp")
         if offer.get("type") != "offer" or not isinstance(sdp, str) or "m=audio" not in sdp:
             raise InvalidInput("an SDP offer with an audio section is required", field="sdp")
-        if len(self.live) + len(self._phone_calls) >= self.settings.max_concurrent_calls:
+        offer_slot = f"offer-{uuid.uuid4()}"  # held from now: answering the SDP awaits, calls may start meanwhile
+        if not self.slots.take(offer_slot, "browser"):
             raise Busy(f"all {self.settings.max_concurrent_calls} call slots are in use; try again shortly")
+        try:
+            peer, media = await self._answer(sdp)
+        except BaseException:
+            self.slots.give_back(offer_slot)
+            raise
+        call_id = record_talk(self.db, agent)
+        self.slots.rename(offer_slot, call_id)
+        live = BrowserCall(call_id, peer, media, asyncio.Event())
+        self.live[call_id] = live
+
+        @peer.on("connectionstatechange")
+        def _state() -> None:
+            if peer.connectionState in ("failed", "closed"):
+                live.hangup.set()
+
+        live.task = asyncio.create_task(self._run(live), name=f"browser-{call_id}")
+        log.info("browser.call_started", call_id=call_id, agent_id=agent_id)
+        return call_id, peer.localDescription.sdp
+
+    async def _answer(self, sdp: str) -> tuple[RTCPeerConnection, BrowserMedia]:
+        """A peer connection answering the offer, and our media on it."""
         peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN: the box stays offline
         media = BrowserMedia()
         peer.addTrack(media.track)
@@ -107,18 +131,7 @@ class BrowserCalls:
                 "this appliance has no network interface but loopback, so no browser can reach it over WebRTC",
                 code="no_network_interface",
             )
-        call_id = record_talk(self.db, agent)
-        live = BrowserCall(call_id, peer, media, asyncio.Event())
-        self.live[call_id] = live
-
-        @peer.on("connectionstatechange")
-        def _state() -> None:
-            if peer.connectionState in ("failed", "closed"):
-                live.hangup.set()
-
-        live.task = asyncio.create_task(self._run(live), name=f"browser-{call_id}")
-        log.info("browser.call_started", call_id=call_id, agent_id=agent_id)
-        return call_id, peer.localDescription.sdp
+        return peer, media
 
     async def end(self, call_id: str, reason: str = "caller_hangup") -> None:
         """The person hung up in the console, or the call was cancelled over the API (`canceled`)."""
@@ -167,6 +180,7 @@ class BrowserCalls:
             # The call is over once the conversation is: record it before tearing down the WebRTC side,
             # which can hang (aiortc's close waits on its transports).
             self.live.pop(live.call_id, None)
+            self.slots.give_back(live.call_id)
             if store.call_row(self.db, live.call_id)["status"] not in TERMINAL:
                 fields = {"error_code": "voice_error", "error_message": error} if error else {}
                 store.transition(

@@ -36,6 +36,7 @@ from appliance.telephony.ari_events import (
 from appliance.telephony.causes import hangup_cause_text, outcome_for
 from appliance.telephony.media import CallMedia, MediaClosed, RtpEndpoint
 from appliance.telephony.opt_out import OptOuts, list_caller, say_goodbye
+from appliance.telephony.slots import CallSlots
 from appliance.telephony.trunk_config import endpoint_name
 
 log = structlog.get_logger(__name__)
@@ -87,12 +88,16 @@ class Dialer:
         ari: AriClient,
         session_factory: SessionFactory = IdleSession,
         opt_outs: OptOuts | None = None,
+        slots: CallSlots | None = None,
     ) -> None:
         self.settings = settings
         self.opt_outs = opt_outs or OptOuts()
         self.db = db
         self.ari = ari
         self.session_factory = session_factory
+        # Shared with the browser talks: every call in flight holds one of the box's slots.
+        self.slots = slots or CallSlots(settings.max_concurrent_calls)
+        self.slots.listeners.append(self.wake)
         self.live: dict[str, LiveCall] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -164,24 +169,33 @@ class Dialer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=1.0)
             self._wake.clear()
-            if not self.ari.connected.is_set():
-                continue
-            free = self.settings.max_concurrent_calls - len(self.live)
-            if free <= 0:
-                continue
-            for call_id in store.ids_in_status(self.db, ("queued",), limit=free):
-                self._begin(call_id)
+            if self.ari.connected.is_set():
+                self.dispatch_queued()
 
-    def _begin(self, call_id: str) -> None:
+    def dispatch_queued(self) -> int:
+        """Begin as many queued calls as there are free slots (browser talks hold slots too); how many began."""
+        began = 0
+        free = self.slots.free()
+        if free <= 0:
+            return 0
+        for call_id in store.ids_in_status(self.db, ("queued",), limit=free):
+            began += self._begin(call_id)
+        return began
+
+    def _begin(self, call_id: str) -> bool:
         channel_id = f"call-{call_id}"
         live = LiveCall(call_id=call_id, channel_id=channel_id)
+        if not self.slots.take(call_id, "outbound"):
+            return False
         # Mark initiated before dialing: a crash after this point can never dial the call again.
         if store.transition(self.db, call_id, "initiated", channel_id=channel_id) is None:
-            return  # canceled while queued
+            self.slots.give_back(call_id)
+            return False  # canceled while queued
         self.live[call_id] = live
         live.events = self.ari.subscribe(channel_id)
         live.task = asyncio.create_task(self._run_outbound(live), name=f"call-{call_id}")
         self._track(live.task)
+        return True
 
     async def _run_outbound(self, live: LiveCall) -> None:
         log_ = log.bind(call_id=live.call_id)
@@ -336,6 +350,7 @@ class Dialer:
         self.live.pop(live.call_id, None)
         if store.call_row(self.db, live.call_id)["status"] not in TERMINAL:
             self._close_unfinished(live.call_id, "internal_error", "the call ended without a final status")
+        self.slots.give_back(live.call_id)
         self.wake()
 
     # --- media ------------------------------------------------------------------------------------
@@ -478,7 +493,7 @@ class Dialer:
             )
             log.warning("dialer.inbound_rejected", did=did, caller=caller)
             return
-        if len(self.live) >= self.settings.max_concurrent_calls:
+        if self.slots.free() <= 0:
             await self.ari.hangup(channel_id, reason="busy")
             return
         call, _ = store.create_call(
@@ -495,6 +510,7 @@ class Dialer:
             status="initiated",
         )
         store.set_fields(self.db, call.id, channel_id=channel_id)
+        self.slots.take(call.id, "inbound")  # free was checked above, with no await since
         live = LiveCall(call_id=call.id, channel_id=channel_id, answered=True)
         live.events = self.ari.subscribe(channel_id)
         self.live[call.id] = live

@@ -70,7 +70,7 @@ class TelephonyService:
         if self._session_factory is not None:
             from appliance.telephony.browser_calls import BrowserCalls  # aiortc: only with the voice engine
 
-            self.browser = BrowserCalls(self.settings, self.db, self._session_factory, self.dialer.live)
+            self.browser = BrowserCalls(self.settings, self.db, self._session_factory, self.dialer.slots)
         s = self.asterisk.secrets
         self.ami = AmiClient(port=self.settings.ami_port, user=s.ami_user, secret=s.ami_secret)
         self._poll_task = asyncio.create_task(self._poll_state(), name="trunk-state")
