@@ -204,15 +204,14 @@ async def serve(settings: Settings) -> int:
             runtime.voice_loading = asyncio.create_task(engine.load(), name="voice-load")
             factory = session_factory(db, engine, settings.data_path / "recordings", opt_outs, runtime.plain)
         telephony = TelephonyService(settings, db, factory, runtime.voice, opt_outs)
+        runtime.telephony = telephony
         print("Starting Asterisk…", flush=True)
         try:
             await telephony.start()
-            runtime.telephony = telephony
-        except Exception as exc:  # the API still serves; /readyz says telephony is down
+        except Exception as exc:  # the API still serves; /readyz says why telephony is down until a retry works
             log.error("telephony.start_failed", error=str(exc))
-            print(f"Telephony failed to start: {exc}", file=sys.stderr, flush=True)
-            await telephony.stop()
-            telephony = None
+            print(f"Telephony failed to start: {exc}; trying again in the background", file=sys.stderr, flush=True)
+            telephony.retry_start()
     from appliance.campaigns.runner import CampaignRunner
 
     def queued() -> None:
@@ -359,6 +358,11 @@ def doctor(settings: Settings) -> int:
     with socket.socket() as s:
         in_use = s.connect_ex(("127.0.0.1", settings.port)) == 0
     print(f"[--] api port {settings.port}: {'something is listening (the appliance?)' if in_use else 'free'}")
+    if in_use and (readiness := _running_readiness(settings)) is not None:
+        for name, reason in readiness.get("reasons", {}).items():
+            line(f"running appliance: {name}", False, reason)
+        if readiness.get("ready"):
+            print("[ok] running appliance: ready")
     for tool in ("sipp", "espeak-ng", "sox"):
         path = shutil.which(tool)
         line(tool, path is not None, path or "not installed (make setup installs it)")
@@ -373,6 +377,17 @@ def doctor(settings: Settings) -> int:
     if settings.telephony:
         ok = asyncio.run(_doctor_telephony(settings, line)) and ok
     return 0 if ok else 1
+
+
+def _running_readiness(settings: Settings) -> dict[str, Any] | None:
+    """The running appliance's /readyz (why telephony is not ready, while it retries), or None if it says nothing."""
+    import httpx
+
+    scheme = "https" if settings.https else "http"
+    try:
+        return httpx.get(f"{scheme}://127.0.0.1:{settings.port}/readyz", timeout=3, verify=False).json()
+    except (httpx.HTTPError, ValueError):
+        return None
 
 
 async def _doctor_telephony(settings: Settings, line: Callable[[str, bool, str], None]) -> bool:

@@ -29,7 +29,15 @@ async def readyz(runtime: Runtime) -> Response[dict[str, Any]]:
     if runtime.voice is not None:
         checks["voice"] = runtime.voice.loaded  # false while models load (seconds) or if they failed to
     ready = all(checks.values())
-    return Response({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    body: dict[str, Any] = {"ready": ready, "checks": checks}
+    reasons = {}
+    if runtime.telephony is None:
+        reasons["telephony"] = "off (telephony = false)"
+    elif (why := runtime.telephony.not_ready_because()) is not None:
+        reasons["telephony"] = why
+    if reasons and not ready:
+        body["reasons"] = reasons
+    return Response(body, status_code=200 if ready else 503)
 
 
 @get("/metrics", include_in_schema=False, sync_to_thread=False)

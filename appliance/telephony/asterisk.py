@@ -15,6 +15,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,6 +70,10 @@ EMPTY_CONFS = (
 
 class AsteriskNotInstalled(RuntimeError):
     pass
+
+
+class PortInUse(RuntimeError):
+    """A port Asterisk must bind is held by another process (tried again with back-off by the service)."""
 
 
 @dataclass(frozen=True)
@@ -262,10 +267,21 @@ class AsteriskServer:
         self.render(trunks)
         self._mount()
         await self._kill_orphan()
+        self._check_ports_free()
         self._stopping = False
         await self._spawn()
         await self._wait_ready(timeout)
         self._supervisor = asyncio.create_task(self._supervise(), name="asterisk-supervisor")
+
+    def _check_ports_free(self) -> None:
+        """Asterisk starts even when it cannot bind ARI or AMI (and then never answers): say which port is taken."""
+        for name, port in (("ari_port", self.settings.ari_port), ("ami_port", self.settings.ami_port)):
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Asterisk binds: TIME_WAIT is no owner
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError as exc:
+                    raise PortInUse(f"{name} {port} on 127.0.0.1 is held by another process ({exc.strerror})") from None
 
     async def _kill_orphan(self) -> None:
         """An Asterisk left running by an appliance that was killed holds our ports: stop it. Its calls are

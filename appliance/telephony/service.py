@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 STATE_POLL_SECONDS = 5.0
+RETRY_FIRST_SECONDS, RETRY_LONGEST_SECONDS = 1.0, 30.0  # back-off between attempts to start telephony
 
 
 class TelephonyService:
@@ -53,11 +54,44 @@ class TelephonyService:
         self.browser: BrowserCalls | None = None  # "Talk to this agent" over WebRTC, when the voice engine runs
         self._state: TrunkState = {}
         self._poll_task: asyncio.Task[None] | None = None
+        self._retry_task: asyncio.Task[None] | None = None
+        self.problem: str | None = "starting"  # why telephony is not ready, for /readyz and `doctor`
 
     def trunk_configs(self) -> list[TrunkConfig]:
         return [TrunkConfig.from_row(row) for row in trunk_store.trunk_rows(self.db)]
 
     async def start(self) -> None:
+        """Start Asterisk, ARI, the dialer and the rest, once; raises if any of it fails (see `retry_start`)."""
+        try:
+            await self._start()
+        except Exception as exc:
+            self.problem = f"failed to start: {exc}"
+            raise
+        self.problem = None
+
+    def retry_start(self) -> None:
+        """After a failed `start`: try again in the background, with back-off, until it works. A port held
+        for a while at boot must not leave the box without telephony for good (Asterisk dying later is
+        restarted by its own supervisor)."""
+        self._retry_task = asyncio.create_task(self._retry_forever(), name="telephony-start")
+
+    async def _retry_forever(self) -> None:
+        wait, attempt = RETRY_FIRST_SECONDS, 1
+        while True:
+            await self._stop_parts()
+            log.warning("telephony.start_retry", attempt=attempt + 1, in_seconds=wait, problem=self.problem)
+            await asyncio.sleep(wait)
+            attempt += 1
+            try:
+                await self.start()
+            except Exception as exc:
+                log.error("telephony.start_failed", attempt=attempt, error=str(exc))
+                wait = min(wait * 2, RETRY_LONGEST_SECONDS)
+                continue
+            log.info("telephony.started", attempt=attempt)
+            return
+
+    async def _start(self) -> None:
         await self.asterisk.start(self.trunk_configs())
         user, password = self.asterisk.ari_auth()
         self.ari = AriClient(self.asterisk.ari_url, user, password, self.asterisk.app)
@@ -83,6 +117,14 @@ class TelephonyService:
             await self.person.start()
 
     async def stop(self) -> None:
+        if self._retry_task is not None:
+            self._retry_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry_task
+        await self._stop_parts()
+
+    async def _stop_parts(self) -> None:
+        """Stop what started (all of it, or what a failed start left), so that `start` can run again."""
         if self._poll_task is not None:
             self._poll_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -93,15 +135,24 @@ class TelephonyService:
             await self.browser.stop()
         if self.dialer is not None:
             await self.dialer.stop()
+            self.asterisk.listeners.remove(self.dialer.on_asterisk_state)
         if self.ami is not None:
             await self.ami.close()
         if self.ari is not None:
             await self.ari.close()
         await self.asterisk.stop()
+        self._poll_task, self.person, self.browser, self.dialer, self.ami, self.ari = (None,) * 6
 
     # --- runtime.Telephony --------------------------------------------------------------------------
     def is_ready(self) -> bool:
         return self.asterisk.up.is_set() and self.ari is not None and self.ari.connected.is_set()
+
+    def not_ready_because(self) -> str | None:
+        if self.is_ready():
+            return None
+        if self.problem is not None:
+            return self.problem
+        return "Asterisk is restarting" if not self.asterisk.up.is_set() else "the ARI event socket is reconnecting"
 
     def trunk_state(self) -> TrunkState:
         return self._state
