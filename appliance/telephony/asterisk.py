@@ -26,7 +26,7 @@ import jinja2
 import structlog
 
 from appliance.config import Settings
-from appliance.telephony.trunk_config import TrunkConfig
+from appliance.telephony.trunk_config import TrunkConfig, shared_hosts
 
 log = structlog.get_logger(__name__)
 
@@ -220,6 +220,7 @@ class AsteriskServer:
             "sip_host": s.sip_host,
             "sip_port": s.sip_port,
             "trunks": trunks,
+            "shared_hosts": shared_hosts(trunks, carrier=s.loopback_trunk),
             "carrier": self._carrier_context() if s.loopback_trunk else None,
         }
         for name in (
