@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import shutil
 import signal
@@ -249,11 +250,16 @@ async def serve(settings: Settings) -> int:
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    stop = asyncio.Event()
+    # Signals are ours (below): the API must keep serving while live calls drain, so uvicorn must not see them.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    stop, hurry = asyncio.Event(), asyncio.Event()  # the first signal drains, the second ends the live calls
+
+    def on_signal() -> None:
+        (hurry if stop.is_set() else stop).set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
 
     server_task = asyncio.create_task(server.serve(), name="http")
     while not server.started and not server_task.done():  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
@@ -271,6 +277,18 @@ async def serve(settings: Settings) -> int:
     print("Ready.", flush=True)
     log.info("appliance.started", url=base, data_dir=str(settings.data_path))
     await stop.wait()
+    runtime.draining = True
+    await runtime.campaigns.stop()
+    if telephony is not None:
+        live = telephony.live_calls()
+        log.info("appliance.draining", live_calls=live, grace_seconds=settings.shutdown_grace_seconds)
+        if live:
+            print(
+                f"Stopping: {live} live call(s) may finish for up to {settings.shutdown_grace_seconds:g} s "
+                "(a second SIGTERM or Ctrl-C ends them now)",
+                flush=True,
+            )
+        await telephony.drain(settings.shutdown_grace_seconds, hurry)
     log.info("appliance.stopping")
     server.should_exit = True
     await server_task

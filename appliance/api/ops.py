@@ -28,9 +28,13 @@ async def readyz(runtime: Runtime) -> Response[dict[str, Any]]:
     checks["telephony"] = bool(runtime.telephony and runtime.telephony.is_ready())
     if runtime.voice is not None:
         checks["voice"] = runtime.voice.loaded  # false while models load (seconds) or if they failed to
-    ready = all(checks.values())
+    ready = all(checks.values()) and not runtime.draining
     body: dict[str, Any] = {"ready": ready, "checks": checks}
     reasons = {}
+    if runtime.draining:  # a load balancer stops sending here; live calls finish before the process exits
+        body["draining"] = True
+        live = runtime.telephony.live_calls() if runtime.telephony is not None else 0
+        reasons["shutdown"] = f"draining: {live} live call(s) finishing, nothing new is dialled or answered"
     if runtime.telephony is None:
         reasons["telephony"] = "off (telephony = false)"
     elif (why := runtime.telephony.not_ready_because()) is not None:

@@ -76,6 +76,7 @@ class BrowserCalls:
         self.session_factory = session_factory
         self.slots = slots  # the dialer's too: a talk holds a slot, and the dialer waits for it
         self.live: dict[str, BrowserCall] = {}
+        self.draining = False  # shutting down: no new talk starts
 
     def owns(self, call_id: str) -> bool:
         return call_id in self.live
@@ -90,6 +91,8 @@ class BrowserCalls:
         sdp = offer.get("sdp")
         if offer.get("type") != "offer" or not isinstance(sdp, str) or "m=audio" not in sdp:
             raise InvalidInput("an SDP offer with an audio section is required", field="sdp")
+        if self.draining:
+            raise TelephonyUnavailable("the appliance is shutting down; try again once it is back", code="draining")
         offer_slot = f"offer-{uuid.uuid4()}"  # held from now: answering the SDP awaits, calls may start meanwhile
         if not self.slots.take(offer_slot, "browser"):
             raise Busy(f"all {self.settings.max_concurrent_calls} call slots are in use; try again shortly")
@@ -140,6 +143,10 @@ class BrowserCalls:
             live.hangup.set()
             if live.task is not None:
                 await asyncio.shield(live.task)
+
+    async def end_all(self, reason: str) -> None:
+        for call_id in list(self.live):
+            await self.end(call_id, reason)
 
     async def stop(self) -> None:
         for live in list(self.live.values()):

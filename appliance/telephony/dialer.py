@@ -99,6 +99,7 @@ class Dialer:
         self.slots = slots or CallSlots(settings.max_concurrent_calls)
         self.slots.listeners.append(self.wake)
         self.live: dict[str, LiveCall] = {}
+        self.draining = False  # shutting down: no call is dialled or answered, live ones may finish
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._call_tasks: set[asyncio.Task[None]] = set()
@@ -131,6 +132,17 @@ class Dialer:
 
     def wake(self) -> None:
         self._wake.set()
+
+    async def end_all(self, reason: str) -> None:
+        """Hang up every live call (the shutdown grace is over) and wait, briefly, for each to be recorded."""
+        for live in list(self.live.values()):
+            live.end_reason = live.end_reason or reason
+            live.cancel_requested = True  # an unanswered call is `canceled`, with this end_reason
+            with contextlib.suppress(AriError):
+                await self.ari.hangup(live.channel_id)
+        tasks = [live.task for live in self.live.values() if live.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
 
     def is_ready(self) -> bool:
         return self.ari.connected.is_set()
@@ -169,7 +181,7 @@ class Dialer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=1.0)
             self._wake.clear()
-            if self.ari.connected.is_set():
+            if self.ari.connected.is_set() and not self.draining:
                 self.dispatch_queued()
 
     def dispatch_queued(self) -> int:
@@ -321,7 +333,7 @@ class Dialer:
                 **fields,
             )
         elif live.cancel_requested:
-            store.transition(self.db, live.call_id, "canceled", end_reason="canceled", **fields)
+            store.transition(self.db, live.call_id, "canceled", end_reason=live.end_reason or "canceled", **fields)
         else:
             outcome = outcome_for(cause, tech_cause)
             store.transition(
@@ -492,6 +504,10 @@ class Dialer:
                 error_message=f"no inbound agent answers {did or 'this number'}",
             )
             log.warning("dialer.inbound_rejected", did=did, caller=caller)
+            return
+        if self.draining:  # SIP 503: the carrier tries another route, the caller is not told "busy"
+            await self.ari.hangup(channel_id, reason="congestion")
+            log.info("dialer.inbound_refused_draining", did=did, caller=caller)
             return
         if self.slots.free() <= 0:
             await self.ari.hangup(channel_id, reason="busy")

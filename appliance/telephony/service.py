@@ -143,6 +143,33 @@ class TelephonyService:
         await self.asterisk.stop()
         self._poll_task, self.person, self.browser, self.dialer, self.ami, self.ari = (None,) * 6
 
+    async def drain(self, grace_seconds: float, hurry: asyncio.Event) -> None:
+        """Shutting down: dial and answer nothing more (queued calls wait, inbound gets 503), let live calls finish
+        for up to `grace_seconds` or until `hurry` (a second signal), then end those left with `shutdown`."""
+        for part in (self.dialer, self.browser):
+            if part is not None:
+                part.draining = True
+        if self.dialer is None:
+            return
+        slots = self.dialer.slots
+        emptied = asyncio.Event()
+        slots.listeners.append(lambda: emptied.set() if len(slots) == 0 else None)
+        log.info("telephony.draining", live_calls=len(slots), grace_seconds=grace_seconds)
+        if len(slots):
+            waits = [asyncio.ensure_future(emptied.wait()), asyncio.ensure_future(hurry.wait())]
+            await asyncio.wait(waits, timeout=grace_seconds, return_when=asyncio.FIRST_COMPLETED)
+            for waiting in waits:
+                waiting.cancel()
+        if len(slots):
+            log.warning("telephony.ending_calls", live_calls=len(slots), reason="shutdown")
+            if self.browser is not None:
+                await self.browser.end_all("shutdown")
+            await self.dialer.end_all("shutdown")
+        log.info("telephony.drained")
+
+    def live_calls(self) -> int:
+        return len(self.dialer.slots) if self.dialer is not None else 0
+
     # --- runtime.Telephony --------------------------------------------------------------------------
     def is_ready(self) -> bool:
         return self.asterisk.up.is_set() and self.ari is not None and self.ari.connected.is_set()
