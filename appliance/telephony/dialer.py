@@ -34,10 +34,11 @@ from appliance.telephony.ari_events import (
     StasisStart,
 )
 from appliance.telephony.causes import hangup_cause_text, outcome_for
-from appliance.telephony.media import CallMedia, MediaClosed, RtpEndpoint
+from appliance.telephony.media import RtpEndpoint
 from appliance.telephony.opt_out import OptOuts, list_caller, say_goodbye
 from appliance.telephony.slots import CallSlots
 from appliance.telephony.trunk_config import endpoint_name
+from appliance.voice.call_audio import CallMedia, MediaClosed
 
 log = structlog.get_logger(__name__)
 
