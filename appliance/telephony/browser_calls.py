@@ -18,12 +18,12 @@ import sqlite_utils
 import structlog
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from appliance.call_status import TERMINAL
 from appliance.config import Settings
 from appliance.errors import ApplianceError, InvalidInput, NotFound, TelephonyUnavailable
 from appliance.store import agents as agent_store
 from appliance.store import calls as store
 from appliance.telephony.browser_media import BrowserMedia
+from appliance.telephony.call_end import Ending, record_end
 from appliance.telephony.dialer import SessionFactory
 from appliance.telephony.slots import CallSlots
 
@@ -188,16 +188,9 @@ class BrowserCalls:
             # which can hang (aiortc's close waits on its transports).
             self.live.pop(live.call_id, None)
             self.slots.give_back(live.call_id)
-            if store.call_row(self.db, live.call_id)["status"] not in TERMINAL:
-                fields = {"error_code": "voice_error", "error_message": error} if error else {}
-                store.transition(
-                    self.db,
-                    live.call_id,
-                    "completed",
-                    end_reason=reason,
-                    price_per_minute=self.settings.price_per_minute_milli_cents,
-                    **fields,
-                )
+            code = "voice_error" if error else None
+            ending = Ending(answered=True, reason=reason, error_code=code, error_message=error)
+            record_end(self.db, live.call_id, ending, self.settings.price_per_minute_milli_cents)
             log.info("browser.call_ended", call_id=live.call_id, end_reason=reason)
             # The peer first: it stops its senders itself (stopping the track before `close` is a known way
             # to make aiortc's close never return), then our media.

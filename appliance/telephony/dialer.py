@@ -33,6 +33,7 @@ from appliance.telephony.ari_events import (
     Event,
     StasisStart,
 )
+from appliance.telephony.call_end import Ending, record_end
 from appliance.telephony.causes import hangup_cause_text, outcome_for
 from appliance.telephony.media import RtpEndpoint
 from appliance.telephony.opt_out import OptOuts, list_caller, say_goodbye
@@ -160,21 +161,11 @@ class Dialer:
             log.warning("dialer.reconciled", call_id=call_id, was=row["status"])
 
     def _close_unfinished(self, call_id: str, code: str, message: str) -> None:
-        row = store.call_row(self.db, call_id)
-        if row["status"] in TERMINAL:
-            return
-        if row["answered_at"]:
-            store.transition(
-                self.db,
-                call_id,
-                "completed",
-                end_reason="error",
-                error_code=code,
-                error_message=message,
-                price_per_minute=self.settings.price_per_minute_milli_cents,
-            )
-        else:
-            store.transition(self.db, call_id, "failed", error_code=code, error_message=message)
+        answered = bool(store.call_row(self.db, call_id)["answered_at"])
+        self._record_end(call_id, Ending(answered, "error", error_code=code, error_message=message))
+
+    def _record_end(self, call_id: str, ending: Ending) -> None:
+        record_end(self.db, call_id, ending, self.settings.price_per_minute_milli_cents)
 
     # --- outbound dispatch --------------------------------------------------------------------------
     async def _dispatch_forever(self) -> None:
@@ -317,34 +308,14 @@ class Dialer:
             await self._stop_media(live)
 
     def _ended(self, live: LiveCall, cause: int, cause_txt: str, tech_cause: int | None) -> None:
-        fields: dict[str, Any] = {"hangup_cause": hangup_cause_text(cause, cause_txt, tech_cause)}
-        if live.answered and live.end_reason == "voicemail":
-            # A machine answered: not a conversation, not billed, nothing to extract (API.md).
-            store.transition(
-                self.db, live.call_id, "no_answer", end_reason="voicemail", answered_by="machine", **fields
-            )
-        elif live.answered:
-            reason = live.end_reason or ("canceled" if live.cancel_requested else "caller_hangup")
-            store.transition(
-                self.db,
-                live.call_id,
-                "completed",
-                end_reason=reason,
-                price_per_minute=self.settings.price_per_minute_milli_cents,
-                **fields,
-            )
-        elif live.cancel_requested:
-            store.transition(self.db, live.call_id, "canceled", end_reason=live.end_reason or "canceled", **fields)
-        else:
-            outcome = outcome_for(cause, tech_cause)
-            store.transition(
-                self.db,
-                live.call_id,
-                outcome.status,
-                error_code=outcome.error_code,
-                error_message=outcome.error_message,
-                **fields,
-            )
+        ending = Ending(
+            live.answered,
+            live.end_reason,
+            canceled=live.cancel_requested,
+            outcome=None if live.answered or live.cancel_requested else outcome_for(cause, tech_cause),
+            hangup_cause=hangup_cause_text(cause, cause_txt, tech_cause),
+        )
+        self._record_end(live.call_id, ending)
         log.info("dialer.call_ended", call_id=live.call_id, cause=cause, tech_cause=tech_cause)
 
     def _opted_out(self, live: LiveCall, source: str) -> None:
@@ -441,27 +412,11 @@ class Dialer:
         task.add_done_callback(self._call_tasks.discard)
 
     def _close_down(self, live: LiveCall) -> None:
-        row = store.call_row(self.db, live.call_id)
-        if row["status"] in TERMINAL:
-            return
-        if live.answered:
-            store.transition(
-                self.db,
-                live.call_id,
-                "completed",
-                end_reason="error",
-                error_code="telephony_down",
-                error_message="Asterisk stopped during the call",
-                price_per_minute=self.settings.price_per_minute_milli_cents,
-            )
-        else:
-            store.transition(
-                self.db,
-                live.call_id,
-                "failed",
-                error_code="telephony_down",
-                error_message="Asterisk stopped before the call was answered",
-            )
+        when = "during the call" if live.answered else "before the call was answered"
+        message = f"Asterisk stopped {when}"
+        self._record_end(
+            live.call_id, Ending(live.answered, "error", error_code="telephony_down", error_message=message)
+        )
 
     # --- inbound ----------------------------------------------------------------------------------
     async def _inbound_forever(self) -> None:
