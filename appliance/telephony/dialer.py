@@ -504,19 +504,11 @@ class Dialer:
             self._finish(live)
 
 
-_NO_AGENT: dict[str, Any] = {
-    "id": None,
-    "name": None,
-    "persona": None,
-    "instructions": None,
-    "voice": None,
+# The snapshot of a rejected inbound call: no agent answered it.
+_NO_AGENT: dict[str, Any] = dict.fromkeys(("id", "name", *agent_store.DEFAULTS)) | {
     "language": "en",
-    "returns": None,
     "tools": [],
-    "webhook_url": None,
     "voicemail_action": "hangup",
-    "first_message": None,
-    "voicemail_message": None,
     "max_duration_seconds": 0,
     "silence_timeout_seconds": 0,
     "ring_timeout_seconds": 0,
