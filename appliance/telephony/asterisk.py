@@ -396,10 +396,6 @@ class AsteriskServer:
     async def version(self) -> str:
         return (await self.cli("core show version")).strip()
 
-    async def loaded_modules(self) -> list[str]:
-        out = await self.cli("module show")
-        return sorted(m.group(1) for m in re.finditer(r"^(\S+\.so)\s", out, re.M))
-
     # --- chroot plumbing --------------------------------------------------------------------------
     def _mount(self) -> None:
         root = self.install.root

@@ -129,10 +129,6 @@ class RtpEndpoint(PlaysOut, asyncio.DatagramProtocol):
         return f"{self._local[0]}:{self._local[1]}"
 
     @property
-    def remote_address(self) -> tuple[str, int] | None:
-        return self._remote
-
-    @property
     def closed(self) -> bool:
         return self._closed
 

@@ -21,11 +21,6 @@ BYTES_PER_SECOND = SAMPLE_RATE * SAMPLE_BYTES  # 16000
 SILENCE_FRAME = bytes(FRAME_BYTES)
 
 
-def pcm_seconds(pcm: bytes) -> float:
-    """How long PCM16 audio at the line's rate lasts."""
-    return len(pcm) / BYTES_PER_SECOND
-
-
 class MediaClosed(Exception):
     """The line is closed; no more frames will arrive and nothing more can be sent."""
 
