@@ -24,7 +24,7 @@ from appliance.store import agents as agent_store
 from appliance.store import calls as store
 from appliance.telephony.browser_media import BrowserMedia
 from appliance.telephony.call_end import Ending, record_end
-from appliance.telephony.dialer import SessionFactory
+from appliance.telephony.live_call import SessionFactory
 from appliance.telephony.slots import CallSlots
 
 log = structlog.get_logger(__name__)

@@ -11,20 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import sqlite_utils
 import structlog
 
-from appliance import validation
 from appliance.call_status import TERMINAL
 from appliance.config import Settings
-from appliance.store import agents as agent_store
 from appliance.store import calls as store
-from appliance.store import numbers as number_store
-from appliance.telephony.ari import AriClient, AriError, ChannelNotFound, Subscription
+from appliance.telephony import inbound
+from appliance.telephony.ari import AriClient, AriError, ChannelNotFound
 from appliance.telephony.ari_events import (
     ChannelDestroyed,
     ChannelDtmfReceived,
@@ -35,51 +31,12 @@ from appliance.telephony.ari_events import (
 )
 from appliance.telephony.call_end import Ending, record_end
 from appliance.telephony.causes import hangup_cause_text, outcome_for
-from appliance.telephony.media import RtpEndpoint
+from appliance.telephony.live_call import IdleSession, LiveCall, SessionFactory, close_media, open_media
 from appliance.telephony.opt_out import OptOuts, list_caller, say_goodbye
 from appliance.telephony.slots import CallSlots
 from appliance.telephony.trunk_config import endpoint_name
-from appliance.voice.call_audio import CallMedia, MediaClosed
 
 log = structlog.get_logger(__name__)
-
-
-class CallSession(Protocol):
-    """What runs on an answered call (the voice loop; a plain media recorder until it exists)."""
-
-    async def run(self) -> str | None:
-        """Talk until done; return an end_reason if the session itself ended the call."""
-        ...
-
-
-SessionFactory = Callable[[dict[str, Any], CallMedia], CallSession]
-
-
-class IdleSession:
-    """Keeps the media path open and counts audio both ways until the call ends from the outside."""
-
-    def __init__(self, call: dict[str, Any], media: CallMedia) -> None:
-        self.media = media
-
-    async def run(self) -> str | None:
-        with contextlib.suppress(MediaClosed):
-            while True:
-                await self.media.recv()
-        return None
-
-
-@dataclass
-class LiveCall:
-    call_id: str
-    channel_id: str
-    task: asyncio.Task[None] | None = None
-    answered: bool = False
-    cancel_requested: bool = False
-    end_reason: str | None = None
-    bridge_id: str | None = None
-    media_channel_id: str | None = None
-    media: RtpEndpoint | None = None
-    events: Subscription | None = None
 
 
 class Dialer:
@@ -305,7 +262,7 @@ class Dialer:
                 session_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await session_task
-            await self._stop_media(live)
+            await close_media(self.ari, live)
 
     def _ended(self, live: LiveCall, cause: int, cause_txt: str, tech_cause: int | None) -> None:
         ending = Ending(
@@ -337,33 +294,10 @@ class Dialer:
         self.slots.give_back(live.call_id)
         self.wake()
 
-    # --- media ------------------------------------------------------------------------------------
     async def _start_media(self, live: LiveCall, row: dict[str, Any]) -> asyncio.Task[str | None]:
-        """Bridge the call with an externalMedia RTP channel to a socket of ours, then run the session."""
-        live.bridge_id = f"bridge-{live.call_id}"
-        live.media_channel_id = f"media-{live.call_id}"
-        live.media = await RtpEndpoint.open()
-        await self.ari.create_bridge(live.bridge_id)
-        await self.ari.add_channel(live.bridge_id, live.channel_id)
-        # The media channel can be bridged only once it is in our app: wait for its StasisStart.
-        with self.ari.subscribe(live.media_channel_id) as media_events:
-            external = await self.ari.external_media(live.media_channel_id, live.media.external_host)
-            async with asyncio.timeout(5):
-                await media_events.wait_for(StasisStart)
-        live.media.set_remote(*external.rtp_address)
-        await self.ari.add_channel(live.bridge_id, live.media_channel_id)
-        session = self.session_factory(row, live.media)
-        return asyncio.create_task(session.run(), name=f"session-{live.call_id}")
-
-    async def _stop_media(self, live: LiveCall) -> None:
-        if live.media_channel_id:
-            with contextlib.suppress(AriError):
-                await self.ari.hangup(live.media_channel_id)
-        if live.bridge_id:
-            with contextlib.suppress(AriError):
-                await self.ari.destroy_bridge(live.bridge_id)
-        if live.media is not None:
-            await live.media.close()
+        """Bridge the call's audio to a socket of ours, then run the session on it."""
+        media = await open_media(self.ari, live)
+        return asyncio.create_task(self.session_factory(row, media).run(), name=f"session-{live.call_id}")
 
     # --- control from the API -----------------------------------------------------------------------
     async def cancel(self, call_id: str) -> None:
@@ -430,63 +364,28 @@ class Dialer:
 
     async def _on_new_channel(self, event: StasisStart) -> None:
         """StasisStart of a channel we did not originate: an inbound call from a trunk."""
-        if not event.args or event.args[0] != "inbound":
+        route = inbound.route(self.db, event)
+        if route is None:
             return
         channel_id = event.channel.id
-        did = _normalise(event.args[1] if len(event.args) > 1 else "")
-        caller = _normalise(event.args[2] if len(event.args) > 2 else "") or None
-        number = number_store.number_by_e164(self.db, did) if did else None
-        agent = agent_store.agent_row(self.db, number.inbound_agent_id) if number and number.inbound_agent_id else None
-        if agent is None:
+        if route.agent is None:
             await self.ari.hangup(channel_id, reason="unallocated")
-            call, _ = store.create_call(
-                self.db,
-                agent=_NO_AGENT,
-                direction="inbound",
-                to_number=did or "unknown",
-                from_number=caller,
-                trunk_id=None,
-                instructions=None,
-                context={},
-                metadata={},
-                webhook_url=None,
-                status="initiated",
-            )
-            store.transition(
-                self.db,
-                call.id,
-                "failed",
-                error_code="no_agent",
-                error_message=f"no inbound agent answers {did or 'this number'}",
-            )
-            log.warning("dialer.inbound_rejected", did=did, caller=caller)
+            inbound.record_rejected(self.db, route)
+            log.warning("dialer.inbound_rejected", did=route.did, caller=route.caller)
             return
         if self.draining:  # SIP 503: the carrier tries another route, the caller is not told "busy"
             await self.ari.hangup(channel_id, reason="congestion")
-            log.info("dialer.inbound_refused_draining", did=did, caller=caller)
+            log.info("dialer.inbound_refused_draining", did=route.did, caller=route.caller)
             return
         if self.slots.free() <= 0:
             await self.ari.hangup(channel_id, reason="busy")
             return
-        call, _ = store.create_call(
-            self.db,
-            agent=agent,
-            direction="inbound",
-            to_number=did,
-            from_number=caller,
-            trunk_id=number.trunk_id,
-            instructions=None,
-            context={},
-            metadata={},
-            webhook_url=None,
-            status="initiated",
-        )
-        store.set_fields(self.db, call.id, channel_id=channel_id)
-        self.slots.take(call.id, "inbound")  # free was checked above, with no await since
-        live = LiveCall(call_id=call.id, channel_id=channel_id, answered=True)
+        call_id = inbound.record_answering(self.db, route, channel_id)
+        self.slots.take(call_id, "inbound")  # free was checked above, with no await since
+        live = LiveCall(call_id=call_id, channel_id=channel_id, answered=True)
         live.events = self.ari.subscribe(channel_id)
-        self.live[call.id] = live
-        live.task = asyncio.create_task(self._run_inbound(live), name=f"call-{call.id}")
+        self.live[call_id] = live
+        live.task = asyncio.create_task(self._run_inbound(live), name=f"call-{call_id}")
         self._track(live.task)
 
     async def _run_inbound(self, live: LiveCall) -> None:
@@ -504,29 +403,7 @@ class Dialer:
             self._finish(live)
 
 
-# The snapshot of a rejected inbound call: no agent answered it.
-_NO_AGENT: dict[str, Any] = dict.fromkeys(("id", "name", *agent_store.DEFAULTS)) | {
-    "language": "en",
-    "tools": [],
-    "voicemail_action": "hangup",
-    "max_duration_seconds": 0,
-    "silence_timeout_seconds": 0,
-    "ring_timeout_seconds": 0,
-}
-
-
 def _is_ringing(event: Event) -> bool:
     if isinstance(event, ChannelStateChange):
         return event.channel.state == "Ringing"
     return isinstance(event, Dial) and event.dialstatus == "RINGING"
-
-
-def _normalise(number: str) -> str:
-    """A DID or caller number from SIP → E.164 when it looks like one ("12025550101" → "+12025550101")."""
-    number = number.strip()
-    if number and not number.startswith("+") and number.isdigit() and len(number) >= 8:
-        number = "+" + number
-    try:
-        return validation.e164(number, "did") if number else ""
-    except Exception:
-        return number

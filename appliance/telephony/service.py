@@ -18,7 +18,8 @@ from appliance.store.trunks import TrunkState
 from appliance.telephony.ami import AmiClient
 from appliance.telephony.ari import AriClient
 from appliance.telephony.asterisk import PERSON_APP, AsteriskServer
-from appliance.telephony.dialer import Dialer, SessionFactory
+from appliance.telephony.dialer import Dialer
+from appliance.telephony.live_call import SessionFactory
 from appliance.telephony.opt_out import OptOuts
 from appliance.telephony.trunk_config import TrunkConfig
 

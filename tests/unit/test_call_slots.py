@@ -15,7 +15,8 @@ from appliance.store.db import open_db
 from appliance.store.trunks import ensure_loopback
 from appliance.telephony.ari import AriClient
 from appliance.telephony.browser_calls import BrowserCalls, Busy
-from appliance.telephony.dialer import Dialer, IdleSession
+from appliance.telephony.dialer import Dialer
+from appliance.telephony.live_call import IdleSession
 from appliance.telephony.slots import CallSlots
 
 
