@@ -240,7 +240,7 @@ async def _doctor_telephony(settings: Settings, line: Callable[[str, bool, str],
     import httpx
 
     from appliance.telephony.ami import AmiClient
-    from appliance.telephony.asterisk import AsteriskNotInstalled, find_asterisk
+    from appliance.telephony.asterisk_install import AsteriskNotInstalled, find_asterisk
     from appliance.telephony.running import ari_credentials, manager_credentials
     from appliance.telephony.trunk_config import endpoint_name
 

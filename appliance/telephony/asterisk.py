@@ -1,9 +1,7 @@
 """Asterisk, owned by the appliance: located, configured from templates with fresh secrets, run as a
 supervised child (restarted when it dies), stopped on exit.
 
-When the host's libc is too old for Asterisk 22 (Debian bookworm), it runs from the Debian sid root
-that `asterisk/install.sh` builds, under chroot with the host's network; the run directory is
-bind-mounted into the root at the same path, so both sides see the same files (recordings included).
+Where it is found, and how it runs under chroot: asterisk_install.py.
 """
 
 from __future__ import annotations
@@ -11,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -26,15 +23,14 @@ import jinja2
 import structlog
 
 from appliance.config import Settings
+from appliance.telephony.asterisk_install import Install, find_asterisk
 from appliance.telephony.trunk_config import TrunkConfig, shared_hosts
 
 log = structlog.get_logger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "asterisk" / "templates"
-DEFAULT_ROOT = "/var/cache/appliance/asterisk-sid"
 APP = "appliance"
 PERSON_APP = "carrier-person"  # the loopback carrier's simulated person (appliance/telephony/carrier/person.py)
-MIN_VERSION = (22, 6)
 MODULES = """
 res_pjproject res_sorcery_config res_sorcery_memory res_sorcery_astdb res_timing_timerfd res_rtp_asterisk
 res_rtp_multicast res_http_websocket res_musiconhold pbx_config func_channel func_callerid func_strings
@@ -68,64 +64,8 @@ EMPTY_CONFS = (
 )
 
 
-class AsteriskNotInstalled(RuntimeError):
-    pass
-
-
 class PortInUse(RuntimeError):
     """A port Asterisk must bind is held by another process (tried again with back-off by the service)."""
-
-
-@dataclass(frozen=True)
-class Install:
-    """Where Asterisk lives: `root` is a chroot directory, or None for a system Asterisk."""
-
-    root: Path | None
-    version: str
-
-    def command(self, *args: str) -> list[str]:
-        binary = ["/usr/sbin/asterisk"] if self.root else [shutil.which("asterisk") or "asterisk"]
-        return (["chroot", str(self.root)] if self.root else []) + binary + list(args)
-
-    @property
-    def moddir(self) -> str:
-        base = Path(self.root or "/")
-        for candidate in (
-            "usr/lib/x86_64-linux-gnu/asterisk/modules",
-            "usr/lib/aarch64-linux-gnu/asterisk/modules",
-            "usr/lib/asterisk/modules",
-        ):
-            if (base / candidate).is_dir():
-                return "/" + candidate
-        return "/usr/lib/asterisk/modules"
-
-
-def _parse_version(text: str) -> tuple[int, int] | None:
-    m = re.search(r"Asterisk (\d+)\.(\d+)", text)
-    return (int(m.group(1)), int(m.group(2))) if m else None
-
-
-def find_asterisk(settings: Settings) -> Install:
-    """A system Asterisk >= 22.6, else the chroot (settings.asterisk_root or the default)."""
-    candidates: list[Path | None] = []
-    if settings.asterisk_root:
-        candidates.append(Path(settings.asterisk_root))
-    else:
-        candidates += [None, Path(DEFAULT_ROOT)]
-    for root in candidates:
-        if root is None and shutil.which("asterisk") is None:
-            continue
-        if root is not None and not (root / "usr/sbin/asterisk").exists():
-            continue
-        install = Install(root, "")
-        try:
-            out = subprocess.run(install.command("-V"), capture_output=True, text=True, timeout=10).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        version = _parse_version(out)
-        if version and version >= MIN_VERSION:
-            return Install(root, out.strip())
-    raise AsteriskNotInstalled("no Asterisk >= 22.6 found: run `make setup` (asterisk/install.sh)")
 
 
 @dataclass(frozen=True)
@@ -266,7 +206,7 @@ class AsteriskServer:
     async def start(self, trunks: list[TrunkConfig], timeout: float = 30) -> None:
         """Render, launch, and wait until ARI answers."""
         self.render(trunks)
-        self._mount()
+        self.install.mount(self.run_dir)
         await self._kill_orphan()
         self._check_ports_free()
         self._stopping = False
@@ -374,7 +314,7 @@ class AsteriskServer:
                     proc.kill()
                 await proc.wait()
         self.up.clear()
-        self._unmount()
+        self.install.unmount(self.run_dir)
         log.info("asterisk.stopped")
 
     async def reload_pjsip(self, trunks: list[TrunkConfig]) -> None:
@@ -395,34 +335,6 @@ class AsteriskServer:
 
     async def version(self) -> str:
         return (await self.cli("core show version")).strip()
-
-    # --- chroot plumbing --------------------------------------------------------------------------
-    def _mount(self) -> None:
-        root = self.install.root
-        if root is None:
-            return
-        inside = root / str(self.run_dir).lstrip("/")
-        inside.mkdir(parents=True, exist_ok=True)
-        if not _is_mount(inside):
-            subprocess.run(["mount", "--bind", str(self.run_dir), str(inside)], check=True)
-        for special, kind in (("proc", "proc"),):
-            target = root / special
-            if not _is_mount(target):
-                subprocess.run(["mount", "-t", kind, kind, str(target)], check=True)
-        if not (root / "dev/urandom").exists():
-            subprocess.run(["mount", "--bind", "/dev", str(root / "dev")], check=True)
-
-    def _unmount(self) -> None:
-        root = self.install.root
-        if root is None:
-            return
-        inside = root / str(self.run_dir).lstrip("/")
-        if _is_mount(inside):
-            subprocess.run(["umount", "-l", str(inside)], check=False)
-
-
-def _is_mount(path: Path) -> bool:
-    return subprocess.run(["mountpoint", "-q", str(path)], check=False).returncode == 0
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -30,7 +30,8 @@ from appliance.telephony.ari_events import (
     Dial,
     StasisStart,
 )
-from appliance.telephony.asterisk import AsteriskNotInstalled, AsteriskServer, find_asterisk
+from appliance.telephony.asterisk import AsteriskServer
+from appliance.telephony.asterisk_install import AsteriskNotInstalled, find_asterisk
 from appliance.telephony.media import RtpEndpoint
 from appliance.telephony.trunk_config import TrunkConfig
 from appliance.voice.call_audio import AudioFrame
