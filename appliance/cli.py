@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import getpass
 import shutil
-import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -72,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_json)
 
     if args.command == "serve":
+        from appliance.app import serve
+
         try:
             return asyncio.run(serve(settings))
         except (StoreUnavailable, SecretKeyError) as exc:
@@ -147,163 +148,6 @@ def create_user(settings: Settings, username: str, from_stdin: bool) -> int:
     return 0
 
 
-async def serve(settings: Settings) -> int:
-    import uvicorn
-
-    from appliance.api.app import create_asgi
-    from appliance.runtime import Runtime
-    from appliance.store.trunks import ensure_loopback
-
-    settings.data_path.mkdir(parents=True, exist_ok=True)
-    db = open_db(settings.db_path, settings.secret_key)
-    if settings.loopback_trunk:
-        ensure_loopback(db, settings.carrier_sip_port)
-    from appliance.results.webhooks import WebhookOutbox
-
-    runtime = Runtime(settings=settings, db=db)
-    runtime.outbox = WebhookOutbox(db, url_allowlist=settings.url_allowlist)
-    runtime.outbox.start()
-    from appliance.results.extraction import Extractor
-    from appliance.results.extraction_worker import ExtractionWorker
-
-    engine = None
-    if settings.telephony and settings.voice:
-        from appliance.voice.engine import VoiceEngine
-
-        engine = VoiceEngine(
-            llm_model=settings.llm_model,
-            stt_model=settings.stt_model,
-            llm_contexts=settings.llm_contexts,
-            threads=settings.threads,
-        )
-        runtime.voice = engine
-    # The extractor uses the conversation's model: it shares the loaded weights rather than load them twice.
-    runtime.extractor = Extractor(model_id=settings.llm_model or None, weights=engine.llama_weights if engine else None)
-    extraction = ExtractionWorker(
-        db,
-        runtime.extractor,
-        on_finished=runtime.outbox.wake,
-        plain=runtime.plain,
-        redact_recording=_recording_redactor(settings.stt_model) if engine else None,
-    )
-    extraction.start()
-    from appliance.results.retention import RetentionJob
-
-    retention = RetentionJob(db, settings.retention_check_seconds, on_transcript_deleted=runtime.plain.forget)
-    retention.start()
-    telephony = None
-    if settings.telephony:
-        from appliance.telephony.opt_out import OptOuts
-        from appliance.telephony.service import TelephonyService
-
-        factory = None
-        opt_outs = OptOuts()
-        if engine:
-            from appliance.telephony.conversation import session_factory
-
-            runtime.voice_loading = asyncio.create_task(engine.load(), name="voice-load")
-            factory = session_factory(db, engine, settings.data_path / "recordings", opt_outs, runtime.plain)
-        telephony = TelephonyService(settings, db, factory, runtime.voice, opt_outs)
-        print("Starting Asterisk…", flush=True)
-        try:
-            await telephony.start()
-            runtime.telephony = telephony
-        except Exception as exc:  # the API still serves; /readyz says telephony is down
-            log.error("telephony.start_failed", error=str(exc))
-            print(f"Telephony failed to start: {exc}", file=sys.stderr, flush=True)
-            await telephony.stop()
-            telephony = None
-    from appliance.campaigns.runner import CampaignRunner
-
-    def queued() -> None:
-        if runtime.telephony is not None:
-            runtime.telephony.wake()
-        runtime.outbox.wake()
-
-    runtime.campaigns = CampaignRunner(
-        settings, db, ready=lambda: runtime.telephony is not None and runtime.telephony.is_ready(), on_queued=queued
-    )
-    runtime.campaigns.start()
-    first_key = None
-    if key_store.count_active(db) == 0:
-        _, first_key = key_store.create_key(db, "first key")
-    from appliance.console.accounts import ensure_first_user
-
-    first_password = ensure_first_user(db)
-
-    tls: dict[str, str] = {}
-    if settings.https:
-        from appliance.tls import self_signed
-
-        cert, key = (
-            (settings.tls_cert, settings.tls_key) if settings.tls_cert else self_signed(settings.data_path / "tls")
-        )
-        tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
-    config = uvicorn.Config(
-        create_asgi(runtime),
-        host=settings.host,
-        port=settings.port,
-        **tls,  # type: ignore[arg-type]
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-
-    server_task = asyncio.create_task(server.serve(), name="http")
-    while not server.started and not server_task.done():  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-        await asyncio.sleep(0.05)
-    if server_task.done():
-        await server_task
-        return 1
-    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    base = f"{'https' if settings.https else 'http'}://{shown}:{settings.port}"
-    print(f"Console:  {base}/\nAPI:      {base}/v1\nDocs:     {base}/docs\nOpenAPI:  {base}/openapi.json", flush=True)
-    if first_key:
-        print(f"First API key (shown once, store it now): {first_key}", flush=True)
-    if first_password:
-        print(f"Console sign-in (shown once): user admin, password {first_password}", flush=True)
-    print("Ready.", flush=True)
-    log.info("appliance.started", url=base, data_dir=str(settings.data_path))
-    await stop.wait()
-    log.info("appliance.stopping")
-    server.should_exit = True
-    await server_task
-    await runtime.campaigns.stop()
-    if telephony is not None:
-        await telephony.stop()
-    await extraction.stop()
-    await retention.stop()
-    await runtime.outbox.stop()
-    db.conn.close()
-    return 0
-
-
-def _recording_redactor(stt_model: str) -> Callable[[Path, list[str], str], int]:
-    """Bleeping with a Whisper model of its own, loaded at the first use (≈ 75 MB for tiny.en): CTranslate2 runs
-    one request at a time per model, and a live call's turn must never wait behind a whole recording."""
-    from appliance import models
-    from appliance.privacy.recording import redact_recording
-
-    loaded: list[Any] = []
-
-    def redact(path: Path, kinds: list[str], language: str) -> int:
-        if not loaded:
-            from faster_whisper import WhisperModel
-
-            model_dir = models.resolve("stt", stt_model or None).path
-            loaded.append(WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=1))
-        return redact_recording(path, kinds, loaded[0], language)
-
-    return redact
-
-
 def extract(
     returns_file: Path, transcript_file: Path, instructions: str | None, context_file: Path | None, model: str | None
 ) -> int:
@@ -359,6 +203,11 @@ def doctor(settings: Settings) -> int:
     with socket.socket() as s:
         in_use = s.connect_ex(("127.0.0.1", settings.port)) == 0
     print(f"[--] api port {settings.port}: {'something is listening (the appliance?)' if in_use else 'free'}")
+    if in_use and (readiness := _running_readiness(settings)) is not None:
+        for name, reason in readiness.get("reasons", {}).items():
+            line(f"running appliance: {name}", False, reason)
+        if readiness.get("ready"):
+            print("[ok] running appliance: ready")
     for tool in ("sipp", "espeak-ng", "sox"):
         path = shutil.which(tool)
         line(tool, path is not None, path or "not installed (make setup installs it)")
@@ -375,12 +224,23 @@ def doctor(settings: Settings) -> int:
     return 0 if ok else 1
 
 
+def _running_readiness(settings: Settings) -> dict[str, Any] | None:
+    """The running appliance's /readyz (why telephony is not ready, while it retries), or None if it says nothing."""
+    import httpx
+
+    scheme = "https" if settings.https else "http"
+    try:
+        return httpx.get(f"{scheme}://127.0.0.1:{settings.port}/readyz", timeout=3, verify=False).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+
+
 async def _doctor_telephony(settings: Settings, line: Callable[[str, bool, str], None]) -> bool:
     """Asterisk: installed version; when the appliance runs, loaded modules and each trunk's state."""
     import httpx
 
     from appliance.telephony.ami import AmiClient
-    from appliance.telephony.asterisk import AsteriskNotInstalled, find_asterisk
+    from appliance.telephony.asterisk_install import AsteriskNotInstalled, find_asterisk
     from appliance.telephony.running import ari_credentials, manager_credentials
     from appliance.telephony.trunk_config import endpoint_name
 

@@ -39,6 +39,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     price_per_minute_milli_cents: int = 0  # chargeback rate: billed minutes x this
     number_monthly_cost_cents: int = 0  # chargeback price of a number taken with POST /v1/numbers/purchase
     auth_failures_per_minute: int = 20  # wrong API keys from one address before 429 for the minute; 0 disables
+    # On SIGTERM live calls may finish for this long (a second SIGTERM, or the bound, ends them: `shutdown`)
+    shutdown_grace_seconds: float = 300.0
     # Campaigns: the outer limits of any calling window, in each callee's local time (TCPA: 8:00-21:00), the
     # dials of one number allowed in any 24 h across every campaign (Florida: 3), the key that opts out in a call
     campaign_hours: str = "08:00-21:00"
@@ -89,6 +91,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                 raise ConfigError(f"{name}: no such file {getattr(self, name)}")
         if self.auth_failures_per_minute < 0:
             raise ConfigError("auth_failures_per_minute must be >= 0")
+        if self.shutdown_grace_seconds < 0:
+            raise ConfigError("shutdown_grace_seconds must be >= 0")
         if self.retention_check_seconds < 1:
             raise ConfigError("retention_check_seconds must be at least 1")
         if self.calls_per_minute < 0 or self.price_per_minute_milli_cents < 0 or self.max_queued_calls < 1:

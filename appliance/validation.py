@@ -44,6 +44,20 @@ def is_test_number(value: str) -> bool:
     return re.fullmatch(r"\+1(202555\d{4}|555\d{7})", value) is not None
 
 
+def network(value: str, field: str) -> str:
+    """An IP address or a CIDR network with no host bits set ("203.0.113.7", "198.51.100.0/24", "2001:db8::/32")."""
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise InvalidInput(
+            f"{field} must be an IP address or a CIDR network like 198.51.100.0/24, got {value!r}", field=field
+        ) from None
+    widest = 8 if net.version == 4 else 32  # a carrier's ranges are far narrower; /0 would trust the internet
+    if net.prefixlen < widest:
+        raise InvalidInput(f"{field} is wider than /{widest}: {value!r}", field=field)
+    return str(net.network_address) if net.num_addresses == 1 else str(net)
+
+
 def number_info(value: str) -> tuple[str | None, str]:
     """(ISO country code, number_type) of a valid E.164 number."""
     parsed = phonenumbers.parse(value, None)

@@ -38,12 +38,13 @@ from appliance import models
 from appliance.telephony.carrier.person import espeak, lower_voice
 from appliance.telephony.g711 import ulaw_decode, ulaw_encode
 from appliance.voice import text
+from appliance.voice.call_audio import FRAME_BYTES
 from appliance.voice.silero import SileroModel, SileroVad
 from appliance.voice.smart_turn import SmartTurn
 from appliance.voice.stt import Transcriber
 from appliance.voice.tts import Synthesizer
 from appliance.voice.turns import FRAME_MS, TurnConfig, TurnDetector, TurnEvent, loud
-from appliance.voice.vad import FRAME_BYTES, Vad
+from appliance.voice.vad import Vad
 from bench import speech_corpus
 from bench.procstat import machine
 

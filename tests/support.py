@@ -135,6 +135,10 @@ class ServerProcess:
             return
         if sig is None:
             self.proc.terminate()
+            try:  # live calls may finish (shutdown_grace_seconds); a second SIGTERM ends them at once
+                self.proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.proc.terminate()
         else:
             self.proc.send_signal(sig)
         try:

@@ -12,6 +12,7 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import Parameter
 
 from appliance import validation
+from appliance.calling import choose_trunk
 from appliance.campaigns import contacts as contact_lists
 from appliance.campaigns.window import parse_window
 from appliance.clock import iso
@@ -26,7 +27,6 @@ from appliance.store.campaign_records import Campaign, CampaignContactList, Camp
 from appliance.store.dnc import DncEntry, DncList
 from appliance.store.paging import check_limit
 
-from .calls import choose_trunk
 from .campaign_bodies import CreateCampaign, CreateDnc
 from .edge import ERROR_RESPONSES
 from .schemas import strict_body

@@ -28,8 +28,20 @@ async def readyz(runtime: Runtime) -> Response[dict[str, Any]]:
     checks["telephony"] = bool(runtime.telephony and runtime.telephony.is_ready())
     if runtime.voice is not None:
         checks["voice"] = runtime.voice.loaded  # false while models load (seconds) or if they failed to
-    ready = all(checks.values())
-    return Response({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    ready = all(checks.values()) and not runtime.draining
+    body: dict[str, Any] = {"ready": ready, "checks": checks}
+    reasons = {}
+    if runtime.draining:  # a load balancer stops sending here; live calls finish before the process exits
+        body["draining"] = True
+        live = runtime.telephony.live_calls() if runtime.telephony is not None else 0
+        reasons["shutdown"] = f"draining: {live} live call(s) finishing, nothing new is dialled or answered"
+    if runtime.telephony is None:
+        reasons["telephony"] = "off (telephony = false)"
+    elif (why := runtime.telephony.not_ready_because()) is not None:
+        reasons["telephony"] = why
+    if reasons and not ready:
+        body["reasons"] = reasons
+    return Response(body, status_code=200 if ready else 503)
 
 
 @get("/metrics", include_in_schema=False, sync_to_thread=False)

@@ -27,6 +27,7 @@ Phone = Annotated[str, Meta(min_length=1, max_length=32)]
 Tools = Annotated[list[dict[str, Any]], Meta(max_length=16)]
 VoicemailAction = Literal["hangup", "leave_message"]
 DidRanges = Annotated[list[Annotated[str, Meta(max_length=80)]], Meta(max_length=50)]
+InboundAddresses = Annotated[list[Annotated[str, Meta(max_length=49)]], Meta(max_length=32)]  # IPs / CIDRs
 RetentionDays = Annotated[int, Meta(ge=0, le=36_500)]
 Kinds = Annotated[list[str], Meta(max_length=16)]
 FieldNames = Annotated[list[str], Meta(max_length=50)]
@@ -174,6 +175,7 @@ class CreateTrunk(Body):
     )
     max_channels: Channels | None = None
     did_ranges: DidRanges = msgspec.field(default_factory=list)
+    inbound_addresses: InboundAddresses = msgspec.field(default_factory=list)
 
 
 class UpdateTrunk(Body):
@@ -188,6 +190,7 @@ class UpdateTrunk(Body):
     codecs: Annotated[list[str], Meta(min_length=1, max_length=3)] | UnsetType = UNSET
     max_channels: Channels | UnsetType | None = UNSET
     did_ranges: DidRanges | UnsetType = UNSET
+    inbound_addresses: InboundAddresses | UnsetType = UNSET
 
 
 class TranscriptTurn(Body):

@@ -14,8 +14,8 @@ from litestar.response import Redirect, Template
 
 from appliance import models
 from appliance.api.agents import check_agent_fields, check_consent
-from appliance.api.calls import dispatch_call
 from appliance.api.schemas import CreateAgent, CreateCall, UpdateAgent
+from appliance.calling import queue_call
 from appliance.errors import ApplianceError, InvalidInput
 from appliance.privacy.pii import KINDS
 from appliance.results.schema import returns_to_schema
@@ -186,7 +186,7 @@ class AgentPages(Controller):
         try:
             if errors:
                 raise FormError(errors)
-            call, _ = dispatch_call(runtime, to_body(CreateCall, fields))
+            call, _ = queue_call(runtime, to_body(CreateCall, fields))
         except (FormError, ApplianceError) as exc:
             agent = store.get_agent(runtime.db, agent_id)
             page = _form_page(runtime, agent, {})

@@ -39,7 +39,11 @@ def today_outcomes(runtime: Runtime) -> tuple[dict[str, int], float]:
 def health(runtime: Runtime) -> list[tuple[str, bool, str]]:
     """(name, good, detail) for what makes calls work."""
     telephony = runtime.telephony
-    items = [("Asterisk", bool(telephony and telephony.is_ready()), "running" if telephony else "not started")]
+    if telephony is None:
+        items = [("Asterisk", False, "not started")]
+    else:
+        why = telephony.not_ready_because()
+        items = [("Asterisk", why is None, why or "running")]
     state = telephony.trunk_state() if telephony else {}
     for trunk in trunk_store.list_trunks(runtime.db, state):
         good = trunk.registration_status in ("registered", "not_applicable") and trunk.reachable is not False

@@ -22,7 +22,8 @@ import structlog
 from appliance import models
 from appliance.errors import InvalidInput
 from appliance.results import analysis as analysis_fields
-from appliance.results.schema import empty_result, returns_to_schema
+from appliance.results.schema import returns_to_schema
+from appliance.store.calls import empty_result
 
 if TYPE_CHECKING:
     from llama_cpp import Llama

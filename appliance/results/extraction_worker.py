@@ -30,8 +30,8 @@ from appliance.privacy.plain import PlainTranscripts
 from appliance.results.analysis import empty as empty_analysis
 from appliance.results.background import BackgroundThread
 from appliance.results.extraction import Extraction, ExtractionCancelled
-from appliance.results.schema import empty_result
 from appliance.store import calls as store
+from appliance.store.calls import empty_result
 from appliance.store.records import Call
 
 log = structlog.get_logger(__name__)

@@ -125,10 +125,3 @@ def _object(properties: dict[str, Any]) -> dict[str, Any]:
         "required": list(properties),
         "additionalProperties": False,
     }
-
-
-def empty_result(returns: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Every field null: the result of a call with nothing to extract from."""
-    if returns is None:
-        return None
-    return dict.fromkeys(returns_to_schema(returns)["properties"])

@@ -12,7 +12,7 @@ import sqlite_utils
 from appliance import call_status
 from appliance.clock import iso, now, now_iso, parse_iso
 from appliance.errors import Conflict, NotFound
-from appliance.results.schema import empty_result
+from appliance.store import agents as agent_fields
 from appliance.store import webhooks
 from appliance.store.db import transaction
 from appliance.store.jsoncol import dumps, loads
@@ -30,29 +30,7 @@ from appliance.store.records import (
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 # The post-call steps an answered call waits for before `call.completed` (each 'pending' until done).
 POST_CALL = ("result_status", "analysis_status", "recording_redaction")
-SNAPSHOT_FIELDS = (
-    "name",
-    "persona",
-    "instructions",
-    "voice",
-    "language",
-    "returns",
-    "tools",
-    "webhook_url",
-    "voicemail_action",
-    "first_message",
-    "voicemail_message",
-    "max_duration_seconds",
-    "silence_timeout_seconds",
-    "ring_timeout_seconds",
-    "analysis",
-    "redact",
-    "redact_exempt_fields",
-    "recording_retention_days",
-    "transcript_retention_days",
-    "recording",
-    "recording_notice",
-)
+SNAPSHOT_FIELDS = ("name", *agent_fields.DEFAULTS)  # what a call keeps of its agent, as the agent was
 
 
 def create_call(
@@ -155,6 +133,15 @@ def transition(
             # `call.completed` waits for extraction when there is something to extract.
             _webhook_event(db, call_id, status)
     return get_call(db, call_id)
+
+
+def empty_result(returns: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Every field null: the result of a call with nothing to extract from. `returns` was checked when it was
+    saved (appliance.results.schema): its fields are a JSON Schema's `properties`, or the shorthand's keys."""
+    if returns is None:
+        return None
+    is_schema = returns.get("type") == "object" and isinstance(returns.get("properties"), dict)
+    return dict.fromkeys(returns["properties"] if is_schema else returns)
 
 
 def _closing_fields(

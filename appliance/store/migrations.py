@@ -293,4 +293,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX calls_recording_expiry ON calls(recording_expires_at) WHERE recording_expires_at IS NOT NULL;
     CREATE INDEX calls_transcript_expiry ON calls(transcript_expires_at) WHERE transcript_expires_at IS NOT NULL
     """,
+    # 7: more addresses a trunk's carrier sends INVITEs from (IPs / CIDRs, any port), beside the trunk's host
+    """
+    ALTER TABLE trunks ADD COLUMN inbound_addresses TEXT NOT NULL DEFAULT '[]'
+    """,
 ]

@@ -69,6 +69,7 @@ class Trunk(msgspec.Struct, kw_only=True):
     codecs: list[str]
     max_channels: int | None
     did_ranges: list[str]
+    inbound_addresses: list[str]  # beside the host: where the carrier's INVITEs may come from (IPs, CIDRs)
     builtin: bool
     registration_status: Literal["registered", "unregistered", "rejected", "not_applicable", "unknown"]
     reachable: bool | None

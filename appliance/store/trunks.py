@@ -44,6 +44,10 @@ def _check(fields: dict[str, Any]) -> None:
             raise InvalidInput(f"{f} must be non-empty and hold no line breaks, ';' or brackets", field=f)
     if "did_ranges" in fields:
         fields["did_ranges"] = did_ranges.check_ranges(fields["did_ranges"])
+    if "inbound_addresses" in fields:
+        fields["inbound_addresses"] = [
+            validation.network(value, f"inbound_addresses[{i}]") for i, value in enumerate(fields["inbound_addresses"])
+        ]
 
 
 def create_trunk(db: sqlite_utils.Database, fields: dict[str, Any], *, builtin: bool = False) -> str:
@@ -64,6 +68,7 @@ def create_trunk(db: sqlite_utils.Database, fields: dict[str, Any], *, builtin: 
         "codecs": dumps(fields.get("codecs") or ["ulaw", "alaw"]),
         "max_channels": fields.get("max_channels"),
         "did_ranges": dumps(fields.get("did_ranges") or []),
+        "inbound_addresses": dumps(fields.get("inbound_addresses") or []),
         "builtin": int(builtin),
         "created_at": now,
         "updated_at": now,
@@ -93,7 +98,7 @@ def update_trunk(db: sqlite_utils.Database, trunk_id: str, fields: dict[str, Any
         ):
             raise Conflict(f"a trunk named {fields['name']!r} exists", code="trunk_name_taken")
         update = dict(fields)
-        for key in ("codecs", "did_ranges"):
+        for key in ("codecs", "did_ranges", "inbound_addresses"):
             if key in update:
                 update[key] = dumps(update[key])
         if "register" in update:
@@ -123,6 +128,7 @@ def get_trunk_row(db: sqlite_utils.Database, trunk_id: str) -> dict[str, Any]:
         raise NotFound(f"no trunk {trunk_id!r}", code="trunk_not_found")
     out["codecs"] = loads(out["codecs"])
     out["did_ranges"] = loads(out["did_ranges"])
+    out["inbound_addresses"] = loads(out["inbound_addresses"])
     out["password"] = sealer(db).open(out["password"])
     return out
 
@@ -132,6 +138,7 @@ def trunk_rows(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     for r in rows:
         r["codecs"] = loads(r["codecs"])
         r["did_ranges"] = loads(r["did_ranges"])
+        r["inbound_addresses"] = loads(r["inbound_addresses"])
         r["password"] = sealer(db).open(r["password"])
     return rows
 
@@ -177,6 +184,7 @@ def to_record(row: dict[str, Any], state: TrunkState) -> Trunk:
         codecs=row["codecs"],
         max_channels=row["max_channels"],
         did_ranges=row["did_ranges"],
+        inbound_addresses=row["inbound_addresses"],
         builtin=bool(row["builtin"]),
         registration_status=registration,  # type: ignore[arg-type]
         reachable=reachable,

@@ -308,9 +308,6 @@ class AriClient:
         """Subscribe the app to an event source, e.g. `channel:<id>` (it must exist: 422 otherwise)."""
         await self._request("POST", f"/applications/{quote(self.app)}/subscription", {"eventSource": event_source})
 
-    async def app_unsubscribe(self, event_source: str) -> None:
-        await self._request("DELETE", f"/applications/{quote(self.app)}/subscription", {"eventSource": event_source})
-
     # --- channels ---------------------------------------------------------------------------------
 
     async def originate(
@@ -477,11 +474,6 @@ class AriClient:
     ) -> Playback:
         """Play `sound:…`, `tone:…`, `recording:…` … on a channel; PlaybackFinished follows (route key: id)."""
         return await self._play("channels", channel_id, media, playback_id, lang)
-
-    async def play_on_bridge(
-        self, bridge_id: str, media: str | Sequence[str], *, playback_id: str | None = None, lang: str | None = None
-    ) -> Playback:
-        return await self._play("bridges", bridge_id, media, playback_id, lang)
 
     async def _play(
         self, kind: str, target: str, media: str | Sequence[str], playback_id: str | None, lang: str | None

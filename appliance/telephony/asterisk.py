@@ -1,9 +1,7 @@
 """Asterisk, owned by the appliance: located, configured from templates with fresh secrets, run as a
 supervised child (restarted when it dies), stopped on exit.
 
-When the host's libc is too old for Asterisk 22 (Debian bookworm), it runs from the Debian sid root
-that `asterisk/install.sh` builds, under chroot with the host's network; the run directory is
-bind-mounted into the root at the same path, so both sides see the same files (recordings included).
+Where it is found, and how it runs under chroot: asterisk_install.py.
 """
 
 from __future__ import annotations
@@ -11,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,15 +23,14 @@ import jinja2
 import structlog
 
 from appliance.config import Settings
-from appliance.telephony.trunk_config import TrunkConfig
+from appliance.telephony.asterisk_install import Install, find_asterisk
+from appliance.telephony.trunk_config import TrunkConfig, shared_hosts
 
 log = structlog.get_logger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "asterisk" / "templates"
-DEFAULT_ROOT = "/var/cache/appliance/asterisk-sid"
 APP = "appliance"
 PERSON_APP = "carrier-person"  # the loopback carrier's simulated person (appliance/telephony/carrier/person.py)
-MIN_VERSION = (22, 6)
 MODULES = """
 res_pjproject res_sorcery_config res_sorcery_memory res_sorcery_astdb res_timing_timerfd res_rtp_asterisk
 res_rtp_multicast res_http_websocket res_musiconhold pbx_config func_channel func_callerid func_strings
@@ -67,60 +64,8 @@ EMPTY_CONFS = (
 )
 
 
-class AsteriskNotInstalled(RuntimeError):
-    pass
-
-
-@dataclass(frozen=True)
-class Install:
-    """Where Asterisk lives: `root` is a chroot directory, or None for a system Asterisk."""
-
-    root: Path | None
-    version: str
-
-    def command(self, *args: str) -> list[str]:
-        binary = ["/usr/sbin/asterisk"] if self.root else [shutil.which("asterisk") or "asterisk"]
-        return (["chroot", str(self.root)] if self.root else []) + binary + list(args)
-
-    @property
-    def moddir(self) -> str:
-        base = Path(self.root or "/")
-        for candidate in (
-            "usr/lib/x86_64-linux-gnu/asterisk/modules",
-            "usr/lib/aarch64-linux-gnu/asterisk/modules",
-            "usr/lib/asterisk/modules",
-        ):
-            if (base / candidate).is_dir():
-                return "/" + candidate
-        return "/usr/lib/asterisk/modules"
-
-
-def _parse_version(text: str) -> tuple[int, int] | None:
-    m = re.search(r"Asterisk (\d+)\.(\d+)", text)
-    return (int(m.group(1)), int(m.group(2))) if m else None
-
-
-def find_asterisk(settings: Settings) -> Install:
-    """A system Asterisk >= 22.6, else the chroot (settings.asterisk_root or the default)."""
-    candidates: list[Path | None] = []
-    if settings.asterisk_root:
-        candidates.append(Path(settings.asterisk_root))
-    else:
-        candidates += [None, Path(DEFAULT_ROOT)]
-    for root in candidates:
-        if root is None and shutil.which("asterisk") is None:
-            continue
-        if root is not None and not (root / "usr/sbin/asterisk").exists():
-            continue
-        install = Install(root, "")
-        try:
-            out = subprocess.run(install.command("-V"), capture_output=True, text=True, timeout=10).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        version = _parse_version(out)
-        if version and version >= MIN_VERSION:
-            return Install(root, out.strip())
-    raise AsteriskNotInstalled("no Asterisk >= 22.6 found: run `make setup` (asterisk/install.sh)")
+class PortInUse(RuntimeError):
+    """A port Asterisk must bind is held by another process (tried again with back-off by the service)."""
 
 
 @dataclass(frozen=True)
@@ -215,6 +160,7 @@ class AsteriskServer:
             "sip_host": s.sip_host,
             "sip_port": s.sip_port,
             "trunks": trunks,
+            "shared_hosts": shared_hosts(trunks, carrier=s.loopback_trunk),
             "carrier": self._carrier_context() if s.loopback_trunk else None,
         }
         for name in (
@@ -260,12 +206,23 @@ class AsteriskServer:
     async def start(self, trunks: list[TrunkConfig], timeout: float = 30) -> None:
         """Render, launch, and wait until ARI answers."""
         self.render(trunks)
-        self._mount()
+        self.install.mount(self.run_dir)
         await self._kill_orphan()
+        self._check_ports_free()
         self._stopping = False
         await self._spawn()
         await self._wait_ready(timeout)
         self._supervisor = asyncio.create_task(self._supervise(), name="asterisk-supervisor")
+
+    def _check_ports_free(self) -> None:
+        """Asterisk starts even when it cannot bind ARI or AMI (and then never answers): say which port is taken."""
+        for name, port in (("ari_port", self.settings.ari_port), ("ami_port", self.settings.ami_port)):
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Asterisk binds: TIME_WAIT is no owner
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError as exc:
+                    raise PortInUse(f"{name} {port} on 127.0.0.1 is held by another process ({exc.strerror})") from None
 
     async def _kill_orphan(self) -> None:
         """An Asterisk left running by an appliance that was killed holds our ports: stop it. Its calls are
@@ -357,7 +314,7 @@ class AsteriskServer:
                     proc.kill()
                 await proc.wait()
         self.up.clear()
-        self._unmount()
+        self.install.unmount(self.run_dir)
         log.info("asterisk.stopped")
 
     async def reload_pjsip(self, trunks: list[TrunkConfig]) -> None:
@@ -378,38 +335,6 @@ class AsteriskServer:
 
     async def version(self) -> str:
         return (await self.cli("core show version")).strip()
-
-    async def loaded_modules(self) -> list[str]:
-        out = await self.cli("module show")
-        return sorted(m.group(1) for m in re.finditer(r"^(\S+\.so)\s", out, re.M))
-
-    # --- chroot plumbing --------------------------------------------------------------------------
-    def _mount(self) -> None:
-        root = self.install.root
-        if root is None:
-            return
-        inside = root / str(self.run_dir).lstrip("/")
-        inside.mkdir(parents=True, exist_ok=True)
-        if not _is_mount(inside):
-            subprocess.run(["mount", "--bind", str(self.run_dir), str(inside)], check=True)
-        for special, kind in (("proc", "proc"),):
-            target = root / special
-            if not _is_mount(target):
-                subprocess.run(["mount", "-t", kind, kind, str(target)], check=True)
-        if not (root / "dev/urandom").exists():
-            subprocess.run(["mount", "--bind", "/dev", str(root / "dev")], check=True)
-
-    def _unmount(self) -> None:
-        root = self.install.root
-        if root is None:
-            return
-        inside = root / str(self.run_dir).lstrip("/")
-        if _is_mount(inside):
-            subprocess.run(["umount", "-l", str(inside)], check=False)
-
-
-def _is_mount(path: Path) -> bool:
-    return subprocess.run(["mountpoint", "-q", str(path)], check=False).returncode == 0
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,13 +18,14 @@ import sqlite_utils
 import structlog
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from appliance.call_status import TERMINAL
 from appliance.config import Settings
 from appliance.errors import ApplianceError, InvalidInput, NotFound, TelephonyUnavailable
 from appliance.store import agents as agent_store
 from appliance.store import calls as store
 from appliance.telephony.browser_media import BrowserMedia
-from appliance.telephony.dialer import SessionFactory
+from appliance.telephony.call_end import Ending, record_end
+from appliance.telephony.live_call import SessionFactory
+from appliance.telephony.slots import CallSlots
 
 log = structlog.get_logger(__name__)
 
@@ -67,13 +69,14 @@ class BrowserCall:
 
 class BrowserCalls:
     def __init__(
-        self, settings: Settings, db: sqlite_utils.Database, session_factory: SessionFactory, live_calls: Any
+        self, settings: Settings, db: sqlite_utils.Database, session_factory: SessionFactory, slots: CallSlots
     ) -> None:
         self.settings = settings
         self.db = db
         self.session_factory = session_factory
-        self._phone_calls = live_calls  # the dialer's live calls: both count against max_concurrent_calls
+        self.slots = slots  # the dialer's too: a talk holds a slot, and the dialer waits for it
         self.live: dict[str, BrowserCall] = {}
+        self.draining = False  # shutting down: no new talk starts
 
     def owns(self, call_id: str) -> bool:
         return call_id in self.live
@@ -88,8 +91,32 @@ class BrowserCalls:
         sdp = offer.get("sdp")
         if offer.get("type") != "offer" or not isinstance(sdp, str) or "m=audio" not in sdp:
             raise InvalidInput("an SDP offer with an audio section is required", field="sdp")
-        if len(self.live) + len(self._phone_calls) >= self.settings.max_concurrent_calls:
+        if self.draining:
+            raise TelephonyUnavailable("the appliance is shutting down; try again once it is back", code="draining")
+        offer_slot = f"offer-{uuid.uuid4()}"  # held from now: answering the SDP awaits, calls may start meanwhile
+        if not self.slots.take(offer_slot, "browser"):
             raise Busy(f"all {self.settings.max_concurrent_calls} call slots are in use; try again shortly")
+        try:
+            peer, media = await self._answer(sdp)
+        except BaseException:
+            self.slots.give_back(offer_slot)
+            raise
+        call_id = record_talk(self.db, agent)
+        self.slots.rename(offer_slot, call_id)
+        live = BrowserCall(call_id, peer, media, asyncio.Event())
+        self.live[call_id] = live
+
+        @peer.on("connectionstatechange")
+        def _state() -> None:
+            if peer.connectionState in ("failed", "closed"):
+                live.hangup.set()
+
+        live.task = asyncio.create_task(self._run(live), name=f"browser-{call_id}")
+        log.info("browser.call_started", call_id=call_id, agent_id=agent_id)
+        return call_id, peer.localDescription.sdp
+
+    async def _answer(self, sdp: str) -> tuple[RTCPeerConnection, BrowserMedia]:
+        """A peer connection answering the offer, and our media on it."""
         peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN: the box stays offline
         media = BrowserMedia()
         peer.addTrack(media.track)
@@ -107,18 +134,7 @@ class BrowserCalls:
                 "this appliance has no network interface but loopback, so no browser can reach it over WebRTC",
                 code="no_network_interface",
             )
-        call_id = record_talk(self.db, agent)
-        live = BrowserCall(call_id, peer, media, asyncio.Event())
-        self.live[call_id] = live
-
-        @peer.on("connectionstatechange")
-        def _state() -> None:
-            if peer.connectionState in ("failed", "closed"):
-                live.hangup.set()
-
-        live.task = asyncio.create_task(self._run(live), name=f"browser-{call_id}")
-        log.info("browser.call_started", call_id=call_id, agent_id=agent_id)
-        return call_id, peer.localDescription.sdp
+        return peer, media
 
     async def end(self, call_id: str, reason: str = "caller_hangup") -> None:
         """The person hung up in the console, or the call was cancelled over the API (`canceled`)."""
@@ -127,6 +143,10 @@ class BrowserCalls:
             live.hangup.set()
             if live.task is not None:
                 await asyncio.shield(live.task)
+
+    async def end_all(self, reason: str) -> None:
+        for call_id in list(self.live):
+            await self.end(call_id, reason)
 
     async def stop(self) -> None:
         for live in list(self.live.values()):
@@ -167,16 +187,10 @@ class BrowserCalls:
             # The call is over once the conversation is: record it before tearing down the WebRTC side,
             # which can hang (aiortc's close waits on its transports).
             self.live.pop(live.call_id, None)
-            if store.call_row(self.db, live.call_id)["status"] not in TERMINAL:
-                fields = {"error_code": "voice_error", "error_message": error} if error else {}
-                store.transition(
-                    self.db,
-                    live.call_id,
-                    "completed",
-                    end_reason=reason,
-                    price_per_minute=self.settings.price_per_minute_milli_cents,
-                    **fields,
-                )
+            self.slots.give_back(live.call_id)
+            code = "voice_error" if error else None
+            ending = Ending(answered=True, reason=reason, error_code=code, error_message=error)
+            record_end(self.db, live.call_id, ending, self.settings.price_per_minute_milli_cents)
             log.info("browser.call_ended", call_id=live.call_id, end_reason=reason)
             # The peer first: it stops its senders itself (stopping the track before `close` is a known way
             # to make aiortc's close never return), then our media.

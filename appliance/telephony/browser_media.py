@@ -17,14 +17,13 @@ import structlog
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
-from appliance.telephony.media import AudioFrame, FrameQueue, MediaClosed
-from appliance.telephony.pacing import SAMPLES_PER_FRAME, Pacer
+from appliance.telephony.media import FrameQueue
+from appliance.telephony.pacing import Pacer
 from appliance.telephony.playout import Playout, PlaysOut
+from appliance.voice.call_audio import FRAME_BYTES, SAMPLE_RATE, SAMPLES_PER_FRAME, AudioFrame, MediaClosed
 
 log = structlog.get_logger(__name__)
 
-SAMPLE_RATE = 8000
-FRAME_BYTES = SAMPLES_PER_FRAME * 2  # PCM16
 _TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
 _SILENCE = bytes(FRAME_BYTES)
 

@@ -16,10 +16,10 @@ from appliance.privacy.plain import PlainTranscripts
 from appliance.store import calls as store
 from appliance.store.jsoncol import dumps
 from appliance.store.records import TranscriptSegment
-from appliance.telephony.dialer import SessionFactory
-from appliance.telephony.media import CallMedia
+from appliance.telephony.live_call import SessionFactory
 from appliance.telephony.opt_out import OptOuts
 from appliance.voice.amd import Verdict
+from appliance.voice.call_audio import CallMedia
 from appliance.voice.engine import VoiceEngine
 from appliance.voice.session import ConversationSession
 

@@ -12,19 +12,16 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import sqlite_utils
 import structlog
 
-from appliance import validation
 from appliance.call_status import TERMINAL
 from appliance.config import Settings
-from appliance.store import agents as agent_store
 from appliance.store import calls as store
-from appliance.store import numbers as number_store
-from appliance.telephony.ari import AriClient, AriError, ChannelNotFound, Subscription
+from appliance.telephony import inbound
+from appliance.telephony.ari import AriClient, AriError, ChannelNotFound
 from appliance.telephony.ari_events import (
     ChannelDestroyed,
     ChannelDtmfReceived,
@@ -33,50 +30,14 @@ from appliance.telephony.ari_events import (
     Event,
     StasisStart,
 )
+from appliance.telephony.call_end import Ending, record_end
 from appliance.telephony.causes import hangup_cause_text, outcome_for
-from appliance.telephony.media import CallMedia, MediaClosed, RtpEndpoint
+from appliance.telephony.live_call import IdleSession, LiveCall, SessionFactory, close_media, open_media
 from appliance.telephony.opt_out import OptOuts, list_caller, say_goodbye
+from appliance.telephony.slots import CallSlots
 from appliance.telephony.trunk_config import endpoint_name
 
 log = structlog.get_logger(__name__)
-
-
-class CallSession(Protocol):
-    """What runs on an answered call (the voice loop; a plain media recorder until it exists)."""
-
-    async def run(self) -> str | None:
-        """Talk until done; return an end_reason if the session itself ended the call."""
-        ...
-
-
-SessionFactory = Callable[[dict[str, Any], CallMedia], CallSession]
-
-
-class IdleSession:
-    """Keeps the media path open and counts audio both ways until the call ends from the outside."""
-
-    def __init__(self, call: dict[str, Any], media: CallMedia) -> None:
-        self.media = media
-
-    async def run(self) -> str | None:
-        with contextlib.suppress(MediaClosed):
-            while True:
-                await self.media.recv()
-        return None
-
-
-@dataclass
-class LiveCall:
-    call_id: str
-    channel_id: str
-    task: asyncio.Task[None] | None = None
-    answered: bool = False
-    cancel_requested: bool = False
-    end_reason: str | None = None
-    bridge_id: str | None = None
-    media_channel_id: str | None = None
-    media: RtpEndpoint | None = None
-    events: Subscription | None = None
 
 
 class Dialer:
@@ -87,6 +48,7 @@ class Dialer:
         ari: AriClient,
         session_factory: SessionFactory = IdleSession,
         opt_outs: OptOuts | None = None,
+        slots: CallSlots | None = None,
         on_ringing: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -95,7 +57,11 @@ class Dialer:
         self.ari = ari
         self.session_factory = session_factory
         self.on_ringing = on_ringing or (lambda _row: None)  # the conversation prepares while the line rings
+        # Shared with the browser talks: every call in flight holds one of the box's slots.
+        self.slots = slots or CallSlots(settings.max_concurrent_calls)
+        self.slots.listeners.append(self.wake)
         self.live: dict[str, LiveCall] = {}
+        self.draining = False  # shutting down: no call is dialled or answered, live ones may finish
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._call_tasks: set[asyncio.Task[None]] = set()
@@ -129,6 +95,17 @@ class Dialer:
     def wake(self) -> None:
         self._wake.set()
 
+    async def end_all(self, reason: str) -> None:
+        """Hang up every live call (the shutdown grace is over) and wait, briefly, for each to be recorded."""
+        for live in list(self.live.values()):
+            live.end_reason = live.end_reason or reason
+            live.cancel_requested = True  # an unanswered call is `canceled`, with this end_reason
+            with contextlib.suppress(AriError):
+                await self.ari.hangup(live.channel_id)
+        tasks = [live.task for live in self.live.values() if live.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+
     def is_ready(self) -> bool:
         return self.ari.connected.is_set()
 
@@ -144,21 +121,11 @@ class Dialer:
             log.warning("dialer.reconciled", call_id=call_id, was=row["status"])
 
     def _close_unfinished(self, call_id: str, code: str, message: str) -> None:
-        row = store.call_row(self.db, call_id)
-        if row["status"] in TERMINAL:
-            return
-        if row["answered_at"]:
-            store.transition(
-                self.db,
-                call_id,
-                "completed",
-                end_reason="error",
-                error_code=code,
-                error_message=message,
-                price_per_minute=self.settings.price_per_minute_milli_cents,
-            )
-        else:
-            store.transition(self.db, call_id, "failed", error_code=code, error_message=message)
+        answered = bool(store.call_row(self.db, call_id)["answered_at"])
+        self._record_end(call_id, Ending(answered, "error", error_code=code, error_message=message))
+
+    def _record_end(self, call_id: str, ending: Ending) -> None:
+        record_end(self.db, call_id, ending, self.settings.price_per_minute_milli_cents)
 
     # --- outbound dispatch --------------------------------------------------------------------------
     async def _dispatch_forever(self) -> None:
@@ -166,24 +133,33 @@ class Dialer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=1.0)
             self._wake.clear()
-            if not self.ari.connected.is_set():
-                continue
-            free = self.settings.max_concurrent_calls - len(self.live)
-            if free <= 0:
-                continue
-            for call_id in store.ids_in_status(self.db, ("queued",), limit=free):
-                self._begin(call_id)
+            if self.ari.connected.is_set() and not self.draining:
+                self.dispatch_queued()
 
-    def _begin(self, call_id: str) -> None:
+    def dispatch_queued(self) -> int:
+        """Begin as many queued calls as there are free slots (browser talks hold slots too); how many began."""
+        began = 0
+        free = self.slots.free()
+        if free <= 0:
+            return 0
+        for call_id in store.ids_in_status(self.db, ("queued",), limit=free):
+            began += self._begin(call_id)
+        return began
+
+    def _begin(self, call_id: str) -> bool:
         channel_id = f"call-{call_id}"
         live = LiveCall(call_id=call_id, channel_id=channel_id)
+        if not self.slots.take(call_id, "outbound"):
+            return False
         # Mark initiated before dialing: a crash after this point can never dial the call again.
         if store.transition(self.db, call_id, "initiated", channel_id=channel_id) is None:
-            return  # canceled while queued
+            self.slots.give_back(call_id)
+            return False  # canceled while queued
         self.live[call_id] = live
         live.events = self.ari.subscribe(channel_id)
         live.task = asyncio.create_task(self._run_outbound(live), name=f"call-{call_id}")
         self._track(live.task)
+        return True
 
     async def _run_outbound(self, live: LiveCall) -> None:
         log_ = log.bind(call_id=live.call_id)
@@ -290,37 +266,17 @@ class Dialer:
                 session_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await session_task
-            await self._stop_media(live)
+            await close_media(self.ari, live)
 
     def _ended(self, live: LiveCall, cause: int, cause_txt: str, tech_cause: int | None) -> None:
-        fields: dict[str, Any] = {"hangup_cause": hangup_cause_text(cause, cause_txt, tech_cause)}
-        if live.answered and live.end_reason == "voicemail":
-            # A machine answered: not a conversation, not billed, nothing to extract (API.md).
-            store.transition(
-                self.db, live.call_id, "no_answer", end_reason="voicemail", answered_by="machine", **fields
-            )
-        elif live.answered:
-            reason = live.end_reason or ("canceled" if live.cancel_requested else "caller_hangup")
-            store.transition(
-                self.db,
-                live.call_id,
-                "completed",
-                end_reason=reason,
-                price_per_minute=self.settings.price_per_minute_milli_cents,
-                **fields,
-            )
-        elif live.cancel_requested:
-            store.transition(self.db, live.call_id, "canceled", end_reason="canceled", **fields)
-        else:
-            outcome = outcome_for(cause, tech_cause)
-            store.transition(
-                self.db,
-                live.call_id,
-                outcome.status,
-                error_code=outcome.error_code,
-                error_message=outcome.error_message,
-                **fields,
-            )
+        ending = Ending(
+            live.answered,
+            live.end_reason,
+            canceled=live.cancel_requested,
+            outcome=None if live.answered or live.cancel_requested else outcome_for(cause, tech_cause),
+            hangup_cause=hangup_cause_text(cause, cause_txt, tech_cause),
+        )
+        self._record_end(live.call_id, ending)
         log.info("dialer.call_ended", call_id=live.call_id, cause=cause, tech_cause=tech_cause)
 
     def _opted_out(self, live: LiveCall, source: str) -> None:
@@ -339,35 +295,13 @@ class Dialer:
         self.live.pop(live.call_id, None)
         if store.call_row(self.db, live.call_id)["status"] not in TERMINAL:
             self._close_unfinished(live.call_id, "internal_error", "the call ended without a final status")
+        self.slots.give_back(live.call_id)
         self.wake()
 
-    # --- media ------------------------------------------------------------------------------------
     async def _start_media(self, live: LiveCall, row: dict[str, Any]) -> asyncio.Task[str | None]:
-        """Bridge the call with an externalMedia RTP channel to a socket of ours, then run the session."""
-        live.bridge_id = f"bridge-{live.call_id}"
-        live.media_channel_id = f"media-{live.call_id}"
-        live.media = await RtpEndpoint.open()
-        await self.ari.create_bridge(live.bridge_id)
-        await self.ari.add_channel(live.bridge_id, live.channel_id)
-        # The media channel can be bridged only once it is in our app: wait for its StasisStart.
-        with self.ari.subscribe(live.media_channel_id) as media_events:
-            external = await self.ari.external_media(live.media_channel_id, live.media.external_host)
-            async with asyncio.timeout(5):
-                await media_events.wait_for(StasisStart)
-        live.media.set_remote(*external.rtp_address)
-        await self.ari.add_channel(live.bridge_id, live.media_channel_id)
-        session = self.session_factory(row, live.media)
-        return asyncio.create_task(session.run(), name=f"session-{live.call_id}")
-
-    async def _stop_media(self, live: LiveCall) -> None:
-        if live.media_channel_id:
-            with contextlib.suppress(AriError):
-                await self.ari.hangup(live.media_channel_id)
-        if live.bridge_id:
-            with contextlib.suppress(AriError):
-                await self.ari.destroy_bridge(live.bridge_id)
-        if live.media is not None:
-            await live.media.close()
+        """Bridge the call's audio to a socket of ours, then run the session on it."""
+        media = await open_media(self.ari, live)
+        return asyncio.create_task(self.session_factory(row, media).run(), name=f"session-{live.call_id}")
 
     # --- control from the API -----------------------------------------------------------------------
     async def cancel(self, call_id: str) -> None:
@@ -416,27 +350,11 @@ class Dialer:
         task.add_done_callback(self._call_tasks.discard)
 
     def _close_down(self, live: LiveCall) -> None:
-        row = store.call_row(self.db, live.call_id)
-        if row["status"] in TERMINAL:
-            return
-        if live.answered:
-            store.transition(
-                self.db,
-                live.call_id,
-                "completed",
-                end_reason="error",
-                error_code="telephony_down",
-                error_message="Asterisk stopped during the call",
-                price_per_minute=self.settings.price_per_minute_milli_cents,
-            )
-        else:
-            store.transition(
-                self.db,
-                live.call_id,
-                "failed",
-                error_code="telephony_down",
-                error_message="Asterisk stopped before the call was answered",
-            )
+        when = "during the call" if live.answered else "before the call was answered"
+        message = f"Asterisk stopped {when}"
+        self._record_end(
+            live.call_id, Ending(live.answered, "error", error_code="telephony_down", error_message=message)
+        )
 
     # --- inbound ----------------------------------------------------------------------------------
     async def _inbound_forever(self) -> None:
@@ -450,58 +368,28 @@ class Dialer:
 
     async def _on_new_channel(self, event: StasisStart) -> None:
         """StasisStart of a channel we did not originate: an inbound call from a trunk."""
-        if not event.args or event.args[0] != "inbound":
+        route = inbound.route(self.db, event)
+        if route is None:
             return
         channel_id = event.channel.id
-        did = _normalise(event.args[1] if len(event.args) > 1 else "")
-        caller = _normalise(event.args[2] if len(event.args) > 2 else "") or None
-        number = number_store.number_by_e164(self.db, did) if did else None
-        agent = agent_store.agent_row(self.db, number.inbound_agent_id) if number and number.inbound_agent_id else None
-        if agent is None:
+        if route.agent is None:
             await self.ari.hangup(channel_id, reason="unallocated")
-            call, _ = store.create_call(
-                self.db,
-                agent=_NO_AGENT,
-                direction="inbound",
-                to_number=did or "unknown",
-                from_number=caller,
-                trunk_id=None,
-                instructions=None,
-                context={},
-                metadata={},
-                webhook_url=None,
-                status="initiated",
-            )
-            store.transition(
-                self.db,
-                call.id,
-                "failed",
-                error_code="no_agent",
-                error_message=f"no inbound agent answers {did or 'this number'}",
-            )
-            log.warning("dialer.inbound_rejected", did=did, caller=caller)
+            inbound.record_rejected(self.db, route)
+            log.warning("dialer.inbound_rejected", did=route.did, caller=route.caller)
             return
-        if len(self.live) >= self.settings.max_concurrent_calls:
+        if self.draining:  # SIP 503: the carrier tries another route, the caller is not told "busy"
+            await self.ari.hangup(channel_id, reason="congestion")
+            log.info("dialer.inbound_refused_draining", did=route.did, caller=route.caller)
+            return
+        if self.slots.free() <= 0:
             await self.ari.hangup(channel_id, reason="busy")
             return
-        call, _ = store.create_call(
-            self.db,
-            agent=agent,
-            direction="inbound",
-            to_number=did,
-            from_number=caller,
-            trunk_id=number.trunk_id,
-            instructions=None,
-            context={},
-            metadata={},
-            webhook_url=None,
-            status="initiated",
-        )
-        store.set_fields(self.db, call.id, channel_id=channel_id)
-        live = LiveCall(call_id=call.id, channel_id=channel_id, answered=True)
+        call_id = inbound.record_answering(self.db, route, channel_id)
+        self.slots.take(call_id, "inbound")  # free was checked above, with no await since
+        live = LiveCall(call_id=call_id, channel_id=channel_id, answered=True)
         live.events = self.ari.subscribe(channel_id)
-        self.live[call.id] = live
-        live.task = asyncio.create_task(self._run_inbound(live), name=f"call-{call.id}")
+        self.live[call_id] = live
+        live.task = asyncio.create_task(self._run_inbound(live), name=f"call-{call_id}")
         self._track(live.task)
 
     async def _run_inbound(self, live: LiveCall) -> None:
@@ -519,37 +407,7 @@ class Dialer:
             self._finish(live)
 
 
-_NO_AGENT: dict[str, Any] = {
-    "id": None,
-    "name": None,
-    "persona": None,
-    "instructions": None,
-    "voice": None,
-    "language": "en",
-    "returns": None,
-    "tools": [],
-    "webhook_url": None,
-    "voicemail_action": "hangup",
-    "first_message": None,
-    "voicemail_message": None,
-    "max_duration_seconds": 0,
-    "silence_timeout_seconds": 0,
-    "ring_timeout_seconds": 0,
-}
-
-
 def _is_ringing(event: Event) -> bool:
     if isinstance(event, ChannelStateChange):
         return event.channel.state == "Ringing"
     return isinstance(event, Dial) and event.dialstatus == "RINGING"
-
-
-def _normalise(number: str) -> str:
-    """A DID or caller number from SIP → E.164 when it looks like one ("12025550101" → "+12025550101")."""
-    number = number.strip()
-    if number and not number.startswith("+") and number.isdigit() and len(number) >= 8:
-        number = "+" + number
-    try:
-        return validation.e164(number, "did") if number else ""
-    except Exception:
-        return number

@@ -14,7 +14,6 @@ import contextlib
 import random
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
-from typing import NamedTuple, Protocol
 
 import structlog
 
@@ -22,28 +21,13 @@ from appliance.telephony.g711 import ULAW_SILENCE, ulaw_decode, ulaw_encode
 from appliance.telephony.pacing import SAMPLES_PER_FRAME, Pacer, resume_timestamp
 from appliance.telephony.playout import Playout, PlaysOut
 from appliance.telephony.rtp import PT_PCMU, RtpError, build_rtp, parse_rtp, sequence_gap
+from appliance.voice.call_audio import SAMPLE_RATE, AudioFrame, MediaClosed
 
 log = structlog.get_logger(__name__)
 
-SAMPLE_RATE = 8000
 FRAME_BYTES_ULAW = SAMPLES_PER_FRAME  # one byte per µ-law sample
 _SILENCE_FRAME = bytes([ULAW_SILENCE]) * FRAME_BYTES_ULAW
 RESYNC_S = 0.25  # more delay than a busy loop adds: the stream paused or its clock jumped
-
-
-class MediaClosed(Exception):
-    """The endpoint was closed; no more frames will arrive."""
-
-
-class AudioFrame(NamedTuple):
-    """One received packet's audio: PCM16 (native byte order) at 8 kHz, normally 20 ms / 320 bytes."""
-
-    pcm: bytes
-    timestamp: int
-    sequence_number: int
-    # Loop time the packet arrived: the moment a caller's words reached us, whenever the conversation
-    # gets round to reading the frame (its queue can back up behind speech work).
-    arrived: float
 
 
 class FrameQueue:
@@ -67,22 +51,6 @@ class FrameQueue:
             self._queue.put_nowait(None)  # keep the end marker for the next reader
             raise MediaClosed
         return frame
-
-
-class CallMedia(Protocol):
-    """What a conversation needs from a call's audio path: a phone call's RTP (`RtpEndpoint`) or a browser's
-    WebRTC (`BrowserMedia`)."""
-
-    async def recv(self) -> AudioFrame: ...
-    def send(self, pcm: bytes) -> int: ...
-    def clear(self) -> int: ...
-    async def drained(self) -> None: ...
-    @property
-    def queued_samples(self) -> int: ...
-    @property
-    def samples_sent(self) -> int: ...
-    @property
-    def sending(self) -> bool: ...
 
 
 @dataclass
@@ -159,10 +127,6 @@ class RtpEndpoint(PlaysOut, asyncio.DatagramProtocol):
     def external_host(self) -> str:
         """The `external_host` parameter for POST /channels/externalMedia."""
         return f"{self._local[0]}:{self._local[1]}"
-
-    @property
-    def remote_address(self) -> tuple[str, int] | None:
-        return self._remote
 
     @property
     def closed(self) -> bool:

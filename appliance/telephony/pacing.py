@@ -8,8 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-FRAME_SECONDS = 0.020
-SAMPLES_PER_FRAME = 160  # 8 kHz x 20 ms
+from appliance.voice.call_audio import FRAME_SECONDS, SAMPLES_PER_FRAME
 
 
 def next_deadline(deadline: float, now: float, interval: float = FRAME_SECONDS, max_lag: float = 0.2) -> float:

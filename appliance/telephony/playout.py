@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from appliance.telephony.pacing import SAMPLES_PER_FRAME
+from appliance.voice.call_audio import SAMPLES_PER_FRAME
 
 
 class Playout:

@@ -18,7 +18,8 @@ from appliance.store.trunks import TrunkState
 from appliance.telephony.ami import AmiClient
 from appliance.telephony.ari import AriClient
 from appliance.telephony.asterisk import PERSON_APP, AsteriskServer
-from appliance.telephony.dialer import Dialer, SessionFactory
+from appliance.telephony.dialer import Dialer
+from appliance.telephony.live_call import SessionFactory
 from appliance.telephony.opt_out import OptOuts
 from appliance.telephony.trunk_config import TrunkConfig
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 STATE_POLL_SECONDS = 5.0
+RETRY_FIRST_SECONDS, RETRY_LONGEST_SECONDS = 1.0, 30.0  # back-off between attempts to start telephony
 
 
 class TelephonyService:
@@ -53,11 +55,44 @@ class TelephonyService:
         self.browser: BrowserCalls | None = None  # "Talk to this agent" over WebRTC, when the voice engine runs
         self._state: TrunkState = {}
         self._poll_task: asyncio.Task[None] | None = None
+        self._retry_task: asyncio.Task[None] | None = None
+        self.problem: str | None = "starting"  # why telephony is not ready, for /readyz and `doctor`
 
     def trunk_configs(self) -> list[TrunkConfig]:
         return [TrunkConfig.from_row(row) for row in trunk_store.trunk_rows(self.db)]
 
     async def start(self) -> None:
+        """Start Asterisk, ARI, the dialer and the rest, once; raises if any of it fails (see `retry_start`)."""
+        try:
+            await self._start()
+        except Exception as exc:
+            self.problem = f"failed to start: {exc}"
+            raise
+        self.problem = None
+
+    def retry_start(self) -> None:
+        """After a failed `start`: try again in the background, with back-off, until it works. A port held
+        for a while at boot must not leave the box without telephony for good (Asterisk dying later is
+        restarted by its own supervisor)."""
+        self._retry_task = asyncio.create_task(self._retry_forever(), name="telephony-start")
+
+    async def _retry_forever(self) -> None:
+        wait, attempt = RETRY_FIRST_SECONDS, 1
+        while True:
+            await self._stop_parts()
+            log.warning("telephony.start_retry", attempt=attempt + 1, in_seconds=wait, problem=self.problem)
+            await asyncio.sleep(wait)
+            attempt += 1
+            try:
+                await self.start()
+            except Exception as exc:
+                log.error("telephony.start_failed", attempt=attempt, error=str(exc))
+                wait = min(wait * 2, RETRY_LONGEST_SECONDS)
+                continue
+            log.info("telephony.started", attempt=attempt)
+            return
+
+    async def _start(self) -> None:
         await self.asterisk.start(self.trunk_configs())
         user, password = self.asterisk.ari_auth()
         self.ari = AriClient(self.asterisk.ari_url, user, password, self.asterisk.app)
@@ -74,7 +109,7 @@ class TelephonyService:
         if self._session_factory is not None:
             from appliance.telephony.browser_calls import BrowserCalls  # aiortc: only with the voice engine
 
-            self.browser = BrowserCalls(self.settings, self.db, self._session_factory, self.dialer.live)
+            self.browser = BrowserCalls(self.settings, self.db, self._session_factory, self.dialer.slots)
         s = self.asterisk.secrets
         self.ami = AmiClient(port=self.settings.ami_port, user=s.ami_user, secret=s.ami_secret)
         self._poll_task = asyncio.create_task(self._poll_state(), name="trunk-state")
@@ -87,6 +122,14 @@ class TelephonyService:
             await self.person.start()
 
     async def stop(self) -> None:
+        if self._retry_task is not None:
+            self._retry_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry_task
+        await self._stop_parts()
+
+    async def _stop_parts(self) -> None:
+        """Stop what started (all of it, or what a failed start left), so that `start` can run again."""
         if self._poll_task is not None:
             self._poll_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -97,15 +140,51 @@ class TelephonyService:
             await self.browser.stop()
         if self.dialer is not None:
             await self.dialer.stop()
+            self.asterisk.listeners.remove(self.dialer.on_asterisk_state)
         if self.ami is not None:
             await self.ami.close()
         if self.ari is not None:
             await self.ari.close()
         await self.asterisk.stop()
+        self._poll_task, self.person, self.browser, self.dialer, self.ami, self.ari = (None,) * 6
+
+    async def drain(self, grace_seconds: float, hurry: asyncio.Event) -> None:
+        """Shutting down: dial and answer nothing more (queued calls wait, inbound gets 503), let live calls finish
+        for up to `grace_seconds` or until `hurry` (a second signal), then end those left with `shutdown`."""
+        for part in (self.dialer, self.browser):
+            if part is not None:
+                part.draining = True
+        if self.dialer is None:
+            return
+        slots = self.dialer.slots
+        emptied = asyncio.Event()
+        slots.listeners.append(lambda: emptied.set() if len(slots) == 0 else None)
+        log.info("telephony.draining", live_calls=len(slots), grace_seconds=grace_seconds)
+        if len(slots):
+            waits = [asyncio.ensure_future(emptied.wait()), asyncio.ensure_future(hurry.wait())]
+            await asyncio.wait(waits, timeout=grace_seconds, return_when=asyncio.FIRST_COMPLETED)
+            for waiting in waits:
+                waiting.cancel()
+        if len(slots):
+            log.warning("telephony.ending_calls", live_calls=len(slots), reason="shutdown")
+            if self.browser is not None:
+                await self.browser.end_all("shutdown")
+            await self.dialer.end_all("shutdown")
+        log.info("telephony.drained")
+
+    def live_calls(self) -> int:
+        return len(self.dialer.slots) if self.dialer is not None else 0
 
     # --- runtime.Telephony --------------------------------------------------------------------------
     def is_ready(self) -> bool:
         return self.asterisk.up.is_set() and self.ari is not None and self.ari.connected.is_set()
+
+    def not_ready_because(self) -> str | None:
+        if self.is_ready():
+            return None
+        if self.problem is not None:
+            return self.problem
+        return "Asterisk is restarting" if not self.asterisk.up.is_set() else "the ARI event socket is reconnecting"
 
     def trunk_state(self) -> TrunkState:
         return self._state

@@ -38,20 +38,19 @@ class TrunkConfig:
     codecs: tuple[str, ...]
     max_channels: int | None
     builtin: bool
+    inbound_addresses: tuple[str, ...] = ()
 
     @property
     def host_port(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
-    @property
-    def match(self) -> str:
-        """Identify INVITEs from this peer by IP (and port for a loopback peer, so two can share 127.0.0.1)."""
-        try:
-            ip = ipaddress.ip_address(self.host)
-        except ValueError:
-            return self.host  # a hostname: Asterisk resolves it
-        return f"{self.host}:{self.port}" if ip.is_loopback else self.host
+    def match(self, shared_hosts: frozenset[str]) -> str:
+        """Identify INVITEs from this peer: its host from any port (carriers send from several ports, and over TCP
+        from ephemeral ones; a hostname is resolved by Asterisk), plus its `inbound_addresses`. Only a host that
+        another peer shares (127.0.0.1 with the loopback carrier, two trunks on one address) is told by its port."""
+        own = self.host_port if self.host in shared_hosts else self.host
+        return ",".join((own, *self.inbound_addresses))
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> TrunkConfig:
@@ -69,4 +68,23 @@ class TrunkConfig:
             transport=row["transport"], username=row.get("username"), password=row.get("password"),
             register=bool(row["register"]), from_domain=row.get("from_domain"), codecs=codecs,
             max_channels=row.get("max_channels"), builtin=bool(row["builtin"]),
+            inbound_addresses=tuple(_network(row["id"], a) for a in row.get("inbound_addresses") or ()),
         )  # fmt: skip
+
+
+def shared_hosts(trunks: list[TrunkConfig], carrier: bool) -> frozenset[str]:
+    """Hosts more than one SIP peer sends from: there the port alone tells peers apart. The loopback carrier and
+    our own transport both send from 127.0.0.1."""
+    seen: set[str] = set()
+    shared = {"127.0.0.1"} if carrier else set()
+    for trunk in trunks:
+        (shared if trunk.host in seen else seen).add(trunk.host)
+    return frozenset(shared)
+
+
+def _network(trunk_id: str, value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise UnsafeTrunkValue(f"trunk {trunk_id}: bad inbound address") from None
+    return value

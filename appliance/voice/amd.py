@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import jellyfish
 import numpy as np
 
+from appliance.voice.call_audio import SAMPLE_RATE, SAMPLES_PER_FRAME
 from appliance.voice.text import words
 
 BEEP_MIN_FRAMES = 8  # 160 ms of 20 ms frames
@@ -121,12 +122,12 @@ class BeepDetector:
         self._freq = 0.0
         self.beeped = False
         self.frequency: float | None = None
-        self._window = np.hanning(160)
-        self._bins = np.fft.rfftfreq(160, 1 / 8000)
+        self._window = np.hanning(SAMPLES_PER_FRAME)
+        self._bins = np.fft.rfftfreq(SAMPLES_PER_FRAME, 1 / SAMPLE_RATE)
 
     def feed(self, pcm: bytes) -> bool:
         samples = np.frombuffer(pcm, np.int16).astype(np.float32)
-        if len(samples) != 160 or float(np.sqrt(np.mean(samples**2))) < BEEP_MIN_RMS:
+        if len(samples) != SAMPLES_PER_FRAME or float(np.sqrt(np.mean(samples**2))) < BEEP_MIN_RMS:
             self._run = 0
             return self.beeped
         power = np.abs(np.fft.rfft(samples * self._window)) ** 2

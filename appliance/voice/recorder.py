@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE_RATE = 8000
+from appliance.voice.call_audio import SAMPLE_RATE
 
 
 class StereoRecorder:

@@ -24,16 +24,16 @@ from typing import Any, Protocol
 
 import structlog
 
-from appliance.telephony.media import CallMedia
 from appliance.voice import prompt, text
 from appliance.voice.amd import BeepDetector, GreetingProbes, Verdict, classify_greeting, phrase_verdict
+from appliance.voice.call_audio import CallMedia, continuous_frames
 from appliance.voice.engine import VoiceEngine
 from appliance.voice.goal import Goal, goal_fields
 from appliance.voice.recorder import StereoRecorder
 from appliance.voice.speaker import Speaker
 from appliance.voice.tts import Synthesizer
 from appliance.voice.turns import Turn, TurnDetector, TurnEvent, lead_quiet, lead_trimmed
-from appliance.voice.vad import Vad, continuous_frames
+from appliance.voice.vad import Vad
 
 log = structlog.get_logger(__name__)
 

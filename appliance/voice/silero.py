@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-RATE = 8000
+from appliance.voice.call_audio import SAMPLE_RATE
+
+RATE = SAMPLE_RATE  # Silero v6 runs at the line's 8 kHz directly
 WINDOW = 256
 CONTEXT = 32
 

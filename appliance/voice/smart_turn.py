@@ -17,6 +17,8 @@ import onnxruntime as ort
 import soxr
 from faster_whisper.feature_extractor import FeatureExtractor
 
+from appliance.voice.call_audio import SAMPLE_RATE
+
 RATE = 16000
 WINDOW_S = 8
 FRAMES = 800
@@ -35,7 +37,7 @@ class SmartTurn:
 
     def features(self, pcm8k: bytes) -> np.ndarray:
         audio = np.frombuffer(pcm8k, np.int16).astype(np.float32) / 32768.0
-        audio = soxr.resample(audio, 8000, RATE, quality="HQ")[-WINDOW_S * RATE :]
+        audio = soxr.resample(audio, SAMPLE_RATE, RATE, quality="HQ")[-WINDOW_S * RATE :]
         audio = np.pad(audio, (WINDOW_S * RATE - len(audio), 0))
         audio = (audio - audio.mean()) / np.sqrt(audio.var() + 1e-7)
         return self._features(audio, padding=0)[:, :FRAMES].astype(np.float32)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from appliance.telephony.media import CallMedia
+from appliance.voice.call_audio import CallMedia
 from appliance.voice.recorder import StereoRecorder
 from appliance.voice.text import heard_part
 

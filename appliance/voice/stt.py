@@ -21,6 +21,7 @@ import numpy as np
 import soxr
 from faster_whisper import WhisperModel
 
+from appliance.voice.call_audio import SAMPLE_RATE
 from appliance.voice.speech_first import SpeechFirst
 
 WHISPER_RATE = 16000
@@ -103,7 +104,7 @@ class Transcriber:
         audio = np.frombuffer(pcm8k, dtype=np.int16).astype(np.float32) / 32768.0
         if len(audio) < 1600:  # under 0.2 s: nothing Whisper can read, and it tends to hallucinate
             return ""
-        audio16 = soxr.resample(audio, 8000, WHISPER_RATE, quality="HQ")
+        audio16 = soxr.resample(audio, SAMPLE_RATE, WHISPER_RATE, quality="HQ")
         speech_frames = len(audio16) * FRAMES_PER_SECOND // WHISPER_RATE
         frames = min(MAX_FRAMES, max(MIN_FRAMES, speech_frames + PAD_FRAMES))
         padded = np.zeros(frames * WHISPER_RATE // FRAMES_PER_SECOND, dtype=np.float32)
@@ -119,8 +120,11 @@ class Transcriber:
                 return_no_speech_prob=True,
                 # No segment may end past the audio (the window's end is not the 30 s Whisper expects,
                 # and it would place words there): the model's own suppressions, plus those timestamps.
-                suppress_tokens=[-1, *range(self._timestamp_begin + int((len(audio) / 8000 + 0.3) / 0.02), self._last)],
+                suppress_tokens=[
+                    -1,
+                    *range(self._timestamp_begin + int((len(audio) / SAMPLE_RATE + 0.3) / 0.02), self._last),
+                ],
             )[0]
         if result.no_speech_prob > 0.8:
             return ""
-        return self._read(result.sequences_ids[0], len(audio) / 8000)
+        return self._read(result.sequences_ids[0], len(audio) / SAMPLE_RATE)

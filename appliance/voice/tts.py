@@ -10,9 +10,10 @@ import numpy as np
 import soxr
 from piper import PiperVoice
 
+from appliance.voice.call_audio import SAMPLE_RATE
 from appliance.voice.speech_first import SpeechFirst
 
-LINE_RATE = 8000
+LINE_RATE = SAMPLE_RATE
 PHRASE_WORDS = 3  # "Great!", "You're welcome!", "I see.": short first chunks that recur from call to call
 
 

@@ -15,7 +15,8 @@ from enum import Enum
 
 import numpy as np
 
-FRAME_MS = 20
+from appliance.voice.call_audio import BYTES_PER_SECOND, FRAME_BYTES, FRAME_MS, FRAME_SECONDS
+
 # Loud enough to be heard as speech on the line (the level a wire meter counts, ../shared/tools/rtp_latency.py).
 # webrtcvad goes on calling frames speech for 40-420 ms after the words end (espeak-ng and Piper lines), so the end
 # of what the caller said, where reply latency starts, is their last frame that is speech and this loud.
@@ -29,23 +30,23 @@ def loud(pcm: bytes) -> bool:
 
 def lead_quiet(pcm: bytes) -> float:
     """Seconds before the first loud 20 ms frame (0 when none is loud)."""
-    frames = len(pcm) // 320
-    return next((i for i in range(frames) if loud(pcm[i * 320 : (i + 1) * 320])), 0) * FRAME_MS / 1000
+    frames = len(pcm) // FRAME_BYTES
+    return next((i for i in range(frames) if loud(pcm[i * FRAME_BYTES : (i + 1) * FRAME_BYTES])), 0) * FRAME_SECONDS
 
 
 def trailing_quiet(pcm: bytes) -> float:
     """Seconds after the last loud 20 ms frame (0 when none is loud): synthesised lines end in 0.1-0.5 s of
     near-silence, which is not speech."""
-    frames = len(pcm) // 320
-    last = next((i for i in reversed(range(frames)) if loud(pcm[i * 320 : (i + 1) * 320])), None)
-    return 0.0 if last is None else (len(pcm) - (last + 1) * 320) / 16000
+    frames = len(pcm) // FRAME_BYTES
+    last = next((i for i in reversed(range(frames)) if loud(pcm[i * FRAME_BYTES : (i + 1) * FRAME_BYTES])), None)
+    return 0.0 if last is None else (len(pcm) - (last + 1) * FRAME_BYTES) / BYTES_PER_SECOND
 
 
 def lead_trimmed(pcm: bytes, keep_ms: int = 20) -> bytes:
     """Audio from `keep_ms` before its first loud 20 ms frame: the quiet a synthesiser opens with is time
     the caller spends waiting."""
     first = round(lead_quiet(pcm) * 1000) // FRAME_MS
-    return pcm[max(0, first - keep_ms // FRAME_MS) * 320 :]
+    return pcm[max(0, first - keep_ms // FRAME_MS) * FRAME_BYTES :]
 
 
 @dataclass(frozen=True)

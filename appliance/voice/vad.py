@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-
 import webrtcvad
 
-from appliance.telephony.media import CallMedia, MediaClosed
-
-SAMPLE_RATE = 8000
-FRAME_BYTES = 320  # 20 ms of PCM16 at 8 kHz
+from appliance.voice.call_audio import FRAME_BYTES, SAMPLE_RATE
 
 
 class Vad:
@@ -22,30 +16,3 @@ class Vad:
         if len(frame) != FRAME_BYTES:
             return False  # a short packet at the edges of the call; never worth a decision
         return self._vad.is_speech(frame, SAMPLE_RATE)
-
-
-SILENCE_FRAME = bytes(FRAME_BYTES)
-
-
-async def continuous_frames(media: CallMedia, gap: float = 0.06) -> AsyncIterator[tuple[bytes, float]]:
-    """Received 20 ms frames and the loop time each arrived, with silence filled in where none arrive.
-
-    Asterisk sends a bridge's audio only while someone in it makes a sound, but turn-taking counts
-    silence: each 20 ms without a packet (after a short grace for jitter) is a frame of silence.
-    """
-    loop = asyncio.get_running_loop()
-    last = loop.time()
-    while True:
-        try:
-            frame = await asyncio.wait_for(media.recv(), timeout=gap)
-        except TimeoutError:
-            now = loop.time()
-            missing = int((now - last) / 0.02)
-            for i in range(missing):
-                yield SILENCE_FRAME, last + (i + 1) * 0.02
-            last += missing * 0.02
-            continue
-        except MediaClosed:
-            return
-        last = max(last + 0.02, frame.arrived - gap)
-        yield frame.pcm, frame.arrived

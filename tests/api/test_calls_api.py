@@ -143,3 +143,21 @@ def test_usage_counts_calls_by_day_and_agent(api: httpx.Client) -> None:
     assert any(row["key"] == agent["id"] for row in usage["by_agent"])
     assert_error(api.get("/v1/usage", params={"from": "2026-02-01", "to": "2026-01-01"}), 400, mentions="from")
     assert_error(api.get("/v1/usage", params={"from": "yesterday"}), 400, mentions="from")
+
+
+def test_the_caller_ids_trunk_carries_a_test_range_call(api: httpx.Client) -> None:
+    """A lab phone on a user trunk given a +1202555 number: the call goes through that trunk, not the
+    loopback carrier (which would answer 404); without a caller ID the test range stays on the carrier."""
+    trunk = api.post("/v1/trunks", json={"name": f"lab-{uuid.uuid4().hex[:8]}", "host": "192.0.2.10"}).json()
+    number = make_number(api, trunk_id=trunk["id"])
+    agent = make_agent(api)
+    loopback = next(t for t in api.get("/v1/trunks").json() if t["name"] == "loopback")
+    r = api.post("/v1/calls", json={"agent_id": agent["id"], "to": TEST_TO})
+    assert r.json()["trunk_id"] == loopback["id"]  # no caller ID: the test carrier takes its range
+    api.post(f"/v1/agents/{agent['id']}/numbers", json={"number_id": number["id"], "set_as_primary": True})
+    r = api.post("/v1/calls", json={"agent_id": agent["id"], "to": TEST_TO})
+    assert r.status_code == 201, r.text
+    assert r.json()["from_number"] == number["e164"] and r.json()["trunk_id"] == trunk["id"]
+    api.delete(f"/v1/agents/{agent['id']}")
+    assert api.delete(f"/v1/numbers/{number['id']}").status_code in (200, 204)
+    assert api.delete(f"/v1/trunks/{trunk['id']}").status_code in (200, 204)  # other tests expect no user trunk

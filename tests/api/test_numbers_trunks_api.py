@@ -89,7 +89,32 @@ def test_trunk_crud_never_returns_the_password(api: httpx.Client) -> None:
         ({"name": "t]x", "host": "1.2.3.4"}, "name"),
         ({"name": "t", "host": "1.2.3.4", "password": "a\nb"}, "password"),
         ({"host": "1.2.3.4"}, "name"),
+        (
+            {"name": "t", "host": "1.2.3.4", "inbound_addresses": ["198.51.100.0/24", "sip.example.net"]},
+            "inbound_addresses[1]",
+        ),
+        ({"name": "t", "host": "1.2.3.4", "inbound_addresses": ["198.51.100.7/24"]}, "inbound_addresses[0]"),
+        ({"name": "t", "host": "1.2.3.4", "inbound_addresses": ["0.0.0.0/0"]}, "inbound_addresses[0]"),
+        ({"name": "t", "host": "1.2.3.4", "inbound_addresses": "10.0.0.1"}, "inbound_addresses"),
     ],
 )
 def test_bad_trunks_are_refused(api: httpx.Client, body: dict, mentions: str) -> None:
     assert_error(api.post("/v1/trunks", json=body), 400, mentions=mentions)
+
+
+def test_a_trunks_inbound_addresses_are_kept_and_changed(api: httpx.Client) -> None:
+    body = {"name": "carrier-b", "host": "192.0.2.20", "inbound_addresses": ["198.51.100.0/24", "203.0.113.7/32"]}
+    r = api.post("/v1/trunks", json=body)
+    assert r.status_code == 201, r.text
+    trunk = r.json()
+    assert trunk["inbound_addresses"] == ["198.51.100.0/24", "203.0.113.7"]
+    r = api.patch(f"/v1/trunks/{trunk['id']}", json={"inbound_addresses": ["2001:db8::/48"]})
+    assert r.status_code == 200 and r.json()["inbound_addresses"] == ["2001:db8::/48"]
+    assert_error(
+        api.patch(f"/v1/trunks/{trunk['id']}", json={"inbound_addresses": ["nope"]}),
+        400,
+        mentions="inbound_addresses[0]",
+    )
+    loopback = next(t for t in api.get("/v1/trunks").json() if t["name"] == "loopback")
+    assert loopback["inbound_addresses"] == []
+    assert api.delete(f"/v1/trunks/{trunk['id']}").status_code == 204

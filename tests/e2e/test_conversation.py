@@ -22,11 +22,11 @@ import yaml
 from standardwebhooks.webhooks import Webhook
 
 from appliance.call_status import TERMINAL
-from appliance.voice.text import word_error_rate
 from tests.audio import recording_gaps
 from tests.integration.conftest import requires_asterisk
 from tests.receiver import Receiver
 from tests.support import ServerProcess
+from tests.wer import word_error_rate
 
 pytestmark = [requires_asterisk, pytest.mark.integration]
 SCRIPTS = Path(__file__).resolve().parents[2] / "appliance" / "telephony" / "carrier" / "scripts"

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from appliance.config import load_settings
-from appliance.telephony.asterisk import AsteriskNotInstalled, find_asterisk
+from appliance.telephony.asterisk_install import AsteriskNotInstalled, find_asterisk
 from tests.support import ServerProcess
 
 

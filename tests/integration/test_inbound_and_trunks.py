@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import configparser
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from appliance.call_status import TERMINAL
-from tests.support import ServerProcess
+from tests.reliability import sipp
+from tests.support import ServerProcess, free_port
 
 
 def carrier_call(appliance: ServerProcess, to: str) -> None:
@@ -122,3 +126,43 @@ def test_registration_trunk_reaches_registered(appliance: ServerProcess, api: ht
     assert api.get(f"/v1/trunks/{trunk_id}").json()["registration_status"] == "registered"
     api.delete(f"/v1/trunks/{bad_id}")
     api.delete(f"/v1/trunks/{trunk_id}")
+
+
+@pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp is not installed (make setup)")
+def test_inbound_from_the_trunks_host_on_any_port_or_its_inbound_addresses(
+    appliance: ServerProcess, api: httpx.Client, tmp_path: Path
+) -> None:
+    """A second phone at the trunk's address on another port, and an address listed in `inbound_addresses`,
+    are answered by the DID's inbound agent (sipp, a third-party SIP client); any other address is challenged."""
+    trunk = api.post(
+        "/v1/trunks",
+        json={"name": "lab phones", "host": "127.0.0.2", "port": 5090, "inbound_addresses": ["127.0.0.3"]},
+    )
+    assert trunk.status_code == 201, trunk.text
+    did = "+14155550131"
+    number = api.post("/v1/numbers", json={"e164": did, "trunk_id": trunk.json()["id"]}).json()
+    agent = api.post(
+        "/v1/agents",
+        json={"name": "lab desk", "type": "inbound", "number_ids": [number["id"]], "max_duration_seconds": 10},
+    )
+    assert agent.status_code == 201, agent.text
+    agent = agent.json()
+    target = f"127.0.0.1:{appliance.env['APPLIANCE_SIP_PORT']}"
+    for phone in ("127.0.0.2", "127.0.0.3"):  # the trunk's host (not from its port 5090), a listed address
+        answered = sipp.run(
+            tmp_path, target, "INVITE", did, 200, local_port=free_port(socket.SOCK_DGRAM), local_ip=phone
+        )
+        assert answered.final == 200, answered.trace
+    stranger = sipp.run(
+        tmp_path, target, "INVITE", did, 401, local_port=free_port(socket.SOCK_DGRAM), local_ip="127.0.0.4"
+    )
+    assert stranger.final == 401, stranger.trace
+    deadline = time.monotonic() + 30
+    while [c for c in inbound_calls(api, did) if c["status"] not in TERMINAL] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    calls = inbound_calls(api, did)
+    assert len(calls) == 2 and {c["agent_id"] for c in calls} == {agent["id"]}
+    assert {c["status"] for c in calls} == {"completed"}
+    api.delete(f"/v1/agents/{agent['id']}")
+    api.delete(f"/v1/numbers/{number['id']}")
+    api.delete(f"/v1/trunks/{trunk.json()['id']}")

@@ -30,9 +30,11 @@ from appliance.telephony.ari_events import (
     Dial,
     StasisStart,
 )
-from appliance.telephony.asterisk import AsteriskNotInstalled, AsteriskServer, find_asterisk
-from appliance.telephony.media import AudioFrame, RtpEndpoint
+from appliance.telephony.asterisk import AsteriskServer
+from appliance.telephony.asterisk_install import AsteriskNotInstalled, find_asterisk
+from appliance.telephony.media import RtpEndpoint
 from appliance.telephony.trunk_config import TrunkConfig
+from appliance.voice.call_audio import AudioFrame
 from tests.support import telephony_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]

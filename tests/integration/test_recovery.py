@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -74,4 +77,33 @@ def test_appliance_killed_mid_call_is_reconciled_and_never_dialled_twice(tmp_pat
         assert len(initiated) == 1  # dialled once, never again after the restart
         wait_ready(server)
     finally:
+        server.stop()
+
+
+@requires_asterisk
+def test_telephony_that_fails_to_start_is_tried_again_until_ready(tmp_path: Path) -> None:
+    """ARI's port held by another process at boot: /readyz and `doctor` say why, and once the port is free
+    the box becomes ready on its own and places calls (it used to serve for good without telephony)."""
+    server = ServerProcess(tmp_path)
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", int(server.env["APPLIANCE_ARI_PORT"])))
+    holder.listen()
+    try:
+        server.start()
+        ready = httpx.get(server.url + "/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["telephony"] is False
+        assert "ari_port" in ready.json()["reasons"]["telephony"], ready.json()
+        command = [sys.executable, "-m", "appliance.cli", "doctor"]
+        doctor = subprocess.run(command, env=server.env, capture_output=True, text=True, timeout=120)
+        assert "running appliance: telephony" in doctor.stdout and "ari_port" in doctor.stdout, doctor.stdout
+        with server.client() as api:
+            agent = api.post("/v1/agents", json={"name": "late", "type": "outbound"}).json()
+            waiting = api.post("/v1/calls", json={"agent_id": agent["id"], "to": "+12025550102"}).json()
+        holder.close()
+        wait_ready(server, timeout=90)
+        assert "reasons" not in httpx.get(server.url + "/readyz").json()
+        assert server.wait_for(waiting["id"], TERMINAL, timeout=30)["status"] == "busy"  # queued, then dialled
+    finally:
+        holder.close()
         server.stop()

@@ -115,13 +115,14 @@ def run(
     calls: int = 1,
     rate: int = 10,
     timeout: int = 20,
+    local_ip: str = "127.0.0.1",
 ) -> SipResult:
-    """Run sipp once against `target` ("127.0.0.1:5060") from 127.0.0.1:`local_port`."""
-    name = re.sub(r"\W", "_", f"{method}_{user}_{expect}_{local_port}")
+    """Run sipp once against `target` ("127.0.0.1:5060") from `local_ip`:`local_port`."""
+    name = re.sub(r"\W", "_", f"{method}_{user}_{expect}_{local_ip}_{local_port}")
     xml = workdir / f"{name}.xml"
     xml.write_text(scenario(method, user, expect, password=password, payloads=payloads))
     trace = workdir / f"{name}.messages"
-    args = ["sipp", target, "-sf", str(xml), "-i", "127.0.0.1", "-p", str(local_port), "-m", str(calls),
+    args = ["sipp", target, "-sf", str(xml), "-i", local_ip, "-p", str(local_port), "-m", str(calls),
             "-r", str(rate), "-l", str(max(1, rate)), "-timeout", f"{timeout}s", "-timeout_error",
             "-trace_msg", "-message_file", str(trace), "-nostdin"]  # fmt: skip
     if password is not None:

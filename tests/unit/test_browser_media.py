@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from appliance.telephony.browser_media import FRAME_BYTES, BrowserMedia
-from appliance.telephony.media import MediaClosed
+from appliance.voice.call_audio import MediaClosed
 
 
 async def test_received_audio_is_cut_into_20_ms_frames_whatever_the_packet_size() -> None:

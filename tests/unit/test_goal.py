@@ -57,7 +57,9 @@ def test_the_tracking_schema_takes_each_field_or_null() -> None:
 
 def test_a_written_question_is_asked_as_written_and_only_questions_are_kept() -> None:
     goal = Goal(goal_fields({"confirmed": "boolean", "new_time": "string"}))
-    goal.take_questions(json.dumps({"confirmed": "Can you still come on Thursday at ten?", "new_time": "I will book it."}))
+    goal.take_questions(
+        json.dumps({"confirmed": "Can you still come on Thursday at ten?", "new_time": "I will book it."})
+    )
     assert goal.questions == {"confirmed": "Can you still come on Thursday at ten?"}
     assert 'ask: "Can you still come on Thursday at ten?"' in goal.next_step()
     goal.update(json.dumps({"confirmed": False, "new_time": None}))

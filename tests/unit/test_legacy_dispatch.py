@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.api.calls import dispatch_call
 from appliance.api.schemas import CreateCall, decode_strict
+from appliance.calling import queue_call
 from appliance.config import Settings
 from appliance.errors import InvalidInput
 from appliance.runtime import Runtime
@@ -29,7 +29,7 @@ def rows(runtime: Runtime) -> tuple[int, int]:
 
 
 def test_a_legacy_call_runs_with_an_implicit_agent_and_makes_no_agent_row(runtime: Runtime) -> None:
-    call, _ = dispatch_call(
+    call, _ = queue_call(
         runtime,
         decode_strict(
             b'{"to": "+12025550101", "prompt": "Confirm tomorrow 2pm", "returns": {"confirmed": "boolean"},'
@@ -51,7 +51,7 @@ def test_defaults_are_the_hosted_services_and_the_oldest_number_is_the_caller_id
     numbers.register_number(runtime.db, "+14155550100", None, None)  # on no trunk: cannot dial out
     numbers.register_number(runtime.db, "+14155550101", None, loopback)
     numbers.register_number(runtime.db, "+14155550102", None, loopback)
-    call, _ = dispatch_call(runtime, decode_strict(b'{"to": "+12025550102"}', CreateCall))
+    call, _ = queue_call(runtime, decode_strict(b'{"to": "+12025550102"}', CreateCall))
     assert call.prompt == "Hello from CallingBox." and call.language == "en" and call.returns is None
     assert call.from_number == "+14155550101"
 
@@ -74,7 +74,7 @@ def test_defaults_are_the_hosted_services_and_the_oldest_number_is_the_caller_id
 )
 def test_bad_legacy_bodies_name_the_field_and_write_nothing(runtime: Runtime, raw: bytes, field: str) -> None:
     with pytest.raises(InvalidInput) as exc:
-        dispatch_call(runtime, decode_strict(raw, CreateCall))
+        queue_call(runtime, decode_strict(raw, CreateCall))
     assert field in exc.value.message
     assert rows(runtime) == (0, 0)
 
@@ -85,6 +85,6 @@ def test_an_agents_call_with_agent_owned_fields_is_refused(runtime: Runtime, fie
     value = {"returns": {"ok": "boolean"}, "language": "en", "voicemail_action": "hangup", "tools": []}[field]
     body = CreateCall(agent_id=agent_id, to="+12025550101", **{field: value})
     with pytest.raises(InvalidInput) as exc:
-        dispatch_call(runtime, body)
+        queue_call(runtime, body)
     assert exc.value.field == field and field in exc.value.message
     assert rows(runtime) == (0, 1)

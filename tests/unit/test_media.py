@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from appliance.telephony.g711 import ulaw_decode, ulaw_encode
-from appliance.telephony.media import AudioFrame, MediaClosed, RtpEndpoint
+from appliance.telephony.media import RtpEndpoint
 from appliance.telephony.rtp import PT_PCMU, RtpPacket, build_rtp, parse_rtp
+from appliance.voice.call_audio import AudioFrame, MediaClosed
 
 
 def tone(freq: float, seconds: float, amplitude: int = 8000) -> bytes:

@@ -4,7 +4,8 @@ import jsonschema
 import pytest
 
 from appliance.errors import InvalidInput
-from appliance.results.schema import empty_result, returns_to_schema
+from appliance.results.schema import returns_to_schema
+from appliance.store.calls import empty_result
 
 
 def test_shorthand_becomes_a_schema_with_every_field_nullable_and_required() -> None:
@@ -57,3 +58,5 @@ def test_bad_returns_raise_naming_the_field(returns: object, field: str) -> None
 def test_empty_result_has_every_field_null() -> None:
     assert empty_result({"a": "string", "b": "number"}) == {"a": None, "b": None}
     assert empty_result(None) is None
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}, "when": {"type": "string"}}}
+    assert empty_result(schema) == dict.fromkeys(returns_to_schema(schema)["properties"]) == {"ok": None, "when": None}

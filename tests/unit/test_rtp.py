@@ -8,8 +8,9 @@ import struct
 import pytest
 
 from appliance.telephony.g711 import ULAW_SILENCE, ulaw_decode, ulaw_encode
-from appliance.telephony.pacing import FRAME_SECONDS, Pacer, next_deadline, resume_timestamp
+from appliance.telephony.pacing import Pacer, next_deadline, resume_timestamp
 from appliance.telephony.rtp import PT_PCMU, RtpError, build_rtp, parse_rtp, sequence_gap
+from appliance.voice.call_audio import FRAME_SECONDS
 
 # --- RTP ------------------------------------------------------------------------------------------
 

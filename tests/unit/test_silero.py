@@ -8,8 +8,8 @@ import pytest
 from appliance import models
 from appliance.telephony.carrier.person import espeak
 from appliance.telephony.g711 import ulaw_decode, ulaw_encode
+from appliance.voice.call_audio import FRAME_BYTES
 from appliance.voice.silero import SileroModel, SileroVad
-from appliance.voice.vad import FRAME_BYTES
 
 
 @pytest.fixture(scope="module")

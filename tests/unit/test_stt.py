@@ -10,7 +10,7 @@ import pytest
 
 from appliance import models
 from appliance.config import Settings
-from appliance.telephony.asterisk import find_asterisk
+from appliance.telephony.asterisk_install import find_asterisk
 from appliance.telephony.g711 import ulaw_decode, ulaw_encode
 from appliance.voice.stt import Transcriber, collapse_repeats, cut_loop
 from appliance.voice.text import words

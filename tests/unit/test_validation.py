@@ -78,3 +78,13 @@ def test_a_url_outside_the_allowlist_is_refused_naming_the_field() -> None:
     with pytest.raises(InvalidInput) as caught:
         allowed_url("https://evil.com/hook", "webhook_url", ["crm.lan"])
     assert caught.value.field == "webhook_url" and "url_allowlist" in str(caught.value)
+
+
+def test_inbound_addresses_are_ips_or_networks_no_wider_than_a_slash_8() -> None:
+    assert validation.network("203.0.113.7", "f") == "203.0.113.7"
+    assert validation.network("203.0.113.7/32", "f") == "203.0.113.7"
+    assert validation.network("198.51.100.0/24", "f") == "198.51.100.0/24"
+    for bad in ("198.51.100.7/24", "example.net", "10.0.0.0/7", "::/0", ""):
+        with pytest.raises(InvalidInput) as refused:
+            validation.network(bad, "inbound_addresses[2]")
+        assert refused.value.field == "inbound_addresses[2]"

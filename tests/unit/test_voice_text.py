@@ -77,7 +77,7 @@ def test_sentence_end_detection() -> None:
 
 
 def test_word_error_rate_counts_edits_over_reference_words() -> None:
-    from appliance.voice.text import word_error_rate
+    from tests.wer import word_error_rate
 
     assert word_error_rate("Yes, this is Alex.", "yes this is alex") == 0
     assert word_error_rate("around ten in the morning", "round ten in morning") == 2 / 5

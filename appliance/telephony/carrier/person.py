@@ -36,8 +36,8 @@ import yaml
 from appliance.telephony.ari import AriClient, AriError
 from appliance.telephony.ari_events import ChannelDestroyed, StasisEnd, StasisStart
 from appliance.telephony.media import RtpEndpoint
+from appliance.voice.call_audio import continuous_frames
 from appliance.voice.turns import loud, trailing_quiet
-from appliance.voice.vad import continuous_frames
 
 if TYPE_CHECKING:
     from appliance.voice.engine import VoiceEngine

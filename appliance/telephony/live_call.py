@@ -1,0 +1,81 @@
+"""A call in flight as the dialer holds it, the bridge that carries its audio to us, and what runs on it once
+answered (the conversation)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from appliance.telephony.ari import AriClient, AriError, Subscription
+from appliance.telephony.ari_events import StasisStart
+from appliance.telephony.media import RtpEndpoint
+from appliance.voice.call_audio import CallMedia, MediaClosed
+
+
+class CallSession(Protocol):
+    """What runs on an answered call (the voice loop; a plain media recorder until it exists)."""
+
+    async def run(self) -> str | None:
+        """Talk until done; return an end_reason if the session itself ended the call."""
+        ...
+
+
+SessionFactory = Callable[[dict[str, Any], CallMedia], CallSession]
+
+
+class IdleSession:
+    """Keeps the media path open and counts audio both ways until the call ends from the outside."""
+
+    def __init__(self, call: dict[str, Any], media: CallMedia) -> None:
+        self.media = media
+
+    async def run(self) -> str | None:
+        with contextlib.suppress(MediaClosed):
+            while True:
+                await self.media.recv()
+        return None
+
+
+@dataclass
+class LiveCall:
+    call_id: str
+    channel_id: str
+    task: asyncio.Task[None] | None = None
+    answered: bool = False
+    cancel_requested: bool = False
+    end_reason: str | None = None
+    bridge_id: str | None = None
+    media_channel_id: str | None = None
+    media: RtpEndpoint | None = None
+    events: Subscription | None = None
+
+
+async def open_media(ari: AriClient, live: LiveCall) -> RtpEndpoint:
+    """Bridge the call with an externalMedia RTP channel to a socket of ours (RTP, `format=ulaw`)."""
+    live.bridge_id = f"bridge-{live.call_id}"
+    live.media_channel_id = f"media-{live.call_id}"
+    live.media = await RtpEndpoint.open()
+    await ari.create_bridge(live.bridge_id)
+    await ari.add_channel(live.bridge_id, live.channel_id)
+    # The media channel can be bridged only once it is in our app: wait for its StasisStart.
+    with ari.subscribe(live.media_channel_id) as media_events:
+        external = await ari.external_media(live.media_channel_id, live.media.external_host)
+        async with asyncio.timeout(5):
+            await media_events.wait_for(StasisStart)
+    live.media.set_remote(*external.rtp_address)
+    await ari.add_channel(live.bridge_id, live.media_channel_id)
+    return live.media
+
+
+async def close_media(ari: AriClient, live: LiveCall) -> None:
+    if live.media_channel_id:
+        with contextlib.suppress(AriError):
+            await ari.hangup(live.media_channel_id)
+    if live.bridge_id:
+        with contextlib.suppress(AriError):
+            await ari.destroy_bridge(live.bridge_id)
+    if live.media is not None:
+        await live.media.close()
