@@ -479,7 +479,10 @@ class Dialer:
             log.warning("dialer.inbound_rejected", did=did, caller=caller)
             return
         if len(self.live) >= self.settings.max_concurrent_calls:
-            await self.ari.hangup(channel_id, reason="busy")
+            # Not answered, no call row: ARI's "congestion" (cause 34) goes out as SIP 503, "busy" as 486.
+            full = "congestion" if self.settings.inbound_full_code == 503 else "busy"
+            await self.ari.hangup(channel_id, reason=full)
+            log.info("dialer.inbound_full", did=did, caller=caller, sip=self.settings.inbound_full_code)
             return
         call, _ = store.create_call(
             self.db,
