@@ -6,7 +6,8 @@
 # 2. `buildah bud` builds the Dockerfile's two stages (wheels compiled in the builder, installed into a
 #    runtime without a compiler, default models prepared). The pip cache and apt archives of earlier
 #    builds are bind-mounted from /var/cache/appliance (build time only) so a rebuild does not fetch
-#    again; FRESH=1 builds with empty caches.
+#    again; FRESH=1 builds with empty caches. (SKIP_BUILD=1 checks the image already built: for working
+#    on this script only.)
 # 3. The image's own `appliance serve` runs with no host path mounted (telephony on: its Asterisk, its
 #    loopback carrier, its voice models), on free ports of the host network.
 # 4. Over the REST API: an agent, a call to the carrier's simulated person (+12025550101); the call
@@ -56,18 +57,22 @@ else
   PIP_CACHE=$CACHE/image-pip-cache APT_CACHE=$CACHE/image-apt-archives
 fi
 mkdir -p "$PIP_CACHE" "$APT_CACHE/partial"
-echo "==> building $IMAGE (buildah bud --isolation chroot; log: $LOG/build.log)"
 build_started=$(date +%s)
-# The host's CA bundle rides along (read-only, build time only) in case PyPI is reached through a proxy
-# whose certificate only the host trusts.
-if ! nice -n "${NICE:-10}" buildah bud --format docker --isolation chroot --network host \
-  --volume /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro --build-arg HOST_CA=/run/host-ca.crt \
-  --volume "$PIP_CACHE:/root/.cache/pip" --volume "$APT_CACHE:/var/cache/apt/archives" \
-  ${LLAMA_CMAKE_ARGS:+--build-arg "LLAMA_CMAKE_ARGS=$LLAMA_CMAKE_ARGS"} \
-  -t "$IMAGE" . > "$LOG/build.log" 2>&1; then
-  tail -40 "$LOG/build.log" >&2
-  echo "FAIL: the image did not build (whole log: $LOG/build.log)" >&2
-  exit 1
+if [ "${SKIP_BUILD:-0}" = 1 ] && buildah inspect --type image "$IMAGE" >/dev/null 2>&1; then
+  echo "==> SKIP_BUILD=1: checking the image built before ($IMAGE)"
+else
+  echo "==> building $IMAGE (buildah bud --isolation chroot; log: $LOG/build.log)"
+  # The host's CA bundle rides along (read-only, build time only) in case PyPI is reached through a proxy
+  # whose certificate only the host trusts.
+  if ! nice -n "${NICE:-10}" buildah bud --format docker --isolation chroot --network host \
+    --volume /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro --build-arg HOST_CA=/run/host-ca.crt \
+    --volume "$PIP_CACHE:/root/.cache/pip" --volume "$APT_CACHE:/var/cache/apt/archives" \
+    ${LLAMA_CMAKE_ARGS:+--build-arg "LLAMA_CMAKE_ARGS=$LLAMA_CMAKE_ARGS"} \
+    -t "$IMAGE" . > "$LOG/build.log" 2>&1; then
+    tail -40 "$LOG/build.log" >&2
+    echo "FAIL: the image did not build (whole log: $LOG/build.log)" >&2
+    exit 1
+  fi
 fi
 build_seconds=$(( $(date +%s) - build_started ))
 echo "==> built in ${build_seconds} s"
@@ -116,15 +121,20 @@ KEY=$(sed -n 's/^First API key .*: \(sk_[^ ]*\).*/\1/p' "$LOG/serve.log" | head 
 [ -n "$KEY" ] || fail "no first API key in the output"
 
 PORT=$PORT KEY=$KEY LOG=$LOG python3 - <<'EOF' || fail "the call inside the container did not complete as it should"
-import json, os, sys, time, urllib.request
+import json, os, sys, time, urllib.error, urllib.request
 
 base, key = f"http://127.0.0.1:{os.environ['PORT']}", os.environ["KEY"]
 
 def api(method, path, body=None):
     req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
                                  headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.load(r)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.load(r)
+    except urllib.error.HTTPError as exc:
+        if path == "/readyz" and exc.code == 503:  # not ready yet: the body says what is missing
+            return json.load(exc)
+        sys.exit(f"{method} {path}: {exc.code} {exc.read().decode(errors='replace')}")
 
 def wait(what, check, timeout):
     deadline = time.monotonic() + timeout
