@@ -60,6 +60,7 @@ mkdir -p "$PIP_CACHE" "$APT_CACHE/partial"
 build_started=$(date +%s)
 if [ "${SKIP_BUILD:-0}" = 1 ] && buildah inspect --type image "$IMAGE" >/dev/null 2>&1; then
   echo "==> SKIP_BUILD=1: checking the image built before ($IMAGE)"
+  build_took="not rebuilt (SKIP_BUILD=1)"
 else
   echo "==> building $IMAGE (buildah bud --isolation chroot; log: $LOG/build.log)"
   # The host's CA bundle rides along (read-only, build time only) in case PyPI is reached through a proxy
@@ -73,9 +74,9 @@ else
     echo "FAIL: the image did not build (whole log: $LOG/build.log)" >&2
     exit 1
   fi
+  build_took="built in $(( $(date +%s) - build_started )) s"
+  echo "==> $build_took"
 fi
-build_seconds=$(( $(date +%s) - build_started ))
-echo "==> built in ${build_seconds} s"
 
 free_port() {  # a free port of the host (tcp or udp)
   python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=="udp" else socket.SOCK_STREAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "$1"
@@ -93,8 +94,22 @@ ENVS=(
 echo "==> the image's appliance serve (Asterisk, loopback carrier, voice engine) on 127.0.0.1:$PORT"
 ctr=$(buildah from "$IMAGE")
 serve_pid=""
+descendants() {  # every process under $1 (chroot isolation shares the host's process table)
+  local child
+  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do echo "$child"; descendants "$child"; done
+}
 cleanup() {
-  if [ -n "$serve_pid" ]; then kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; fi
+  if [ -n "$serve_pid" ]; then
+    # SIGTERM to what runs inside (appliance serve stops its Asterisk), then -9 to whatever is left.
+    local procs; procs=$(descendants "$serve_pid")
+    [ -z "$procs" ] || kill $procs 2>/dev/null || true
+    for _ in $(seq 1 20); do
+      [ -n "$(for p in $procs; do ps -p "$p" -o pid= 2>/dev/null; done)" ] || break
+      sleep 1
+    done
+    [ -z "$procs" ] || kill -9 $procs 2>/dev/null || true
+    kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true
+  fi
   buildah rm "$ctr" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -104,10 +119,12 @@ for tool in cc gcc c++ g++ cmake; do
     echo "FAIL: the runtime image has a compiler ($tool)" >&2; exit 1
   fi
 done
-# The image's own command and user, no host path mounted.
+# The image's own command and user, no host path mounted. (The log is emptied here, not by the
+# background job's redirection, so nothing of an earlier run is read as this one's.)
+: > "$LOG/serve.log"
 # shellcheck disable=SC2046
 buildah run --isolation chroot --network host --user appliance "${ENVS[@]}" "$ctr" -- \
-  $(buildah inspect --format '{{join .Docker.Config.Cmd " "}}' "$IMAGE") > "$LOG/serve.log" 2>&1 &
+  $(buildah inspect --type image --format '{{range .Docker.Config.Cmd}}{{.}} {{end}}' "$IMAGE") > "$LOG/serve.log" 2>&1 &
 serve_pid=$!
 
 fail() { echo "FAIL: $*" >&2; echo "--- the container's output (tail; whole: $LOG/serve.log)" >&2; tail -60 "$LOG/serve.log" >&2; exit 1; }
@@ -183,5 +200,5 @@ if problems:
 EOF
 
 size=$(buildah images --format '{{.Size}}' "$IMAGE" | head -1)
-echo "==> PASS: built in ${build_seconds} s ($(( $(date +%s) - started )) s in all), image $IMAGE is $size;" \
+echo "==> PASS: $build_took ($(( $(date +%s) - started )) s in all), image $IMAGE is $size;" \
   "a call inside it completed with its transcript and result"
