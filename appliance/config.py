@@ -35,6 +35,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # Calls
     max_concurrent_calls: int = 4
     max_queued_calls: int = 1000
+    # SIP answer to an inbound call while max_concurrent_calls are live: 503 (a proxy in front of several
+    # boxes, e.g. Kamailio's dispatcher, tries the next one) or 486 (busy here)
+    inbound_full_code: int = 503
     calls_per_minute: int = 600  # rate limit on POST /v1/calls; 0 disables it
     price_per_minute_milli_cents: int = 0  # chargeback rate: billed minutes x this
     number_monthly_cost_cents: int = 0  # chargeback price of a number taken with POST /v1/numbers/purchase
@@ -79,6 +82,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ConfigError("rtp_end must be greater than rtp_start")
         if self.max_concurrent_calls < 1:
             raise ConfigError("max_concurrent_calls must be at least 1")
+        if self.inbound_full_code not in (486, 503):
+            raise ConfigError(f"inbound_full_code must be 503 or 486, got {self.inbound_full_code}")
         if self.secret_key:
             try:
                 Fernet(self.secret_key)

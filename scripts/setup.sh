@@ -21,15 +21,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "==> creating venv in $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
-# llama.cpp built with -march=native uses AMX on CPUs that report it, and its AMX kernels crash
-# (general protection fault in ldtilecfg) in the Firecracker VMs we run on. Build for the CPU's
-# vector extensions without AMX there.
-if [ -z "${CMAKE_ARGS:-}" ] && grep -qw amx_tile /proc/cpuinfo; then
-  llama_flags=(-DGGML_NATIVE=OFF)
-  for flag in avx512f:AVX512 avx512vbmi:AVX512_VBMI avx512_vnni:AVX512_VNNI avx512_bf16:AVX512_BF16 avx_vnni:AVX_VNNI; do
-    if grep -qw "${flag%%:*}" /proc/cpuinfo; then llama_flags+=("-DGGML_${flag#*:}=ON"); fi
-  done
-  export CMAKE_ARGS="${llama_flags[*]}"
+# CMAKE_ARGS for llama-cpp-python's compile (no AMX where its kernels crash): scripts/llama-cmake-args.sh.
+if [ -z "${CMAKE_ARGS:-}" ]; then
+  llama_args=$(sh scripts/llama-cmake-args.sh)
+  [ -z "$llama_args" ] || export CMAKE_ARGS="$llama_args"
 fi
 stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then

@@ -382,7 +382,10 @@ class Dialer:
             log.info("dialer.inbound_refused_draining", did=route.did, caller=route.caller)
             return
         if self.slots.free() <= 0:
-            await self.ari.hangup(channel_id, reason="busy")
+            # Not answered, no call row: ARI's "congestion" (cause 34) goes out as SIP 503, "busy" as 486.
+            full = "congestion" if self.settings.inbound_full_code == 503 else "busy"
+            await self.ari.hangup(channel_id, reason=full)
+            log.info("dialer.inbound_full", did=route.did, caller=route.caller, sip=self.settings.inbound_full_code)
             return
         call_id = inbound.record_answering(self.db, route, channel_id)
         self.slots.take(call_id, "inbound")  # free was checked above, with no await since

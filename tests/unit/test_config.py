@@ -22,6 +22,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         {"APPLIANCE_RTP_START": "30000"},
         {"APPLIANCE_MAX_CONCURRENT_CALLS": "0"},
         {"APPLIANCE_LOG_LEVEL": "loud"},
+        {"APPLIANCE_INBOUND_FULL_CODE": "404"},
     ],
 )
 def test_bad_settings_are_refused(env: dict[str, str]) -> None:
@@ -34,3 +35,8 @@ def test_unknown_keys_in_the_file_are_refused(tmp_path: Path) -> None:
     conf.write_text("prot = 1\n")
     with pytest.raises(ConfigError):
         load_settings({}, config_file=str(conf))
+
+
+def test_a_full_box_answers_inbound_calls_503_unless_told_486() -> None:
+    assert load_settings({}, config_file=None).inbound_full_code == 503
+    assert load_settings({"APPLIANCE_INBOUND_FULL_CODE": "486"}, config_file=None).inbound_full_code == 486
