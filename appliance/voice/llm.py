@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -26,7 +25,7 @@ from typing import Any
 
 import llama_cpp
 import numpy as np
-from llama_cpp import Llama, LlamaGrammar, LlamaState
+from llama_cpp import Llama, LlamaState
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from appliance.llama_loading import load_llama
@@ -176,32 +175,6 @@ class LlmPool:
             context.eval(chunk)
             evaluated += len(chunk)
         return evaluated
-
-    async def judge(
-        self, call_id: str, messages: list[Message], schema: dict[str, Any], max_tokens: int = 96
-    ) -> str | None:
-        """A short answer under `schema`'s grammar on the call's own context (its cache holds the call, so
-        only the question is read), while the line is idle. Given up, None, when no free context holds the
-        call or as soon as a reply wants the context."""
-        index = await self._take_own(call_id)
-        if index is None:
-            return None
-        return await self._on_context(
-            index, self._judge, self._contexts[index], messages, schema, max_tokens, release=True
-        )
-
-    def _judge(self, context: Llama, messages: list[Message], schema: dict[str, Any], max_tokens: int) -> str | None:
-        grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
-        chunks: Any = context.create_chat_completion(
-            messages=messages, grammar=grammar, temperature=0.0, max_tokens=max_tokens, stream=True
-        )
-        out = []
-        for chunk in chunks:
-            if self._waiting:
-                return None  # a reply is waiting: it comes first
-            out.append(chunk["choices"][0]["delta"].get("content") or "")
-            self._priority.wait()
-        return "".join(out)
 
     async def stream(
         self, call_id: str, messages: list[Message], *, max_tokens: int = 120, temperature: float = 0.4

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from appliance.voice import prompt, text
-from appliance.voice.goal import Goal, goal_fields
+from appliance.voice.goal import goal_fields
 
 if TYPE_CHECKING:
     from appliance.voice.engine import VoiceEngine
@@ -39,7 +39,7 @@ def wants_written_opening(call: dict[str, Any]) -> bool:
 
 async def write_opening(engine: VoiceEngine, call: dict[str, Any], now: datetime) -> Opening:
     assert engine.llm is not None
-    goal = Goal(goal_fields(call.get("returns")))
+    goal = goal_fields(call.get("returns"))
     system = prompt.system_prompt(call, now, goal)
     messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt.open_call(call, goal)}]
     written = "".join([piece async for piece in engine.llm.stream(call["id"], messages)])

@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from appliance.voice.goal import Goal
+from appliance.voice.goal import Field, goal_brief
 from appliance.voice.text import END_CALL_MARK
 
 RULES = (
@@ -20,7 +20,7 @@ RULES = (
 )
 
 
-def system_prompt(call: dict[str, Any], now: datetime, goal: Goal | None = None) -> str:
+def system_prompt(call: dict[str, Any], now: datetime, goal: list[Field] | None = None) -> str:
     name = call.get("agent_name") or "an assistant"
     persona = (call.get("persona") or "").strip()
     if re.match(r"(?i)you('| a)re\b", persona):
@@ -37,19 +37,19 @@ def system_prompt(call: dict[str, Any], now: datetime, goal: Goal | None = None)
         )
     if context := call.get("context"):
         lines.append(f"Facts for this call: {json.dumps(context, ensure_ascii=False)}")
-    if goal is not None and goal.fields:
-        lines.append(goal.brief())
+    if goal:
+        lines.append(goal_brief(goal))
     if (language := call.get("language") or "en") and not language.startswith("en"):
         lines.append(f"Speak in the language with the code {language}.")
     lines.append(RULES)
     return "\n".join(lines)
 
 
-def open_call(call: dict[str, Any], goal: Goal | None = None) -> str:
+def open_call(call: dict[str, Any], goal: list[Field] | None = None) -> str:
     """What the model is told when it speaks first (no `first_message`)."""
     if call.get("direction") != "outbound":
         return "(You have just answered this call. Greet the caller, say who you are, and ask how you can help.)"
-    ask = f", then ask one short question to learn {goal.pending[0].label}" if goal and goal.pending else ""
+    ask = f", then ask one short question to learn {goal[0].label}" if goal else ""
     return (
         "(You placed this call and the person has just answered. Greet them, say who you are and why you "
         f"are calling{ask}, in one or two short sentences. Do not tell them your brief or what you will do.)"

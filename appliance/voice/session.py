@@ -28,7 +28,7 @@ from appliance.voice import prompt, text
 from appliance.voice.amd import BeepDetector, GreetingProbes, Verdict, classify_greeting, phrase_verdict
 from appliance.voice.call_audio import CallMedia, continuous_frames
 from appliance.voice.engine import VoiceEngine
-from appliance.voice.goal import Goal, goal_fields
+from appliance.voice.goal import goal_fields
 from appliance.voice.recorder import StereoRecorder
 from appliance.voice.speaker import Speaker
 from appliance.voice.tts import Synthesizer
@@ -93,8 +93,7 @@ class ConversationSession:
         self.turns = TurnDetector()
         self.vad = Vad()
         self.history: list[dict[str, str]] = []
-        self.goal = Goal(goal_fields(call.get("returns")))
-        self._questions_written = False
+        self.goal = goal_fields(call.get("returns"))
         self.latencies: list[int] = []
         self.reply: Reply | None = None
         self.barge: Turn | None = None  # caller speech that paused the agent, not yet judged
@@ -207,7 +206,7 @@ class ConversationSession:
             self.speaker.reset()
             self.speaker.say(first, pcm)
             self._agent_segment(first, started, len(pcm) / 16000)
-            self._read_ahead = self._spawn(self._after_reply(warm))
+            self._read_ahead = self._spawn(self._prefill(None))
             if self.greeting:
                 latency = int((started + lead_quiet(pcm) - greeting_end) * 1000)
                 self.latencies.append(latency)
@@ -392,40 +391,6 @@ class ConversationSession:
             return False
         return not self._replying() and not self.engine.priority.busy and llm.can_prefill(self.call_id)
 
-    async def _after_reply(self, warm: asyncio.Task[None] | None = None) -> None:
-        """While the agent speaks: write the goal's questions (once), read which fields the caller has given,
-        then prepare the next prompt. Each step is given up when the caller's reply wants the model."""
-        assert self.engine.llm is not None
-        if warm is not None:
-            await warm  # the context must hold the call before anything is read on it
-        if self.goal.fields and not self._questions_written:
-            self._questions_written = True
-            request = {"role": "user", "content": self.goal.questions_request()}
-            tokens = 48 * len(self.goal.fields)  # a short question each, and the JSON around them
-            if (answer := await self._judge(request, self.goal.questions_schema(), tokens)) is not None:
-                self.goal.take_questions(answer)
-                self.sink.event("goal_questions", {"questions": self.goal.questions})
-        spoke_since_opening = any(m["role"] == "user" for m in self.history[self._opening_index() :])
-        if self.goal.pending and spoke_since_opening:
-            request = {"role": "user", "content": self.goal.tracking_question()}
-            tokens = 24 * len(self.goal.fields)
-            if (answer := await self._judge(request, self.goal.tracking_schema(), tokens)) is not None:
-                self.goal.update(answer)
-                pending = [f.name for f in self.goal.pending]
-                self.sink.event("goal", {"pending": pending, "known": sorted(self.goal.known)})
-        await self._prefill(None)
-
-    async def _judge(self, request: dict[str, str], schema: dict[str, Any], max_tokens: int) -> str | None:
-        assert self.engine.llm is not None
-        try:
-            return await self.engine.llm.judge(self.call_id, self._messages(request), schema, max_tokens)
-        except Exception as exc:  # the next reply goes on from what was known before
-            self._log.warning("voice.goal_reading_failed", error=f"{type(exc).__name__}: {exc}")
-            return None
-
-    def _opening_index(self) -> int:
-        return next((i for i, m in enumerate(self.history) if m["role"] == "assistant"), len(self.history))
-
     async def _prefill(self, turn: Turn | None) -> None:
         """Evaluate the next reply's prompt as far as it is known: the history, and the caller's words so
         far when `turn` is given (≈ 100 ms of Whisper on the idle CPU)."""
@@ -536,10 +501,7 @@ class ConversationSession:
     async def _generate(self, reply: Reply, stt_ms: int) -> None:
         assert self.engine.llm is not None and self.tts is not None
         loop = asyncio.get_running_loop()
-        said = reply.user_text
-        if reply.turn is not None and self.goal.fields:
-            said = f"{said}\n{self.goal.next_step()}"  # for this reply only: the history keeps their words
-        messages = self._messages({"role": "user", "content": said})
+        messages = self._messages({"role": "user", "content": reply.user_text})
         chunker = text.SentenceChunker()
         tts_ms = 0
         async with contextlib.aclosing(self.engine.llm.stream(self.call_id, messages)) as pieces:
@@ -557,7 +519,7 @@ class ConversationSession:
         said, reply.end_call = text.strip_marks(reply.full_text)
         self._commit(reply, said)
         if not reply.end_call:
-            self._read_ahead = self._spawn(self._after_reply())
+            self._read_ahead = self._spawn(self._prefill(None))
         if reply.first_audio_at is not None:
             latency = int((reply.first_audio_at - reply.turn_end_at) * 1000)
             if reply.turn is not None:

@@ -149,11 +149,9 @@ def test_recording_has_the_caller_left_and_the_agent_right(appliance: ServerProc
     assert caller_loud > 0.02 and agent_loud > 0.05, (caller_loud, agent_loud)
 
 
-def test_an_opening_is_written_while_the_line_rings_and_the_call_tracks_its_goal(
-    appliance: ServerProcess, api: httpx.Client
-) -> None:
-    """No first_message: the model writes the opening while the phone rings (the callee hears it right after
-    their "Hello?"), and between turns the call reads which `returns` field the caller has given."""
+def test_an_opening_is_written_while_the_line_rings(appliance: ServerProcess, api: httpx.Client) -> None:
+    """No first_message: the model writes (and Piper says) the opening while the phone rings, so the callee
+    hears it right after their "Hello?"; the conversation goes on from it."""
     body = {k: v for k, v in APPOINTMENT.items() if k != "first_message"}
     agent = api.post("/v1/agents", json={**body, "returns": RETURNS}).json()
     script = {**use_script(appliance, "appointment"), "ring_seconds": 4}
@@ -167,8 +165,7 @@ def test_an_opening_is_written_while_the_line_rings_and_the_call_tracks_its_goal
     assert opening["user"] == "Hello?" and opening["opening"] == "written_while_ringing", opening
     segments = api.get(f"/v1/calls/{call['id']}/transcript").json()["segments"]
     assert segments[1]["role"] == "agent" and segments[1]["text"] == opening["agent"], segments
-    goals = [e["data"] for e in events if e["type"] == "goal"]
-    assert goals and goals[-1]["known"] == ["confirmed"] and goals[-1]["pending"] == [], goals
+    assert [s["role"] for s in segments[:4]] == ["user", "agent", "user", "agent"], segments  # and it went on
     deadline = time.monotonic() + 15
     while len(person_lines(appliance)) == before:  # the next test's call must not start over this one's person
         assert time.monotonic() < deadline

@@ -4,7 +4,6 @@ gets its own conversation back (KV-cache snapshots), whatever the order."""
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 
@@ -158,30 +157,3 @@ async def test_a_prompt_that_cannot_be_formatted_keeps_no_context(pool: LlmPool)
         await pool.prefill("z", SYSTEM, "Hello")
     assert await asyncio.wait_for(answer(pool, "z"), timeout=30)
     pool.forget("z")
-
-
-SCHEMA = {
-    "type": "object",
-    "properties": {"fruit": {"anyOf": [{"type": "string", "enum": ["banana", "cherry"]}, {"type": "null"}]}},
-    "required": ["fruit"],
-    "additionalProperties": False,
-}
-
-
-async def test_a_judgement_on_the_calls_own_context_keeps_to_the_schema(pool: LlmPool) -> None:
-    question = [{"role": "user", "content": "Which fruit did I name? I said banana."}]
-    assert await pool.judge("j", question, SCHEMA) is None  # no context holds the call yet: never moved for this
-    await reply(pool, "j", "banana")
-    answer = await pool.judge("j", question, SCHEMA)
-    assert answer is not None and json.loads(answer)["fruit"] in ("banana", "cherry", None)
-    pool.forget("j")
-
-
-async def test_a_judgement_gives_the_context_up_to_a_waiting_reply(pool: LlmPool) -> None:
-    await reply(pool, "k", "banana")
-    long = {"type": "array", "items": {"type": "integer"}, "minItems": 150}  # longer than the wait below
-    judging = asyncio.create_task(pool.judge("k", [{"role": "user", "content": "Count to 150."}], long, 600))
-    await asyncio.sleep(0.5)
-    said = await asyncio.wait_for(reply(pool, "k", "cherry"), timeout=30)
-    assert await judging is None and said  # the judgement stopped between two tokens; the reply came
-    pool.forget("k")
