@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run test test-unit test-api test-integration reliability test-offline lint bench image-check clean
+.PHONY: setup run test test-unit test-api test-integration reliability test-offline lint bench bench-scenarios image-check clean
 
 setup:
 	bash scripts/setup.sh
@@ -40,6 +40,11 @@ lint:
 
 bench: setup
 	$(PY) bench/api.py
+
+# Task success: 32 scripted calls over real SIP per caller voice (about 25 minutes a voice on 2 cores).
+bench-scenarios: setup
+	$(PY) bench/scenarios.py --voices piper --out bench/results/scenarios.json
+	$(PY) bench/scenarios.py --voices espeak --out bench/results/scenarios_espeak.json
 
 image-check:
 	bash scripts/check-image.sh

@@ -6,8 +6,8 @@ Each check is a plain function of what the call left behind, so a failure names 
 - `invented`: numbers and weekdays the agent said that are in neither its brief, the call's context nor the
   caller's words so far (the checks of issue 16: "never states a fact nobody gave");
 - `identity`: the agent never speaks as a model or a vendor;
-- `heard_out`: the agent did not end the call before the caller had said everything they came to say (or,
-  for a caller who leaves early, it let them go);
+- `heard_out`: the agent did not end the call before the caller had said everything they came to say (their
+  last "bye" aside);
 - `answered`: every question the caller asked got an agent turn after it;
 - `polite_end`: the last thing the agent said is a goodbye or thanks;
 - result fields scored apart: right, missed (expected, left null), invented (expected null, filled), wrong.
@@ -77,8 +77,11 @@ def speaks_as_a_model(segments: list[dict[str, Any]]) -> list[str]:
 
 
 def heard_out(said: list[str], lines: list[Any], greeting: bool) -> bool:
-    """The person said every line of its script (their goodbye too): nobody hung up on them."""
-    return len(said) >= len(lines) + int(greeting)
+    """The person said every line of its script: nobody hung up on them. A closing "bye" line may go unsaid
+    (the goal was reached and the agent closed first)."""
+    last = lines[-1] if lines else ""
+    needed = len(lines) - int("bye" in (last if isinstance(last, str) else last["say"]).casefold())
+    return len(said) >= needed + int(greeting)
 
 
 def answered(segments: list[dict[str, Any]]) -> bool:
