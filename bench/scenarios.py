@@ -211,6 +211,7 @@ def main() -> None:
     finally:
         appliance.stop()
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    Path(args.out).with_suffix(".partial.jsonl").unlink(missing_ok=True)  # all of it is in the results now
     print(json.dumps({v: r["summary"] for v, r in out["per_voice"].items()}, indent=2))
 
 

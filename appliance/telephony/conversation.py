@@ -159,9 +159,9 @@ def call_brief(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def opening_writer(engine: VoiceEngine) -> Callable[[dict[str, Any]], None]:
-    """The dialer's `on_ringing`: the opening of a call without a `first_message` is written while it rings."""
-    return lambda row: engine.openings.prepare(call_brief(row))
+def prompt_reader(engine: VoiceEngine) -> Callable[[dict[str, Any]], None]:
+    """The dialer's `on_ringing`: the model reads the call's prompt while it rings."""
+    return lambda row: engine.ringing.prepare(call_brief(row))
 
 
 def with_notice(notice: str | None, first_message: str | None) -> str | None:

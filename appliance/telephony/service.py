@@ -100,9 +100,9 @@ class TelephonyService:
         await asyncio.wait_for(self.ari.connected.wait(), timeout=15)
         kwargs: dict[str, Any] = {"session_factory": self._session_factory} if self._session_factory else {}
         if self._session_factory is not None and self._voice is not None:
-            from appliance.telephony.conversation import opening_writer
+            from appliance.telephony.conversation import prompt_reader
 
-            kwargs["on_ringing"] = opening_writer(self._voice)
+            kwargs["on_ringing"] = prompt_reader(self._voice)
         self.dialer = Dialer(self.settings, self.db, self.ari, opt_outs=self.opt_outs, **kwargs)
         self.asterisk.listeners.append(self.dialer.on_asterisk_state)
         await self.dialer.start()

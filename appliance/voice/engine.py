@@ -12,7 +12,7 @@ import structlog
 
 from appliance import models
 from appliance.voice.llm import LlmPool
-from appliance.voice.opening import Openings
+from appliance.voice.ringing import Ringing
 from appliance.voice.speech_first import SpeechFirst
 from appliance.voice.stt import Transcriber
 from appliance.voice.tts import Synthesizer
@@ -38,7 +38,7 @@ class VoiceEngine:
         self._ready = asyncio.Event()
         self._loaded = threading.Event()  # the same, for threads
         self.error: str | None = None
-        self.openings = Openings(self)  # outbound openings written while the line rings
+        self.ringing = Ringing(self)  # outbound calls' prompts, read while the line rings
 
     async def load(self) -> None:
         """Load STT, the default voice and the LLM contexts in a thread, logging each step."""
@@ -63,10 +63,16 @@ class VoiceEngine:
             self._loaded.set()
 
     def _warm_up(self, voice: Synthesizer) -> None:
-        """One synthesis and one transcription, so that the first caller does not wait for the first-run
-        allocations of onnxruntime and CTranslate2 (≈ 25 ms and ≈ 50 ms here: `bench/cold_start.py`)."""
-        assert self.stt is not None
+        """One synthesis, one transcription and a short generation, so that the first caller does not wait for
+        the first-run allocations of onnxruntime and CTranslate2 (≈ 25 ms and ≈ 50 ms here:
+        `bench/cold_start.py`) and llama.cpp's slow first evaluations."""
+        assert self.stt is not None and self.llm is not None
         self.stt.transcribe(voice.synthesize("Hello, this is a test of the line."))
+        # llama.cpp's first evaluations in a process run several times slower than the next ones (a 40-token
+        # reply took 22 s, then 3 s, here): pay that now, not in the first call's opening.
+        for context in self.llm.contexts:
+            context.create_completion("Hello, this is a test of the line.", max_tokens=8, temperature=0.0)
+            context.reset()
 
     def llama_weights(self, path: Path) -> Llama | None:
         """A conversation context whose weights are the model at `path`, for another context to share

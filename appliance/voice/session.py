@@ -173,8 +173,12 @@ class ConversationSession:
         loop = asyncio.get_running_loop()
         first = (self.call.get("first_message") or "").strip()
         opening_audio = asyncio.create_task(asyncio.to_thread(self.tts.synthesize, first)) if first else None
-        written = self.engine.openings.take(self.call_id)  # the opening the model wrote while the line rang
-        warm = asyncio.create_task(self.engine.llm.warm(self.call_id, self._messages())) if not written else None
+        prepared = self.engine.ringing.take(self.call_id)  # the prompt the model read while the line rang
+        if prepared is not None:
+            self.system, warm = prepared.system, prepared.read
+            self.sink.event("prompt_read_while_ringing", {"done": warm.done()})  # else the reading goes on
+        else:
+            warm = asyncio.create_task(self.engine.llm.warm(self.call_id, self._messages()))
         greeting_end = loop.time()
         if self.call.get("direction") == "outbound":
             # A person usually answers with "Hello?": wait for it to end (or a short while if they say
@@ -192,15 +196,8 @@ class ConversationSession:
                 said, greeting_end = self.greeting
                 self.history.append({"role": "user", "content": said})
                 self._user_segment(said, greeting_end)
-        pcm: bytes | None = None
-        if written is not None:
-            with contextlib.suppress(Exception):  # logged by Openings: the model writes it now, as without one
-                opening = await written
-                self.system, first, pcm = opening.system, opening.text, opening.pcm
-        elif opening_audio is not None:
-            pcm = await opening_audio
-        if pcm is not None:
-            pcm = lead_trimmed(pcm)
+        if opening_audio is not None:
+            pcm = lead_trimmed(await opening_audio)
             self.history.append({"role": "assistant", "content": first})
             started = loop.time()
             self.speaker.reset()
@@ -210,12 +207,11 @@ class ConversationSession:
             if self.greeting:
                 latency = int((started + lead_quiet(pcm) - greeting_end) * 1000)
                 self.latencies.append(latency)
-                source = "first_message" if opening_audio is not None else "written_while_ringing"
-                event = {"latency_ms": latency, "user": self.greeting[0], "agent": first, "opening": source}
-                self.sink.event("turn", event)
+                self.sink.event("turn", {"latency_ms": latency, "user": self.greeting[0], "agent": first})
             self.last_activity = started + len(pcm) / 16000
         else:
-            await (warm or self.engine.llm.warm(self.call_id, self._messages()))
+            with contextlib.suppress(Exception):  # a failed reading (logged) only costs the time to read again
+                await warm
             self._start_reply(prompt.open_call(self.call, self.goal), None, release=True)
 
     # --- who answered -------------------------------------------------------------------------

@@ -149,9 +149,9 @@ def test_recording_has_the_caller_left_and_the_agent_right(appliance: ServerProc
     assert caller_loud > 0.02 and agent_loud > 0.05, (caller_loud, agent_loud)
 
 
-def test_an_opening_is_written_while_the_line_rings(appliance: ServerProcess, api: httpx.Client) -> None:
-    """No first_message: the model writes (and Piper says) the opening while the phone rings, so the callee
-    hears it right after their "Hello?"; the conversation goes on from it."""
+def test_the_model_reads_the_calls_prompt_while_the_line_rings(appliance: ServerProcess, api: httpx.Client) -> None:
+    """No first_message: the system prompt is read while the phone rings, so the opening the model writes
+    after "Hello?" starts from a context that holds the call; the conversation goes on from it."""
     body = {k: v for k, v in APPOINTMENT.items() if k != "first_message"}
     agent = api.post("/v1/agents", json={**body, "returns": RETURNS}).json()
     script = {**use_script(appliance, "appointment"), "ring_seconds": 4}
@@ -161,11 +161,11 @@ def test_an_opening_is_written_while_the_line_rings(appliance: ServerProcess, ap
     call = appliance.wait_for(created["id"], TERMINAL, timeout=180)
     assert call["status"] == "completed", call
     events = api.get(f"/v1/calls/{call['id']}/events").json()["events"]
-    opening = next(e["data"] for e in events if e["type"] == "turn")
-    assert opening["user"] == "Hello?" and opening["opening"] == "written_while_ringing", opening
+    # Taken on answer, read or still being read (the person in the same process synthesises its lines then).
+    assert [e["type"] for e in events].count("prompt_read_while_ringing") == 1, events
     segments = api.get(f"/v1/calls/{call['id']}/transcript").json()["segments"]
-    assert segments[1]["role"] == "agent" and segments[1]["text"] == opening["agent"], segments
-    assert [s["role"] for s in segments[:4]] == ["user", "agent", "user", "agent"], segments  # and it went on
+    roles = [s["role"] for s in segments]
+    assert roles[0] == "user" and roles.count("agent") >= 2 and roles.count("user") >= 2, segments
     deadline = time.monotonic() + 15
     while len(person_lines(appliance)) == before:  # the next test's call must not start over this one's person
         assert time.monotonic() < deadline
