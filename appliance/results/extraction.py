@@ -260,9 +260,10 @@ def founded(value: Any, field: dict[str, Any], sources: Sources) -> bool:
         hours = {hour, hour % 12 or 12}
         return bool(hours & spoken) and (minute == 0 or minute in spoken)
     if EMAIL_ADDRESS.fullmatch(value.casefold()):
-        # An address is founded on one person's spelling of it, not on its words scattered over the call
-        # (an "alex@example.com" made of the callee's name and the domain someone said).
-        return re.sub(r"[^0-9a-z]", "", value.casefold()) in _spelt(text)
+        # An address is founded on the person's own spelling of it: not on its words scattered over the call
+        # (an "alex@example.com" made of the callee's name and the domain someone said), nor on an example
+        # the agent gave ("like john.doe@example.com").
+        return re.sub(r"[^0-9a-z]", "", value.casefold()) in _spelt(sources.person)
     digits = re.sub(r"\D", "", value)
     if len(digits) >= 3:  # codes and phone numbers: the digits in order, spoken with gaps or not
         return any(digits in re.sub(r"\D", "", line) for line in text.splitlines())

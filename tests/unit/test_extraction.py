@@ -366,9 +366,12 @@ def test_only_fields_meant_for_an_email_get_an_address_written() -> None:
         ("It's anna underscore lee at mail dot co dot uk", "anna_lee@mail.co.uk", True),
         # The callee's name and a domain said apart are not an address anyone gave.
         ("Yes, this is Alex.\nMy email is tom dot becker at example dot com.", "alex@example.com", False),
+        # An example the agent gave is not the person's address.
+        ("agent: Your e-mail, like john.doe@example.com?\nMy email is tom dot becker.", "john.doe@example.com", False),
     ],
 )
 def test_an_email_address_is_founded_on_its_spelling(said: str, value: str, kept: bool) -> None:
     schema = target({"type": "object", "properties": {"email": {"type": "string"}}})
-    result = drop_unfounded({"email": value}, schema, Sources([("user", line) for line in said.splitlines()], None))
+    turns = [("agent", line[7:]) if line.startswith("agent: ") else ("user", line) for line in said.splitlines()]
+    result = drop_unfounded({"email": value}, schema, Sources(turns, None))
     assert (result["email"] == value) is kept, result
