@@ -13,7 +13,7 @@ run: setup
 
 test: setup
 	$(VENV)/bin/ruff check appliance tests bench
-	$(VENV)/bin/pytest -q -p no:cacheprovider tests
+	VENV=$(VENV) bash scripts/test.sh
 
 test-unit: setup
 	$(VENV)/bin/pytest -q tests/unit

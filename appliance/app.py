@@ -103,7 +103,9 @@ class Appliance:
             from appliance.telephony.conversation import session_factory
 
             runtime.voice_loading = asyncio.create_task(engine.load(), name="voice-load")
-            factory = session_factory(self.db, engine, settings.data_path / "recordings", opt_outs, runtime.plain)
+            factory = session_factory(
+                self.db, engine, settings.data_path / "recordings", opt_outs, runtime.plain, settings.url_allowlist
+            )
         telephony = self.telephony = TelephonyService(settings, self.db, factory, runtime.voice, opt_outs)
         runtime.telephony = telephony
         print("Starting Asterisk…", flush=True)

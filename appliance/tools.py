@@ -1,4 +1,5 @@
-"""Agent tools: the built-in `end_call` and HTTP tools with `read` / `confirm_first_write` policies.
+"""Agent tools: the built-ins (`end_call`, `transfer_call`, `send_dtmf`) and HTTP tools with `read` /
+`confirm_first_write` policies.
 
 The accepted shape is the hosted SDK's tool DSL byte for byte (`tool.http(...)`: `timeout_ms`, `headers`;
 `tool.builtin(...)`: `builtin`, `config`; both with `policy` and a JSON Schema `parameters`)."""
@@ -14,12 +15,57 @@ import jsonschema
 from appliance import validation
 from appliance.errors import InvalidInput
 
-# Each built-in and the `config` keys it takes (end_call takes none).
-BUILTINS: dict[str, frozenset[str]] = {"end_call": frozenset()}
+# Each built-in and the `config` keys it takes. transfer_call: `destination` (E.164, or a SIP URI reached over
+# the call's trunk) and `mode` (`cold`: the caller is put through and the agent leaves the call; `warm`: the
+# caller holds while the agent asks the destination, who takes the call by saying yes or pressing 1).
+BUILTINS: dict[str, frozenset[str]] = {
+    "end_call": frozenset(),
+    "transfer_call": frozenset({"destination", "mode"}),
+    "send_dtmf": frozenset(),
+    "collect_digits": frozenset({"count", "terminator", "timeout_seconds"}),
+}
+TRANSFER_MODES = ("cold", "warm")
+BUILTIN_DESCRIPTIONS = {
+    "transfer_call": "Transfer the caller to a person",
+    "send_dtmf": "Press keys on the phone keypad, to choose in a phone menu",
+    "collect_digits": "Wait for the caller to type digits on their phone keypad (a PIN, an account number); "
+    "ask them to type first. Gives the digits typed",
+}
+# collect_digits: the keys typed end at `count` digits, at the `terminator` key, or `timeout_seconds` after the
+# last key (or the start, with none). 8 s: time to find a card and start typing.
+COLLECT_DEFAULTS = {"count": None, "terminator": "#", "timeout_seconds": 8}
+COLLECT_TERMINATORS = ("#", "*", "")
+COLLECT_TIMEOUT_S = (1, 60)
+
+SIP_URI = re.compile(r"^sips?:[A-Za-z0-9_.!~*'()%+-]+@[A-Za-z0-9.-]+(:\d{1,5})?$")
+KEYS = re.compile(r"^[0-9*#A-Da-d,]{1,32}$")  # a comma: half a second's pause (between menus)
+# What the model writes for send_dtmf when the agent gives no `parameters` of its own.
+DTMF_PARAMETERS = {
+    "type": "object",
+    "properties": {
+        "digits": {
+            "type": "string",
+            "pattern": KEYS.pattern,
+            "description": "the keys to press, 0-9 * #; a comma waits half a second",
+        }
+    },
+    "required": ["digits"],
+    "additionalProperties": False,
+}
+# What the model writes for a warm transfer_call with no `parameters` of its own: what the agent tells the
+# destination about the caller.
+WARM_TRANSFER_PARAMETERS = {
+    "type": "object",
+    "properties": {
+        "reason": {"type": "string", "maxLength": 120, "description": "what the caller wants, in a few words"}
+    },
+    "required": ["reason"],
+    "additionalProperties": False,
+}
 TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 MAX_TOOLS = 16
 POLICIES = ("read", "confirm_first_write")
-TIMEOUT_MS = (100, 30_000)
+TIMEOUT_MS = (500, 30_000)  # the bounds issue 19 set for in-call tools
 DEFAULT_TIMEOUT_MS = 5_000
 HTTP_FIELDS = {"type", "name", "description", "url", "method", "policy", "parameters", "headers", "timeout_ms"}
 BUILTIN_FIELDS = {"type", "name", "description", "builtin", "policy", "parameters", "config"}
@@ -101,7 +147,65 @@ def _builtin(tool: dict[str, Any], name: str, where: str) -> dict[str, Any]:
             f"{where}.config.{unknown[0]}: the {builtin} built-in takes no such setting",
             field=f"{where}.config.{unknown[0]}",
         )
+    out["description"] = out["description"] or BUILTIN_DESCRIPTIONS.get(builtin, "")  # what the model reads
+    if builtin == "transfer_call":
+        config = _transfer_config(config, where)
+        if config["mode"] == "warm" and "parameters" not in tool:
+            out["parameters"] = WARM_TRANSFER_PARAMETERS
+    if builtin == "collect_digits":
+        config = _collect_config(config, where)
+        if out["parameters"].get("properties"):  # the model writes nothing: the agent's config decides
+            raise InvalidInput(
+                f"{where}.parameters: collect_digits takes no parameters (set count, terminator and "
+                "timeout_seconds in config)",
+                field=f"{where}.parameters",
+            )
+    if builtin == "send_dtmf":
+        if "parameters" not in tool:
+            out["parameters"] = DTMF_PARAMETERS
+        elif out["parameters"].get("properties", {}).get("digits", {}).get("type") != "string":
+            raise InvalidInput(
+                f"{where}.parameters: send_dtmf needs a string property `digits`", field=f"{where}.parameters"
+            )
     return {**out, "builtin": builtin, "config": config}
+
+
+def _collect_config(config: dict[str, Any], where: str) -> dict[str, Any]:
+    out = {**COLLECT_DEFAULTS, **config}
+    count, terminator, timeout = out["count"], out["terminator"], out["timeout_seconds"]
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 32):
+        raise InvalidInput(f"{where}.config.count must be a whole number from 1 to 32", field=f"{where}.config.count")
+    if terminator not in COLLECT_TERMINATORS:
+        raise InvalidInput(
+            f'{where}.config.terminator must be "#", "*" or "" (none)', field=f"{where}.config.terminator"
+        )
+    low, high = COLLECT_TIMEOUT_S
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not low <= timeout <= high:
+        field = f"{where}.config.timeout_seconds"
+        raise InvalidInput(f"{field} must be a number of seconds from {low} to {high}", field=field)
+    if count is None and not terminator:
+        raise InvalidInput(
+            f"{where}.config.count: collect_digits needs a count or a terminator to know when the caller is done",
+            field=f"{where}.config.count",
+        )
+    return out
+
+
+def _transfer_config(config: dict[str, Any], where: str) -> dict[str, Any]:
+    destination = config.get("destination")
+    field = f"{where}.config.destination"
+    if not isinstance(destination, str) or not destination:
+        raise InvalidInput(f"{field} is required: an E.164 number or a SIP URI", field=field)
+    if destination.startswith("+"):
+        destination = validation.e164(destination, field)
+    elif not SIP_URI.match(destination):
+        raise InvalidInput(
+            f"{field} must be an E.164 number or a SIP URI (sip:user@host), got {destination!r}", field=field
+        )
+    mode = config.get("mode", "cold")
+    if mode not in TRANSFER_MODES:
+        raise InvalidInput(f"{where}.config.mode must be cold or warm, got {mode!r}", field=f"{where}.config.mode")
+    return {"destination": destination, "mode": mode}
 
 
 def _http(tool: dict[str, Any], name: str, where: str, url_allowlist: Sequence[str]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 from collections.abc import Sequence
@@ -140,3 +141,18 @@ def allowed_url(value: str, field: str, allowlist: Sequence[str]) -> str:
             field=field,
         )
     return value
+
+
+async def url_blocked(url: str, allowlist: Sequence[str]) -> str | None:
+    """Why `url` may not be called now, or None: checked again at call time (after the check at write time),
+    as settings change and a name can resolve elsewhere than it did."""
+    if not allowlist:
+        return None
+    hostname = urlsplit(url).hostname or ""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(hostname, None)
+    except OSError as exc:
+        return f"cannot resolve {hostname}: {exc}"
+    if host_allowed(hostname, allowlist, [i[4][0] for i in infos]):
+        return None
+    return f"{hostname} is not allowed by the url_allowlist setting"

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ class Runner:
         loopback = next(t for t in self.api.get("/v1/trunks").json() if t["name"] == "loopback")
         number = self.api.post("/v1/numbers", json={"e164": INBOUND_NUMBER, "trunk_id": loopback["id"]}).json()
         self.agents: dict[str, dict[str, Any]] = {}
+        self.people: list[dict[str, Any]] = []  # the last call's person results: the caller, a transfer's destination
         for kind, agent in spec["agents"].items():
             body = {**agent["body"], "max_duration_seconds": 150}
             if agent.get("inbound"):
@@ -76,7 +78,7 @@ class Runner:
             subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=60)
             call = self._inbound_call(started)
         else:
-            body = {"agent_id": self.agents[scenario["agent"]]["id"], "to": "+12025550101"}
+            body = {"agent_id": self.agents[scenario["agent"]]["id"], "to": scenario.get("to", "+12025550101")}
             if scenario.get("context"):
                 body["context"] = scenario["context"]
             created = self.api.post("/v1/calls", json=body)
@@ -87,11 +89,17 @@ class Runner:
             time.sleep(1)
             call = self.api.get(f"/v1/calls/{call['id']}").json()
         deadline = time.monotonic() + 20
-        while len(self.person_lines()) == before and time.monotonic() < deadline:
+        # Every person on the call writes a line as their leg closes (a transfer's destination too).
+        while len(self.person_lines()) < before + scenario.get("people", 1) and time.monotonic() < deadline:
             time.sleep(0.2)
-        person = (self.person_lines()[before:] or [{}])[0]
+        self.people = self.person_lines()[before:]
+        person = next((p for p in self.people if p.get("script") == script["name"]), (self.people or [{}])[0])
         segments = self.api.get(f"/v1/calls/{call['id']}/transcript").json()["segments"]
-        return self.judge(scenario, kind, call, segments, person, inbound)
+        events = self.api.get(f"/v1/calls/{call['id']}/events").json()["events"]
+        judged = self.judge(scenario, kind, call, segments, person, inbound)
+        # Replies the person spoke over in a pause (their first words played, the rest still being written).
+        judged["replies_cut"] = [e["data"] for e in events if e["type"] == "reply_cut"]
+        return judged
 
     def _inbound_call(self, since: float) -> dict[str, Any]:
         deadline = time.monotonic() + 240
@@ -176,7 +184,47 @@ def summary(calls: list[dict[str, Any]]) -> dict[str, Any]:
         "per_behaviour": {k: rate(v) for k, v in by_behaviour.items()},
         "reply_latency_at_caller_ms": stats([x for c in calls for x in c["reply_latency_ms"]]),
         "turns_per_call": stats([c["turns"] for c in calls]),
+        "replies_cut": sum(len(c.get("replies_cut", [])) for c in calls),
     }
+
+
+def run_calls(
+    prefix: str,
+    make_runner: Callable[[ServerProcess], Runner],
+    scenarios: list[dict[str, Any]],
+    voices: list[str],
+    out_path: Path,
+    verdict: Callable[[dict[str, Any]], str],
+    summarize: Callable[[list[dict[str, Any]]], dict[str, Any]],
+) -> dict[str, Any]:
+    """Each scenario called once per voice on a fresh appliance; the results, also written to `out_path`
+    (and, call by call while it runs, to its .partial.jsonl)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # killed: still stop the appliance (finally below)
+    appliance = ServerProcess(Path(tempfile.mkdtemp(prefix=prefix)), env={"APPLIANCE_VOICE": "true"})
+    appliance.start(timeout=180).wait_for_voice(timeout=300)
+    out: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine()}
+    out["load_average_start"] = round(os.getloadavg()[0], 2)
+    partial_path = out_path.with_suffix(".partial.jsonl")
+    try:
+        runner = make_runner(appliance)
+        per_voice = {}
+        for voice in voices:
+            calls = []
+            for i, scenario in enumerate(scenarios):
+                calls.append(runner.call(scenario, voice))
+                c = calls[-1]
+                print(f"{voice} {i + 1}/{len(scenarios)} {c['agent']}/{c['behaviour']}: {verdict(c)}", flush=True)
+                with partial_path.open("a") as partial:  # read while it runs
+                    partial.write(json.dumps({"voice": voice, **c}) + "\n")
+            per_voice[voice] = {"summary": summarize(calls), "calls": calls}
+            print(f"{voice}: {json.dumps(per_voice[voice]['summary'])}", flush=True)
+        out["per_voice"] = per_voice
+        out["load_average_end"] = round(os.getloadavg()[0], 2)
+    finally:
+        appliance.stop()
+    out_path.write_text(json.dumps(out, indent=2) + "\n")
+    partial_path.unlink(missing_ok=True)  # all of it is in the results now
+    return out
 
 
 def main() -> None:
@@ -187,31 +235,19 @@ def main() -> None:
     args = parser.parse_args()
     spec = yaml.safe_load((HERE / "data" / "scenarios.yaml").read_text())
     chosen = [s for s in spec["scenarios"] if not args.only or s["agent"] in args.only.split(",")]
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # killed: still stop the appliance (finally below)
-    appliance = ServerProcess(Path(tempfile.mkdtemp(prefix="bench-scenarios-")), env={"APPLIANCE_VOICE": "true"})
-    appliance.start(timeout=180).wait_for_voice(timeout=300)
-    out: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine()}
-    out["load_average_start"] = round(os.getloadavg()[0], 2)
-    try:
-        runner = Runner(appliance, spec)
-        per_voice = {}
-        for voice in args.voices.split(","):
-            calls = []
-            for i, scenario in enumerate(chosen):
-                calls.append(runner.call(scenario, voice))
-                c = calls[-1]
-                verdict = "ok" if c["success"] else f"FAIL {json.dumps(c['failed_checks'])[:300]} {c['fields']}"
-                print(f"{voice} {i + 1}/{len(chosen)} {c['agent']}/{c['behaviour']}: {verdict}", flush=True)
-                with Path(args.out).with_suffix(".partial.jsonl").open("a") as partial:  # read while it runs
-                    partial.write(json.dumps({"voice": voice, **c}) + "\n")
-            per_voice[voice] = {"summary": summary(calls), "calls": calls}
-            print(f"{voice}: {json.dumps(per_voice[voice]['summary'])}", flush=True)
-        out["per_voice"] = per_voice
-        out["load_average_end"] = round(os.getloadavg()[0], 2)
-    finally:
-        appliance.stop()
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
-    Path(args.out).with_suffix(".partial.jsonl").unlink(missing_ok=True)  # all of it is in the results now
+
+    def verdict(c: dict[str, Any]) -> str:
+        return "ok" if c["success"] else f"FAIL {json.dumps(c['failed_checks'])[:300]} {c['fields']}"
+
+    out = run_calls(
+        "bench-scenarios-",
+        lambda appliance: Runner(appliance, spec),
+        chosen,
+        args.voices.split(","),
+        Path(args.out),
+        verdict,
+        summary,
+    )
     print(json.dumps({v: r["summary"] for v, r in out["per_voice"].items()}, indent=2))
 
 

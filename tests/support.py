@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import random
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -110,9 +112,24 @@ class ServerProcess:
 
     def _drain(self, lines: queue.Queue[str | None]) -> None:
         assert self.proc is not None and self.proc.stdout is not None
+        # Also kept on disk beside the data, to read after a failure (pytest keeps the last basetemps). The data
+        # dir may not exist yet (the appliance makes it), and a full disk (a test fills one on purpose) only
+        # stops the copy: this thread must go on reading, or the child blocks on a full pipe.
+        log: IO[str] | None = None
+        with contextlib.suppress(OSError):
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            log = (self.data_dir / "serve.log").open("a")
         for line in self.proc.stdout:
             self.output.append(line)
             lines.put(line)
+            if log is not None:
+                try:
+                    log.write(line)
+                    log.flush()
+                except OSError:
+                    log = None
+        if log is not None:
+            log.close()
         lines.put(None)
 
     def wait_for(self, call_id: str, statuses: set[str], timeout: float = 60) -> dict:

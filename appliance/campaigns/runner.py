@@ -18,7 +18,7 @@ import structlog
 
 from appliance.campaigns import outcomes
 from appliance.campaigns.window import Window, next_open, window_from_json, zones_for
-from appliance.clock import iso, parse_iso
+from appliance.clock import iso, parse_iso, woken_or_timed_out
 from appliance.config import Settings
 from appliance.store import agents as agent_store
 from appliance.store import calls as call_store
@@ -77,8 +77,7 @@ class CampaignRunner:
                 self.tick()
             except Exception:  # a bug or a disk error: log it, keep the loop (the next tick retries)
                 log.exception("campaigns.tick_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=TICK_SECONDS)
+            await woken_or_timed_out(self._wake, TICK_SECONDS)
             self._wake.clear()
 
     def tick(self) -> None:

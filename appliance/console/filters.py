@@ -33,4 +33,15 @@ def details(data: dict[str, Any]) -> str:
     return "  ".join(parts)
 
 
-FILTERS = {"when": when, "clock": clock, "seconds": seconds, "details": details}
+def tool_call(text: str) -> str:
+    """A tool segment (JSON `{name, arguments, outcome, ms, error?}`) as a line: `lookup(day=Friday) → ok, 58 ms`."""
+    try:
+        call = json.loads(text)
+        arguments = ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in call["arguments"].items())
+        line = f"{call['name']}({arguments}) → {call['outcome']}, {call['ms']} ms"
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return text  # not a tool call's record: shown as stored
+    return f"{line}: {call['error']}" if call.get("error") else line
+
+
+FILTERS = {"when": when, "clock": clock, "seconds": seconds, "details": details, "tool_call": tool_call}

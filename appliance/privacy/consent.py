@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 
-YES = frozenset("yes yeah yep sure okay ok fine agree agreed alright certainly absolutely go".split())
-NO = frozenset("no nope don't dont not never refuse object rather".split())
+from appliance.voice.text import NO, YES
 
 
-def agreed(said: str) -> bool:
+def agreed(said: str, source: str = "stt") -> bool:
     """Whether the answer agrees: a yes-word and no no-word ("yes, that's fine"; "no", "I'd rather not" and
-    anything unclear do not)."""
+    anything unclear do not); by keypad (source "dtmf"), the key 1 alone ("press 1 to agree"), `#` or not."""
+    if source == "dtmf":
+        return [k for k in re.findall(r"[0-9*]", said)] == ["1"]
     words = set(re.findall(r"[a-z']+", said.casefold()))
     return bool(words & YES) and not words & NO

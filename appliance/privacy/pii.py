@@ -90,6 +90,17 @@ NAME_CUE = re.compile(
     r"\b(?:my name is|my name's|name is|this is|i'm|i am|it's|speaking with|call me)\s+"
     r"(?P<name>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)"
 )
+# What a caller says just before the data of a kind ("my card number is", "my e-mail is", "born on"): after it,
+# the rest of the utterance is that data even when its words no longer look like it.
+CUES = {
+    "card": CARD_WORDS,
+    "ssn": SSN_WORDS,
+    "phone": PHONE_WORDS,
+    "email": re.compile(r"\be-?mail\b(?: address)?", re.I),
+    "dob": BIRTH_WORDS,
+    "address": re.compile(r"\baddress\b|\blive (?:at|on)\b", re.I),
+    "name": re.compile(r"\b(?:my name is|my name's|name is|call me)\b", re.I),
+}
 NOT_NAMES = frozenset(
     "I A The This That It Not Just Calling Sorry Fine Good Great Okay Ok Yes No Here Back Busy Available Happy "
     "Glad Afraid Sure Interested Looking Wondering Actually Really Still Very About From With Your Our Their "
@@ -135,6 +146,11 @@ def find(text: str, kinds: list[str] | tuple[str, ...]) -> list[Span]:
                 start = m.start("name")
                 found.append(Span("name", start, start + len(" ".join(words))))
     return _without_overlaps(found)
+
+
+def cues(text: str, kinds: list[str] | tuple[str, ...]) -> list[Span]:
+    """Every cue of `kinds` in `text` (its kind, and where the cue's words are)."""
+    return [Span(kind, m.start(), m.end()) for kind in kinds for m in CUES[kind].finditer(text)]
 
 
 def _birth_dates(text: str) -> list[Span]:

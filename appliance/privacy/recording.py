@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 import soxr
 
-from appliance.privacy.pii import find
+from appliance.privacy.pii import cues, find
 
 MARGIN_S = 0.15  # word timestamps are ±0.1 s: widen each span so no edge of a digit is left
 TONE_HZ = 1000
@@ -41,8 +41,9 @@ class WordTranscriber(Protocol):
     def transcribe(self, audio: Any, **options: Any) -> tuple[Iterable[Any], Any]: ...
 
 
-def caller_words(model: WordTranscriber, caller: np.ndarray, rate: int, language: str) -> list[Word]:
-    """The words on the caller's channel with their times in seconds from the start of the recording."""
+def caller_words(model: WordTranscriber, caller: np.ndarray, rate: int, language: str) -> list[list[Word]]:
+    """The caller's utterances (Whisper's segments), each its words with their times in seconds from the start
+    of the recording."""
     audio = soxr.resample(caller.astype(np.float32) / 32768.0, rate, WHISPER_RATE, quality="HQ")
     segments, _ = model.transcribe(
         audio,
@@ -52,27 +53,66 @@ def caller_words(model: WordTranscriber, caller: np.ndarray, rate: int, language
         vad_filter=True,
         condition_on_previous_text=False,
     )
-    return [Word(w.start, w.end, w.word) for segment in segments for w in segment.words or []]
+    utterances = [[Word(w.start, w.end, w.word) for w in segment.words or []] for segment in segments]
+    return [words for words in utterances if words]
 
 
-def pii_times(words: Sequence[Word], kinds: list[str]) -> list[tuple[float, float]]:
-    """The (start, end) seconds of every word that is part of personal data of `kinds`, and, when numbers
-    are redacted (card, phone, ssn), of every run of spoken digits long enough to be one: transcribed a
-    second time, the words can differ from the transcript's ("450, 555, 671" for a phone number), and a
-    bleeped digit too many costs less than a card number left audible."""
+def pii_times(utterances: Sequence[Sequence[Word]], kinds: list[str]) -> list[tuple[float, float]]:
+    """The (start, end) seconds of every word that is part of personal data of `kinds`; after a cue of a kind
+    ("my e-mail is") where no such data was found, the rest of that utterance; and, when numbers are redacted
+    (card, phone, ssn), every run of spoken digits long enough to be one. Transcribed a second time, the words
+    can differ from the transcript's ("450, 555, 671" for a phone number, "Tom Dot Becker, at example.com"),
+    and a bleeped word too many costs less than a card number or an address left audible."""
+    words = [w for utterance in utterances for w in utterance]
+    text, offsets = _joined(words)
+    found: list[tuple[str, float, float]] = []
+    for span in find(text, kinds):
+        hit = [w for w, (a, b) in zip(words, offsets, strict=True) if a < span.end and b > span.start]
+        if hit:
+            found.append((span.kind, hit[0].start, hit[-1].end))
+    times = [(start, end) for _, start, end in found]
+    for utterance in utterances:
+        times.extend(_cued_rest(utterance, kinds, found))
+    if NUMBER_KINDS & set(kinds):
+        times.extend(digit_runs(words))
+    return _merged(times)
+
+
+def _joined(words: Sequence[Word]) -> tuple[str, list[tuple[int, int]]]:
+    """The words as one text (the first word's leading space dropped), and each word's (start, end) in it."""
     text, offsets = "", []
     for word in words:
         piece = word.text if text else word.text.lstrip()
         offsets.append((len(text), len(text) + len(piece)))
         text += piece
-    times = []
-    for span in find(text, kinds):
-        hit = [w for w, (a, b) in zip(words, offsets, strict=True) if a < span.end and b > span.start]
-        if hit:
-            times.append((hit[0].start, hit[-1].end))
-    if NUMBER_KINDS & set(kinds):
-        times.extend(digit_runs(words))
-    return sorted(set(times))
+    return text, offsets
+
+
+def _merged(times: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Overlapping spans as one: each bleep is counted once."""
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted(times):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _cued_rest(
+    utterance: Sequence[Word], kinds: list[str], found: list[tuple[str, float, float]]
+) -> list[tuple[float, float]]:
+    """After each cue in `utterance`, the rest of it, unless data of the cue's kind was found there."""
+    text, offsets = _joined(utterance)
+    rests = []
+    for cue in cues(text, kinds):
+        after = [w for w, (at, _) in zip(utterance, offsets, strict=True) if at >= cue.end and w.text.strip(" .,;:!?")]
+        if not after:
+            continue
+        start, end = after[0].start, after[-1].end
+        if not any(kind == cue.kind and a < end and b > start for kind, a, b in found):
+            rests.append((start, end))
+    return rests
 
 
 def digit_runs(words: Sequence[Word]) -> list[tuple[float, float]]:

@@ -16,14 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import sqlite_utils
 import structlog
 
-from appliance.clock import now, parse_iso
+from appliance.clock import now, parse_iso, woken_or_timed_out
 from appliance.errors import InvalidInput, NotFound
 from appliance.privacy.pii import redact, redact_result
 from appliance.privacy.plain import PlainTranscripts
@@ -50,6 +50,7 @@ class Extracts(Protocol):
         instructions: str | None = None,
         context: dict[str, Any] | None = None,
         analysis: dict[str, Any] | None = None,
+        day: date | None = None,
     ) -> Extraction: ...
 
     def close(self) -> None: ...
@@ -99,8 +100,7 @@ class ExtractionWorker:
                     await self.process(call_id)
             if not pending:
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                await woken_or_timed_out(self._wake, self.poll_seconds)
 
     async def process(self, call_id: str) -> Call | None:
         """Run one call's post-call steps and record them; None when the call was not pending, when we are
@@ -129,7 +129,7 @@ class ExtractionWorker:
         log.info("extraction.started", call_id=call_id, turns=len(turns), attempt=attempt)
         try:
             outcome = await self._thread.run(
-                self.extractor.extract, returns, turns, row["instructions"], row["context"], analysis
+                self.extractor.extract, returns, turns, row["instructions"], row["context"], analysis, _day(row)
             )
         except ExtractionCancelled:  # stopping: this attempt does not count
             store.add_event(self.db, call_id, "extraction_interrupted", {"attempt": attempt})
@@ -201,3 +201,8 @@ def _all_null(returns: Any) -> dict[str, Any] | None:
         return empty_result(returns)
     except InvalidInput:  # a snapshot that no longer validates has no fields to list
         return None
+
+
+def _day(row: dict[str, Any]) -> date:
+    """The call's day where the box is (the agent was told the date in the same local time)."""
+    return parse_iso(row["answered_at"] or row["started_at"] or row["created_at"]).astimezone().date()

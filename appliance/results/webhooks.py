@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import sqlite_utils
@@ -29,6 +28,7 @@ from prometheus_client import Counter
 from standardwebhooks.webhooks import Webhook
 
 from appliance import validation
+from appliance.clock import woken_or_timed_out
 from appliance.store import webhooks as store
 
 log = structlog.get_logger(__name__)
@@ -120,8 +120,7 @@ class WebhookOutbox:
         while True:
             self.dispatch_due()
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._sleep_for())
+            await woken_or_timed_out(self._wake, self._sleep_for())
 
     def _sleep_for(self) -> float:
         due = store.next_due_at(self.db)
@@ -149,19 +148,6 @@ class WebhookOutbox:
         finally:
             self._in_flight.discard(delivery["id"])
             self._wake.set()  # the next event of this call may now be due
-
-    async def _blocked(self, url: str) -> str | None:
-        """Checked again at send time: settings change, and a name can resolve elsewhere than it did."""
-        if not self.url_allowlist:
-            return None
-        hostname = urlsplit(url).hostname or ""
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(hostname, None)
-        except OSError as exc:
-            return f"cannot resolve {hostname}: {exc}"
-        if validation.host_allowed(hostname, self.url_allowlist, [i[4][0] for i in infos]):
-            return None
-        return f"{hostname} is not allowed by the url_allowlist setting"
 
     async def _post(
         self, delivery: dict[str, Any], body: str, headers: dict[str, str]
@@ -194,7 +180,7 @@ class WebhookOutbox:
             delivery["call_id"],
         )
         status: int | None = None
-        if blocked := await self._blocked(delivery["url"]):
+        if blocked := await validation.url_blocked(delivery["url"], self.url_allowlist):
             error: str | None = blocked
         else:
             status, error = await self._post(delivery, body, headers)

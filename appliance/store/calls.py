@@ -415,6 +415,7 @@ def _record(row: dict[str, Any]) -> Call:
         recording_url=f"/v1/calls/{row['id']}/recording" if row["recording_path"] else None,
         recording_deleted_at=row["recording_deleted_at"],
         transcript_deleted_at=row["transcript_deleted_at"],
+        transferred_to=row["transferred_to"],
         latency_ms=LatencyStats(**latency) if latency else None,
         voicemail_left=bool(row["voicemail_left"]),
         trunk_id=row["trunk_id"],

@@ -297,4 +297,8 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE trunks ADD COLUMN inbound_addresses TEXT NOT NULL DEFAULT '[]'
     """,
+    # 8: where a transfer put the caller through to
+    """
+    ALTER TABLE calls ADD COLUMN transferred_to TEXT
+    """,
 ]

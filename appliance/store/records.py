@@ -166,6 +166,7 @@ class Call(msgspec.Struct, kw_only=True):
             "canceled",
             "voicemail",
             "opted_out",
+            "transferred",
             "error",
         ]
         | None
@@ -179,6 +180,7 @@ class Call(msgspec.Struct, kw_only=True):
     analysis_status: Literal["pending", "completed", "failed", "skipped"] | None = None
     recording_deleted_at: str | None = None
     transcript_deleted_at: str | None = None
+    transferred_to: str | None = None  # the transfer_call destination the caller was put through to
 
 
 class CallList(msgspec.Struct):

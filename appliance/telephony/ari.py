@@ -459,6 +459,10 @@ class AriClient:
     async def remove_channel(self, bridge_id: str, *channel_ids: str) -> None:
         await self._request("POST", f"/bridges/{quote(bridge_id)}/removeChannel", {"channel": ",".join(channel_ids)})
 
+    async def start_moh(self, bridge_id: str, moh_class: str = "default") -> None:
+        """Music on hold to everyone in the bridge (a holding bridge's waiting caller)."""
+        await self._request("POST", f"/bridges/{quote(bridge_id)}/moh", {"mohClass": moh_class})
+
     async def destroy_bridge(self, bridge_id: str) -> bool:
         """Returns False if the bridge was already gone."""
         try:

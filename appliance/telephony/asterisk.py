@@ -24,6 +24,7 @@ import structlog
 
 from appliance.config import Settings
 from appliance.telephony.asterisk_install import Install, find_asterisk
+from appliance.telephony.hold_music import write_hold_music
 from appliance.telephony.trunk_config import TrunkConfig, shared_hosts
 
 log = structlog.get_logger(__name__)
@@ -35,7 +36,7 @@ MODULES = """
 res_pjproject res_sorcery_config res_sorcery_memory res_sorcery_astdb res_timing_timerfd res_rtp_asterisk
 res_rtp_multicast res_http_websocket res_musiconhold pbx_config func_channel func_callerid func_strings
 func_logic func_hangupcause func_talkdetect res_tonedetect app_dial app_playback app_echo app_amd
-app_playtones app_senddtmf app_stack app_exec app_verbose app_record app_mixmonitor res_stasis app_stasis
+app_playtones app_read app_senddtmf app_stack app_exec app_verbose app_record app_mixmonitor res_stasis app_stasis
 res_stasis_answer res_stasis_playback res_stasis_recording res_stasis_snoop res_stasis_device_state res_ari
 res_ari_model res_ari_applications res_ari_asterisk res_ari_bridges res_ari_channels res_ari_device_states
 res_ari_endpoints res_ari_events res_ari_playbacks res_ari_recordings res_ari_sounds bridge_simple
@@ -56,7 +57,6 @@ EMPTY_CONFS = (
     "ccss",
     "websocket_client",
     "chan_websocket",
-    "musiconhold",
     "amd",
     "res_stun_monitor",
     "sorcery",
@@ -143,6 +143,7 @@ class AsteriskServer:
             "sounds",
         ):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
+        write_hold_music(self.run_dir / "moh")
         s = self.settings
         ctx = {
             "run": str(self.run_dir),
@@ -172,6 +173,7 @@ class AsteriskServer:
             "rtp",
             "logger",
             "indications",
+            "musiconhold",
             "pjsip",
             "extensions",
         ):
@@ -190,6 +192,8 @@ class AsteriskServer:
             sounds / "carrier-greeting",
             "Hi, you have reached the voicemail of the test carrier. Please leave a message after the tone.",
         )
+        # Slower than the other prompts: at 165 words a minute Whisper heard "For sales" as "4th ale".
+        ivr_menu = _synthesize(sounds / "carrier-ivr-menu", "Press 1 for sales. Press 2 for support.", speed=130)
         return {
             "port": self.settings.carrier_sip_port,
             "username": self.secrets.carrier_user,
@@ -197,6 +201,7 @@ class AsteriskServer:
             "recordings": str(self.carrier_dir),
             "prompt": prompt,
             "greeting": greeting,
+            "ivr_menu": ivr_menu,
             "linger": 30,  # long enough to hold calls in benchmarks; tests end calls themselves
             # With the voice engine on, a simulated person (ARI app `carrier-person`) takes +12025550101.
             "person_app": PERSON_APP if self.settings.voice else None,
@@ -344,7 +349,7 @@ def _write_private(path: Path, text: str) -> None:
         f.write(text)
 
 
-def _synthesize(base: Path, text: str) -> str | None:
+def _synthesize(base: Path, text: str, speed: int = 165) -> str | None:
     """A spoken prompt as an 8 kHz WAV (espeak-ng + sox), cached; returns the path without extension."""
     wav = base.with_suffix(".wav")
     if wav.exists():
@@ -352,7 +357,8 @@ def _synthesize(base: Path, text: str) -> str | None:
     if not (shutil.which("espeak-ng") and shutil.which("sox")):
         return None
     raw = base.with_suffix(".raw.wav")
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "165", "-w", str(raw), text], check=True, capture_output=True)
+    espeak = ["espeak-ng", "-v", "en-us", "-s", str(speed), "-w", str(raw), text]
+    subprocess.run(espeak, check=True, capture_output=True)
     subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(wav)], check=True, capture_output=True)
     raw.unlink()
     return str(base)

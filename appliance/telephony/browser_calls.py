@@ -157,7 +157,7 @@ class BrowserCalls:
 
     async def _run(self, live: BrowserCall) -> None:
         row = store.call_row(self.db, live.call_id)
-        session = asyncio.create_task(self.session_factory(row, live.media).run(), name=f"session-{live.call_id}")
+        session = asyncio.create_task(self.session_factory(row, live.media, None).run(), name=f"session-{live.call_id}")
         hangup = asyncio.create_task(live.hangup.wait())
         gone = asyncio.create_task(live.media.gone.wait())
         reason, error = "error", None

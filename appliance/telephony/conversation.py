@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from collections.abc import Callable
 from datetime import datetime
@@ -14,14 +15,18 @@ from appliance.privacy.consent import agreed
 from appliance.privacy.pii import redact, redact_values
 from appliance.privacy.plain import PlainTranscripts
 from appliance.store import calls as store
+from appliance.store import webhooks as webhook_store
 from appliance.store.jsoncol import dumps
 from appliance.store.records import TranscriptSegment
+from appliance.telephony.line_tools import LineTools
 from appliance.telephony.live_call import SessionFactory
 from appliance.telephony.opt_out import OptOuts
+from appliance.tools_http import HttpToolRunner
 from appliance.voice.amd import Verdict
 from appliance.voice.call_audio import CallMedia
 from appliance.voice.engine import VoiceEngine
 from appliance.voice.session import ConversationSession
+from appliance.voice.tool_calls import ToolResult, ToolRunner
 
 
 def _iso(moment: datetime) -> str:
@@ -63,7 +68,7 @@ class StoreSink:
             if role == "agent":
                 self._agent_spoke = True
             elif role == "user" and self._agent_spoke:  # before the opening, "Hello?" answers nothing
-                self.consent = agreed(said)
+                self.consent = agreed(said, source)
                 self.event("recording_consent", {"given": self.consent, "answer": said})
         if self.redact:
             if self.plain is not None:
@@ -116,16 +121,31 @@ class StoreSink:
             store.set_fields(self.db, self.call_id, **fields)
 
 
+class CallTools:
+    """Each tool call to what runs it: HTTP tools to the HTTP runner, built-ins to the line's (a transfer, keys)."""
+
+    def __init__(self, http: ToolRunner | None, line: ToolRunner | None) -> None:
+        self.http = http
+        self.line = line
+
+    async def run(self, tool: dict[str, Any], arguments: dict[str, Any], call_key: str) -> ToolResult:
+        runner = self.http if tool.get("type") == "http" else self.line
+        if runner is None:  # a talk in the browser has no phone line to transfer or press keys on
+            return ToolResult("error", error=f"{tool['name']} cannot be used on this call")
+        return await runner.run(tool, arguments, call_key)
+
+
 def session_factory(
     db: sqlite_utils.Database,
     engine: VoiceEngine,
     recordings_dir: Path,
     opt_outs: OptOuts,
     plain: PlainTranscripts | None = None,
+    url_allowlist: list[str] | None = None,
 ) -> SessionFactory:
     """The dialer's `SessionFactory`: a voice conversation on every answered call."""
 
-    def create(row: dict[str, Any], media: CallMedia) -> ConversationSession:
+    def create(row: dict[str, Any], media: CallMedia, line: ToolRunner | None) -> ConversationSession:
         snapshot = row["agent_snapshot"] or {}
         call = call_brief(row)
         sink = StoreSink(
@@ -138,7 +158,13 @@ def session_factory(
             plain=plain if snapshot.get("redact_exempt_fields") and snapshot.get("returns") else None,
             recording=snapshot.get("recording") or "on",
         )
-        return ConversationSession(call, media, engine, sink)
+        http = None
+        if any(t.get("type") == "http" for t in call.get("tools") or []):
+            http = HttpToolRunner(call, webhook_store.inline_secret(db), url_allowlist or [])
+        session = ConversationSession(call, media, engine, sink, CallTools(http, line))
+        if isinstance(line, LineTools):
+            line.consult = session.consult  # a warm transfer asks its destination in the agent's voice
+        return session
 
     return create
 
@@ -155,12 +181,14 @@ def call_brief(row: dict[str, Any]) -> dict[str, Any]:
         "from_number": row["from_number"],
         "instructions": row["instructions"],
         "context": row["context"],
+        "agent_id": row["agent_id"],
+        "metadata": row["metadata"],
         "first_message": with_notice(snapshot.get("recording_notice"), snapshot.get("first_message")),
     }
 
 
-def prompt_reader(engine: VoiceEngine) -> Callable[[dict[str, Any]], None]:
-    """The dialer's `on_ringing`: the model reads the call's prompt while it rings."""
+def prompt_reader(engine: VoiceEngine) -> Callable[[dict[str, Any]], asyncio.Task[None] | None]:
+    """The dialer's `on_ringing`: the model reads the call's prompt while it rings (the reading, if begun)."""
     return lambda row: engine.ringing.prepare(call_brief(row))
 
 

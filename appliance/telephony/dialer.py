@@ -4,6 +4,7 @@ call's channel through Asterisk; it also answers inbound calls for numbers with 
 The store is written at every status change, and a call is marked `initiated` *before* it is
 originated: after a crash, a call found `initiated` is closed, never dialled twice. A caller who opts out
 (the opt-out key, or words the conversation reports to `OptOuts`) is listed and the call ended: opt_out.py.
+Any other key the caller presses on an answered call goes to its conversation (`CallSession.keys`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sqlite_utils
 import structlog
 
 from appliance.call_status import TERMINAL
+from appliance.clock import woken_or_timed_out
 from appliance.config import Settings
 from appliance.store import calls as store
 from appliance.telephony import inbound
@@ -32,12 +34,16 @@ from appliance.telephony.ari_events import (
 )
 from appliance.telephony.call_end import Ending, record_end
 from appliance.telephony.causes import hangup_cause_text, outcome_for
+from appliance.telephony.line_tools import LineTools
 from appliance.telephony.live_call import IdleSession, LiveCall, SessionFactory, close_media, open_media
-from appliance.telephony.opt_out import OptOuts, list_caller, say_goodbye
+from appliance.telephony.opt_out import OptOutKey, OptOuts, list_caller, say_goodbye
 from appliance.telephony.slots import CallSlots
 from appliance.telephony.trunk_config import endpoint_name
 
 log = structlog.get_logger(__name__)
+# An inbound call rings this long at most while the model reads its prompt: two rings, about what a
+# receptionist lets pass, and the agent's first words then do not wait seconds for that reading.
+INBOUND_RING_S = 4.0
 
 
 class Dialer:
@@ -49,7 +55,7 @@ class Dialer:
         session_factory: SessionFactory = IdleSession,
         opt_outs: OptOuts | None = None,
         slots: CallSlots | None = None,
-        on_ringing: Callable[[dict[str, Any]], None] | None = None,
+        on_ringing: Callable[[dict[str, Any]], asyncio.Task[None] | None] | None = None,
     ) -> None:
         self.settings = settings
         self.opt_outs = opt_outs or OptOuts()
@@ -130,8 +136,7 @@ class Dialer:
     # --- outbound dispatch --------------------------------------------------------------------------
     async def _dispatch_forever(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+            await woken_or_timed_out(self._wake, 1.0)
             self._wake.clear()
             if self.ari.connected.is_set() and not self.draining:
                 self.dispatch_queued()
@@ -202,6 +207,14 @@ class Dialer:
         deadline = time.monotonic() + max_duration if live.answered else None
         assert live.events is not None
         next_event: asyncio.Task[Event] | None = None
+
+        def to_session(digit: str) -> None:
+            # On hold during a warm transfer the agent talks to the destination: the caller's keys are dropped.
+            if live.session is not None and live.end_reason != "opted_out" and live.holding_bridge_id is None:
+                live.session.keys(digit)
+
+        # The opt-out key alone opts out (and is never also a turn: the call is ending); in a run it is a key.
+        keys = OptOutKey(self.settings.opt_out_key, lambda: self._opted_out(live, "keypad"), to_session)
         try:
             while True:
                 if session_task is not None and session_task.done():
@@ -212,7 +225,10 @@ class Dialer:
                         log.error("dialer.session_failed", call_id=live.call_id, error=repr(session_task.exception()))
                         reason = "error"
                     session_task = None
-                    if reason:
+                    if reason == "transferred":  # the caller talks on with the destination: the agent's
+                        live.end_reason = live.end_reason or reason  # limit and keys are no longer the box's
+                        deadline = None
+                    elif reason:
                         live.end_reason = live.end_reason or reason
                         await self.ari.hangup(live.channel_id)
                 timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -253,13 +269,13 @@ class Dialer:
                         )
                         live.end_reason = "error"
                         await self.ari.hangup(live.channel_id)
-                elif isinstance(event, ChannelDtmfReceived) and live.answered:
-                    if event.digit == self.settings.opt_out_key:
-                        self._opted_out(live, "keypad")
+                elif isinstance(event, ChannelDtmfReceived) and live.answered and live.end_reason != "transferred":
+                    keys.press(event.digit)
                 elif isinstance(event, ChannelDestroyed) and event.channel.id == live.channel_id:
                     self._ended(live, event.cause, event.cause_txt, event.tech_cause)
                     return
         finally:
+            keys.close()
             if next_event is not None:
                 next_event.cancel()
             if session_task is not None:
@@ -301,7 +317,8 @@ class Dialer:
     async def _start_media(self, live: LiveCall, row: dict[str, Any]) -> asyncio.Task[str | None]:
         """Bridge the call's audio to a socket of ours, then run the session on it."""
         media = await open_media(self.ari, live)
-        return asyncio.create_task(self.session_factory(row, media).run(), name=f"session-{live.call_id}")
+        live.session = self.session_factory(row, media, LineTools(self.ari, self.db, live, row))
+        return asyncio.create_task(live.session.run(), name=f"session-{live.call_id}")
 
     # --- control from the API -----------------------------------------------------------------------
     async def cancel(self, call_id: str) -> None:
@@ -399,6 +416,8 @@ class Dialer:
         try:
             # Inbound channels leave our subscription at StasisEnd; subscribe to see ChannelDestroyed.
             await self.ari.app_subscribe(f"channel:{live.channel_id}")
+            if not await self._ring_while_reading(live):
+                return  # the caller hung up first
             await self.ari.answer(live.channel_id)
             store.transition(self.db, live.call_id, "in_progress", answered_by="human")
             self.opt_outs.watch(live.call_id, lambda source: self._opted_out(live, source))
@@ -408,6 +427,27 @@ class Dialer:
             log.warning("dialer.inbound_failed", call_id=live.call_id, error=str(exc))
         finally:
             self._finish(live)
+
+    async def _ring_while_reading(self, live: LiveCall) -> bool:
+        """Inbound: the caller hears ringing while the model reads the call's prompt (`INBOUND_RING_S` at
+        most). False when they hang up meanwhile (the call ends `no_answer`)."""
+        reading = self.on_ringing(store.call_row(self.db, live.call_id))
+        if reading is None or reading.done():
+            return True
+        await self.ari.ring(live.channel_id)
+        assert live.events is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + INBOUND_RING_S
+        while not reading.done() and loop.time() < deadline:
+            event = asyncio.ensure_future(live.events.get())
+            await asyncio.wait({reading, event}, timeout=deadline - loop.time(), return_when=asyncio.FIRST_COMPLETED)
+            if not event.done():
+                event.cancel()  # a queue's get: nothing is lost
+            elif isinstance(gone := event.result(), ChannelDestroyed) and gone.channel.id == live.channel_id:
+                live.answered = False
+                self._ended(live, gone.cause, gone.cause_txt, gone.tech_cause)
+                return False
+        return True
 
 
 def _is_ringing(event: Event) -> bool:

@@ -13,6 +13,7 @@ from appliance.telephony.ari import AriClient, AriError, Subscription
 from appliance.telephony.ari_events import StasisStart
 from appliance.telephony.media import RtpEndpoint
 from appliance.voice.call_audio import CallMedia, MediaClosed
+from appliance.voice.tool_calls import ToolRunner
 
 
 class CallSession(Protocol):
@@ -22,14 +23,19 @@ class CallSession(Protocol):
         """Talk until done; return an end_reason if the session itself ended the call."""
         ...
 
+    def keys(self, key: str) -> None:
+        """The caller pressed a key (RFC 4733 DTMF, told by ARI): the conversation takes it as input."""
+        ...
 
-SessionFactory = Callable[[dict[str, Any], CallMedia], CallSession]
+
+# The call row, its audio line, and the line's own built-in tools (transfer, keys; None where there are none).
+SessionFactory = Callable[[dict[str, Any], CallMedia, ToolRunner | None], CallSession]
 
 
 class IdleSession:
     """Keeps the media path open and counts audio both ways until the call ends from the outside."""
 
-    def __init__(self, call: dict[str, Any], media: CallMedia) -> None:
+    def __init__(self, call: dict[str, Any], media: CallMedia, line: ToolRunner | None = None) -> None:
         self.media = media
 
     async def run(self) -> str | None:
@@ -37,6 +43,9 @@ class IdleSession:
             while True:
                 await self.media.recv()
         return None
+
+    def keys(self, key: str) -> None:
+        pass  # nobody listens
 
 
 @dataclass
@@ -51,6 +60,10 @@ class LiveCall:
     media_channel_id: str | None = None
     media: RtpEndpoint | None = None
     events: Subscription | None = None
+    session: CallSession | None = None  # once answered: what the caller's keys go to
+    transfer_channel_id: str | None = None  # the leg a transfer put the caller through to
+    holding_bridge_id: str | None = None  # where the caller waits while a warm transfer asks the destination
+    watch: asyncio.Task[None] | None = None  # hangs the caller up when that leg hangs up
 
 
 async def open_media(ari: AriClient, live: LiveCall) -> RtpEndpoint:
@@ -58,7 +71,9 @@ async def open_media(ari: AriClient, live: LiveCall) -> RtpEndpoint:
     live.bridge_id = f"bridge-{live.call_id}"
     live.media_channel_id = f"media-{live.call_id}"
     live.media = await RtpEndpoint.open()
-    await ari.create_bridge(live.bridge_id)
+    # Media decoded in Asterisk's core, never passed natively between two legs: keys pressed by anyone in the
+    # bridge are raised as events (a warm transfer's destination pressing 1 to take the call).
+    await ari.create_bridge(live.bridge_id, type="mixing,dtmf_events")
     await ari.add_channel(live.bridge_id, live.channel_id)
     # The media channel can be bridged only once it is in our app: wait for its StasisStart.
     with ari.subscribe(live.media_channel_id) as media_events:
@@ -71,11 +86,15 @@ async def open_media(ari: AriClient, live: LiveCall) -> RtpEndpoint:
 
 
 async def close_media(ari: AriClient, live: LiveCall) -> None:
-    if live.media_channel_id:
-        with contextlib.suppress(AriError):
-            await ari.hangup(live.media_channel_id)
-    if live.bridge_id:
-        with contextlib.suppress(AriError):
-            await ari.destroy_bridge(live.bridge_id)
+    if live.watch is not None:
+        live.watch.cancel()
+    for leg in (live.transfer_channel_id, live.media_channel_id):
+        if leg:
+            with contextlib.suppress(AriError):
+                await ari.hangup(leg)
+    for bridge in (live.bridge_id, live.holding_bridge_id):
+        if bridge:
+            with contextlib.suppress(AriError):
+                await ari.destroy_bridge(bridge)
     if live.media is not None:
         await live.media.close()

@@ -17,6 +17,7 @@ from appliance.store import calls as call_store
 from appliance.store import dnc
 from appliance.telephony.ari import AriClient, AriError
 from appliance.telephony.ari_events import PlaybackFinished
+from appliance.voice.keypad import GATHER_TIMEOUT_S
 
 log = structlog.get_logger(__name__)
 GOODBYE = "sound:goodbye"  # Asterisk's own "Goodbye" (core sounds)
@@ -56,6 +57,43 @@ class OptOuts:
         on_opt_out = self._watchers.get(call_id)
         if on_opt_out is not None and asks_to_opt_out(said):
             on_opt_out("speech")
+
+
+class OptOutKey:
+    """The opt-out key counts pressed alone: after a quiet spell, and with no key after it for the keypad's
+    gather time (voice/keypad.py). Inside a run of keys (a PIN with a 9 in it) it is a key like any other,
+    handed on with the rest; a key that begins a run is held back that long to tell."""
+
+    def __init__(
+        self, key: str, on_opt_out: Callable[[], None], forward: Callable[[str], None], gap_s: float = GATHER_TIMEOUT_S
+    ) -> None:
+        self.key = key
+        self.on_opt_out = on_opt_out
+        self.forward = forward
+        self.gap_s = gap_s
+        self._last: float | None = None  # when the previous key came
+        self._held: asyncio.TimerHandle | None = None
+
+    def press(self, digit: str) -> None:
+        loop = asyncio.get_running_loop()
+        now, last = loop.time(), self._last
+        self._last = now
+        if self._held is not None:  # a key after the held one: it began a run
+            self.close()
+            self.forward(self.key)
+        elif digit == self.key and (last is None or now - last >= self.gap_s):
+            self._held = loop.call_later(self.gap_s, self._alone)
+            return
+        self.forward(digit)
+
+    def _alone(self) -> None:
+        self._held = None
+        self.on_opt_out()
+
+    def close(self) -> None:
+        if self._held is not None:
+            self._held.cancel()
+            self._held = None
 
 
 def list_caller(db: sqlite_utils.Database, call_id: str, source: str) -> None:

@@ -74,7 +74,10 @@ async def continuous_frames(media: CallMedia, gap: float = 0.06) -> AsyncIterato
     last = loop.time()
     while True:
         try:
-            frame = await asyncio.wait_for(media.recv(), timeout=gap)
+            # Not asyncio.wait_for: on 3.11 it swallows a cancellation that meets a frame arriving, and the
+            # conversation's listener then runs on for ever, holding the call open (the call never ends).
+            async with asyncio.timeout(gap):
+                frame = await media.recv()
         except TimeoutError:
             now = loop.time()
             missing = int((now - last) / FRAME_SECONDS)

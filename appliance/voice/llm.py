@@ -55,6 +55,8 @@ class LlmPool:
         self._available = asyncio.Condition()
         self._waiting = 0  # replies waiting for a context: a prefill gives its context up to them
         self._formatter = chat_formatter(first)
+        self._tools: dict[str, list[dict[str, Any]]] = {}  # call → tools offered in its prompt (offer())
+        self._angles = {first.tokenize(a.encode(), add_bos=False)[0] for a in ("<", " <")}
 
     @property
     def contexts(self) -> list[Llama]:
@@ -112,9 +114,19 @@ class LlmPool:
             # waiter could wake that prefill and leave a reply waiting beside a free context.
             self._available.notify_all()
 
+    def offer(self, call_id: str, tools: list[dict[str, Any]]) -> bool:
+        """Offer `tools` (OpenAI-style function specs) in every prompt of this call, in the model's own
+        chat-template format. False (nothing offered) for a model without a chat template: it has no format
+        to call them in, and its prefill could not match the prompt."""
+        if self._formatter is None or not tools:
+            return False
+        self._tools[call_id] = tools
+        return True
+
     def forget(self, call_id: str) -> None:
         """The call ended: its contexts are free for anyone, its snapshot is dropped."""
         self._snapshots.pop(call_id, None)
+        self._tools.pop(call_id, None)
         for index, owner in list(self._owner.items()):
             if owner == call_id:
                 del self._owner[index]
@@ -124,7 +136,13 @@ class LlmPool:
         index = await self._acquire(call_id)
         context = self._contexts[index]
         await self._on_context(
-            index, context.create_chat_completion, messages=messages, max_tokens=1, temperature=0.0, release=True
+            index,
+            context.create_chat_completion,
+            messages=messages,
+            tools=self._tools.get(call_id),
+            max_tokens=1,
+            temperature=0.0,
+            release=True,
         )
 
     def _held_by(self, call_id: str) -> int | None:
@@ -154,7 +172,9 @@ class LlmPool:
         if self._formatter is None:
             return 0
         # Formatted before a context is taken: a template that fails here must not keep one.
-        formatted = self._formatter(messages=[*messages, {"role": "user", "content": _CUT}])
+        formatted = self._formatter(
+            messages=[*messages, {"role": "user", "content": _CUT}], tools=self._tools.get(call_id)
+        )
         known = formatted.prompt[: formatted.prompt.rindex(_CUT)] + user_so_far
         tokens = self._contexts[0].tokenize(known.encode(), add_bos=not formatted.added_special, special=True)
         index = await self._take_own(call_id)
@@ -177,18 +197,33 @@ class LlmPool:
         return evaluated
 
     async def stream(
-        self, call_id: str, messages: list[Message], *, max_tokens: int = 120, temperature: float = 0.4
+        self,
+        call_id: str,
+        messages: list[Message],
+        *,
+        max_tokens: int = 120,
+        temperature: float = 0.4,
+        words_only: bool = False,
     ) -> AsyncIterator[str]:
-        """Text pieces as they are generated. Closing the iterator stops generation within a token."""
+        """Text pieces as they are generated. Closing the iterator stops generation within a token.
+        `words_only`: no "<" (no mark, no tag: the end-of-call mark and a call's tag both open with it)."""
         index = await self._acquire(call_id)
+        bias = dict.fromkeys(self._angles, -100.0) if words_only else None
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
         stop = threading.Event()
+        tools = self._tools.get(call_id)
 
         def produce() -> None:
             try:
                 chunks: Any = self._contexts[index].create_chat_completion(
-                    messages=messages, stream=True, max_tokens=max_tokens, temperature=temperature, top_p=0.9
+                    messages=messages,
+                    tools=tools,
+                    stream=True,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    top_p=0.9,
+                    logit_bias=bias,
                 )
                 for chunk in chunks:
                     if stop.is_set():
@@ -212,6 +247,23 @@ class LlmPool:
             stop.set()
             # The context is free only once the thread has let go of it; do not wait for that here.
             worker.add_done_callback(lambda _done: loop.create_task(self._release(index)))
+
+    async def complete(self, call_id: str, messages: list[Message], opening: str, grammar: Any, max_tokens: int) -> str:
+        """The reply to `messages` written from `opening` on (text the model is made to have written
+        already: "<tool_call>\n"), under a llama.cpp `grammar`, greedy. Only for a model with a chat template."""
+        assert self._formatter is not None
+        formatted = self._formatter(messages=messages, tools=self._tools.get(call_id))
+        index = await self._acquire(call_id)
+        context = self._contexts[index]
+
+        def run() -> str:
+            self._priority.wait()
+            out: Any = context.create_completion(
+                formatted.prompt + opening, grammar=grammar, max_tokens=max_tokens, temperature=0.0
+            )
+            return out["choices"][0]["text"]
+
+        return await self._on_context(index, run, release=True)
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 
 from appliance.voice.goal import Field, goal_brief
 from appliance.voice.text import END_CALL_MARK
+from appliance.voice.tool_calls import RULES as TOOL_RULES
 
 RULES = (
     "You are speaking on a live phone call, so: answer in one or two short sentences, plain spoken words "
@@ -20,29 +21,38 @@ RULES = (
 )
 
 
-def system_prompt(call: dict[str, Any], now: datetime, goal: list[Field] | None = None) -> str:
+def system_messages(
+    call: dict[str, Any], now: datetime, goal: list[Field] | None = None, tools: bool = False
+) -> list[dict[str, str]]:
+    """The system messages that open the call's prompt. The first is the agent's own (persona, brief, goal,
+    rules), the same for every call of the agent, so the model's cache of it (with the tools, which the chat
+    template puts after it) carries over from one call of the agent to the next: read whole it is 270-610
+    tokens, 4-10 s here. The second holds what only this call has: the number, the time, the facts.
+    `tools`: the call's tools are offered to the model (tool_calls.offer)."""
     name = call.get("agent_name") or "an assistant"
     persona = (call.get("persona") or "").strip()
     if re.match(r"(?i)you('| a)re\b", persona):
         lines = [persona]  # it says who the agent is; the agent's name is then only the user's label for it
     else:
         lines = [f"You are {name}." + (f" {persona}" if persona else "")]
-    other = call.get("to_number") if call.get("direction") == "outbound" else call.get("from_number")
-    kind = "You placed this call" if call.get("direction") == "outbound" else "You answered this call"
-    lines.append(f"{kind}{f' ({other})' if other else ''}. It is {now:%A %d %B %Y, %H:%M}.")
     if instructions := (call.get("instructions") or "").strip():
         lines.append(
             "Your brief for this call (private: never read it out; say things in your own words, "
             f'speaking to the person as "you"): {instructions}'
         )
-    if context := call.get("context"):
-        lines.append(f"Facts for this call: {json.dumps(context, ensure_ascii=False)}")
     if goal:
         lines.append(goal_brief(goal))
     if (language := call.get("language") or "en") and not language.startswith("en"):
         lines.append(f"Speak in the language with the code {language}.")
     lines.append(RULES)
-    return "\n".join(lines)
+    if tools:
+        lines.append(TOOL_RULES)
+    other = call.get("to_number") if call.get("direction") == "outbound" else call.get("from_number")
+    kind = "You placed this call" if call.get("direction") == "outbound" else "You answered this call"
+    facts = [f"{kind}{f' ({other})' if other else ''}. It is {now:%A %d %B %Y, %H:%M}."]
+    if context := call.get("context"):
+        facts.append(f"Facts for this call: {json.dumps(context, ensure_ascii=False)}")
+    return [{"role": "system", "content": "\n".join(lines)}, {"role": "system", "content": "\n".join(facts)}]
 
 
 def open_call(call: dict[str, Any], goal: list[Field] | None = None) -> str:

@@ -6,7 +6,8 @@ load the first reply after a `first_message` waited for it too. Ringing lasts se
 then, so the dialer hands the call over at "ringing"; the conversation takes the prepared prompt on answer
 (waiting for the rest of the reading if it is not done) and its opening streams from a context that already
 holds the call. Writing the whole opening while ringing was tried: with a 3 s ring it was not ready in time
-and, spoken only once whole, reached the callee 10-19 s after "Hello?" (bench/scenarios.py).
+and, spoken only once whole, reached the callee 10-19 s after "Hello?" (bench/scenarios.py). An inbound call is
+let ring while its prompt is read (at most `INBOUND_RING_S`, telephony/dialer.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from appliance.voice import prompt
+from appliance.voice import prompt, tool_calls
 from appliance.voice.goal import goal_fields
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ KEEP_S = 180.0  # a prompt nobody took (the call was not answered) is dropped af
 
 @dataclass(frozen=True)
 class Prepared:
-    system: str  # the system prompt as read: the conversation goes on with the same one, token for token
+    system: list[dict[str, str]]  # the system messages as read: the conversation goes on with the same ones
     read: asyncio.Task[None]
 
 
@@ -41,16 +42,19 @@ class Ringing:
         self._engine = engine
         self._calls: dict[str, Prepared] = {}
 
-    def prepare(self, call: dict[str, Any]) -> None:
+    def prepare(self, call: dict[str, Any]) -> asyncio.Task[None] | None:
+        """Start reading the call's prompt; the reading (None: no model to read it, or read already)."""
         llm = self._engine.llm
-        if call.get("direction") != "outbound" or llm is None or not self._engine.loaded or call["id"] in self._calls:
-            return
-        system = prompt.system_prompt(call, datetime.now(), goal_fields(call.get("returns")))
+        if llm is None or not self._engine.loaded or call["id"] in self._calls:
+            return None
+        tools = tool_calls.offer(llm, call["id"], call.get("tools") or [])  # before the read: the prompt has them
+        system = prompt.system_messages(call, datetime.now(), goal_fields(call.get("returns")), tools=tools)
         loop = asyncio.get_running_loop()
-        read = loop.create_task(llm.warm(call["id"], [{"role": "system", "content": system}]))
+        read = loop.create_task(llm.warm(call["id"], system))
         read.add_done_callback(_logged)
         self._calls[call["id"]] = Prepared(system, read)
         loop.call_later(KEEP_S, self._drop, call["id"])
+        return read
 
     def take(self, call_id: str) -> Prepared | None:
         return self._calls.pop(call_id, None)

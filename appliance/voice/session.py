@@ -17,28 +17,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
 
-from appliance.voice import prompt, text
-from appliance.voice.amd import BeepDetector, GreetingProbes, Verdict, classify_greeting, phrase_verdict
+from appliance.voice import closing, prompt, text
+from appliance.voice.amd import Verdict
+from appliance.voice.answer_watch import AnswerWatch
 from appliance.voice.call_audio import CallMedia, continuous_frames
+from appliance.voice.consult import Consultation
 from appliance.voice.engine import VoiceEngine
 from appliance.voice.goal import goal_fields
+from appliance.voice.key_entry import KeyEntry
+from appliance.voice.keypad import Keypad, as_turn
 from appliance.voice.recorder import StereoRecorder
+from appliance.voice.reply import Reply, ReplyVoice
+from appliance.voice.ringing import Prepared
 from appliance.voice.speaker import Speaker
+from appliance.voice.tool_calls import FILLER_LATER, HOLDING, ToolRunner, ToolTurns, after_calls
 from appliance.voice.tts import Synthesizer
 from appliance.voice.turns import Turn, TurnDetector, TurnEvent, lead_quiet, lead_trimmed
 from appliance.voice.vad import Vad
 
 log = structlog.get_logger(__name__)
 
-BEEP_WATCH_S = 30.0  # a beep this early in the call can only be a voicemail box
-ANSWER_WATCH_S = 20.0  # a provisional "human" is final after this long without a sign of a mailbox
 GREETING_WAIT_S = 1.5  # outbound: let the callee say "Hello?" first, but do not wait longer than this
 BACKCHANNEL_MAX_MS = 1200  # longer speech during agent audio is a real interruption whatever it says
 READ_AHEAD_EVERY_MS = 600  # of the caller's speech between two early reads of their turn, at least…
@@ -57,33 +61,24 @@ class CallSink(Protocol):
     def recording_path(self) -> Path | None: ...  # None: this call keeps no recording
 
 
-@dataclass
-class Reply:
-    """An agent reply being generated (and maybe held back until the caller's turn is over)."""
-
-    user_text: str
-    turn: Turn | None  # the caller turn it answers (None: the agent opens or prompts)
-    turn_end_at: float  # arrival (loop time) of the caller's last voiced frame
-    released: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
-    spoken: list[str] = field(default_factory=list)
-    full_text: str = ""
-    end_call: bool = False
-    first_audio_at: float | None = None
-    first_token_at: float | None = None
-    first_chunk_at: float | None = None  # the first speakable words were complete
-    first_tts_ms: int | None = None
-    started_at: float = 0.0
-    committed: bool = False
-
-
 def _utc(loop_time: float, loop: asyncio.AbstractEventLoop) -> datetime:
     return datetime.fromtimestamp(time.time() - (loop.time() - loop_time), UTC)
 
 
 class ConversationSession:
-    def __init__(self, call: dict[str, Any], media: CallMedia, engine: VoiceEngine, sink: CallSink) -> None:
+    def __init__(
+        self,
+        call: dict[str, Any],
+        media: CallMedia,
+        engine: VoiceEngine,
+        sink: CallSink,
+        tools: ToolRunner | None = None,
+    ) -> None:
         self.call = call
+        self.tool_runner = tools
+        self.tools = ToolTurns(call["id"], [], None, None, sink)  # the call's own once the model is loaded
+        self.prepared: Prepared | None = None  # the prompt the model read while the line rang
+        self.system: list[dict[str, str]] = []
         self.call_id: str = call["id"]
         self.media = media
         self.engine = engine
@@ -91,6 +86,7 @@ class ConversationSession:
         self.recorder = StereoRecorder()
         self.speaker = Speaker(media, self.recorder, clock=lambda: asyncio.get_running_loop().time())
         self.turns = TurnDetector()
+        self.keypad = Keypad(self._keyed)
         self.vad = Vad()
         self.history: list[dict[str, str]] = []
         self.goal = goal_fields(call.get("returns"))
@@ -98,27 +94,28 @@ class ConversationSession:
         self.reply: Reply | None = None
         self.barge: Turn | None = None  # caller speech that paused the agent, not yet judged
         self.ignored: Turn | None = None  # a backchannel: not a turn of the conversation
-        self.awaiting_greeting = False
-        outbound = call.get("direction") == "outbound"
-        self.beep = BeepDetector() if outbound else None
-        self.verdict: Verdict | None = None if outbound else Verdict("human", "inbound")
-        self.machine = False
-        self.verdict_final = not outbound  # published once, when final; until then a mailbox can overturn it
-        self._verdict_ms = 0
-        # The last caller turn that began once the agent had spoken and was quiet: an answer to it. A recorded
-        # greeting talks on regardless (over the agent, or before it has said anything).
-        self._answer: Turn | None = None
-        self.probes = GreetingProbes()
+        self.answer = AnswerWatch(
+            call.get("direction") == "outbound", publish=sink.answered, on_machine=self._on_machine, ms=self._ms,
+            call_id=self.call_id,
+        )  # fmt: skip
+        self.voice = ReplyVoice(self.speaker, media, self._spawn)
+        self.consultation: Consultation | None = None  # a warm transfer asks its destination (consult)
         self._stt_running = 0
         self._read_ahead: asyncio.Task[None] | None = None
         self._read_turn: tuple[Turn | None, int] = (None, 0)  # the turn last read ahead, and its speech then
-        self.greeting: tuple[str, float] | None = None  # what the callee answered with, and when it ended
         self.ended: asyncio.Future[str | None] | None = None
-        self.tts: Synthesizer | None = None
         self.last_activity = 0.0
         self.silence_prompted = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._log = log.bind(call_id=self.call_id)
+
+    @property
+    def tts(self) -> Synthesizer | None:
+        return self.voice.tts
+
+    @tts.setter
+    def tts(self, tts: Synthesizer) -> None:
+        self.voice.tts = tts
 
     # --- lifecycle -------------------------------------------------------------------------------
     async def run(self) -> str | None:
@@ -127,7 +124,20 @@ class ConversationSession:
         if not await self.engine.ready():
             raise RuntimeError(f"voice engine unavailable: {self.engine.error}")
         self.tts = await self.engine.voice(self.call.get("voice"))
-        self.system = prompt.system_prompt(self.call, datetime.now(), self.goal)
+        brief = f"{self.call.get('persona') or ''} {self.call.get('instructions') or ''}"
+        keys = KeyEntry(self.keypad, self.voice, self.media, self.sink, self._ms)
+        self.tools = ToolTurns(
+            self.call_id, self.call.get("tools") or [], self.engine.llm, self.tool_runner, self.sink, brief=brief,
+            keys=keys,
+        )  # fmt: skip
+        self.prepared = self.engine.ringing.take(self.call_id)
+        if self.prepared is not None:
+            self.system = self.prepared.system
+        else:
+            self.system = prompt.system_messages(self.call, datetime.now(), self.goal, tools=self.tools.active)
+        if self.tools.active:  # kept in the voice's phrase cache: a slow tool's filler costs no synthesis
+            for line in (FILLER_LATER, *HOLDING):
+                self._spawn(asyncio.to_thread(self.tts.synthesize, line))
         self.last_activity = loop.time()
         listener = asyncio.create_task(self._listen(), name=f"listen-{self.call_id}")
         opener = self._spawn(self._open())
@@ -140,7 +150,10 @@ class ConversationSession:
             self._close()
 
     def _close(self) -> None:
-        self._finalize()
+        if (reply := self.reply) is not None and not reply.committed and reply.answers_caller:
+            self._commit(reply, " ".join(reply.spoken))  # the call ended before the answer: their words stay
+        self.answer.finalize()
+        self.keypad.close()
         if self.engine.llm is not None:
             self.engine.llm.forget(self.call_id)
         target, path = self.sink.recording_path(), None
@@ -165,7 +178,7 @@ class ConversationSession:
             self.ended.set_exception(exc)  # a broken conversation ends the call with an error
 
     def _messages(self, *extra: dict[str, str]) -> list[dict[str, str]]:
-        return [{"role": "system", "content": self.system}, *self.history, *extra]
+        return [*self.system, *self.history, *extra]
 
     # --- opening ---------------------------------------------------------------------------------
     async def _open(self) -> None:
@@ -173,9 +186,8 @@ class ConversationSession:
         loop = asyncio.get_running_loop()
         first = (self.call.get("first_message") or "").strip()
         opening_audio = asyncio.create_task(asyncio.to_thread(self.tts.synthesize, first)) if first else None
-        prepared = self.engine.ringing.take(self.call_id)  # the prompt the model read while the line rang
-        if prepared is not None:
-            self.system, warm = prepared.system, prepared.read
+        if (prepared := self.prepared) is not None:
+            warm = prepared.read
             self.sink.event("prompt_read_while_ringing", {"done": warm.done()})  # else the reading goes on
         else:
             warm = asyncio.create_task(self.engine.llm.warm(self.call_id, self._messages()))
@@ -183,17 +195,18 @@ class ConversationSession:
         if self.call.get("direction") == "outbound":
             # A person usually answers with "Hello?": wait for it to end (or a short while if they say
             # nothing), so the opening neither talks over them nor is answered to by the model.
-            self.awaiting_greeting = True
+            answer = self.answer
+            answer.awaiting_greeting = True
             deadline = loop.time() + GREETING_WAIT_S
-            while self.turns.in_turn or self._stt_running or (loop.time() < deadline and not self.greeting):  # noqa: ASYNC110
+            while self.turns.in_turn or self._stt_running or (loop.time() < deadline and not answer.greeting):  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
-            self.awaiting_greeting = False
-            if self.machine:
+            answer.awaiting_greeting = False
+            if answer.machine:
                 return
-            if self.verdict is None:
-                self._decide(Verdict("unknown", "no_greeting", "nothing said within the wait"))
-            if self.greeting:
-                said, greeting_end = self.greeting
+            if answer.verdict is None:
+                answer.decide(Verdict("unknown", "no_greeting", "nothing said within the wait"))
+            if answer.greeting:
+                said, greeting_end = answer.greeting
                 self.history.append({"role": "user", "content": said})
                 self._user_segment(said, greeting_end)
         if opening_audio is not None:
@@ -204,10 +217,10 @@ class ConversationSession:
             self.speaker.say(first, pcm)
             self._agent_segment(first, started, len(pcm) / 16000)
             self._read_ahead = self._spawn(self._prefill(None))
-            if self.greeting:
+            if self.answer.greeting:
                 latency = int((started + lead_quiet(pcm) - greeting_end) * 1000)
                 self.latencies.append(latency)
-                self.sink.event("turn", {"latency_ms": latency, "user": self.greeting[0], "agent": first})
+                self.sink.event("turn", {"latency_ms": latency, "user": self.answer.greeting[0], "agent": first})
             self.last_activity = started + len(pcm) / 16000
         else:
             with contextlib.suppress(Exception):  # a failed reading (logged) only costs the time to read again
@@ -215,18 +228,8 @@ class ConversationSession:
             self._start_reply(prompt.open_call(self.call, self.goal), None, release=True)
 
     # --- who answered -------------------------------------------------------------------------
-    def _decide(self, verdict: Verdict, late_ok: bool = False) -> None:
-        """Take a verdict; a machine (even a late one, while the verdict is not final) stops the conversation."""
-        if self.machine or self.verdict_final:
-            return
-        if self.verdict is not None and not (late_ok and verdict.answered_by == "machine"):
-            return
-        self.verdict, self._verdict_ms = verdict, self._ms()
-        self._log.info("voice.answered_by", answered_by=verdict.answered_by, signal=verdict.signal)
-        if verdict.answered_by != "machine":
-            return  # provisional: the greeting may go on to ask for a message
-        self._finalize()
-        self.machine = True
+    def _on_machine(self, verdict: Verdict) -> None:
+        """A voicemail box answered: the conversation stops; a message is left, or the call ends."""
         self.speaker.stop()
         if self.reply is not None and self.reply.task is not None:
             self.reply.task.cancel()
@@ -235,32 +238,15 @@ class ConversationSession:
         else:
             self._end("voicemail")
 
-    def _finalize(self) -> None:
-        """Publish the verdict, once: a machine at once; a person when they answered the agent (or after
-        `ANSWER_WATCH_S`, or when the call ends)."""
-        if self.verdict_final or self.verdict is None:
-            return
-        self.verdict_final = True
-        self.sink.answered(self.verdict, self._verdict_ms)
-        if self.verdict.answered_by != "machine":
-            self.beep = None  # a person: no later tone (an indication, music, a hum) may hang up on them
-
-    def _probing(self, turn: Turn) -> bool:
-        """Read this turn while it goes on, for a mailbox's words: the greeting, and, until the verdict is
-        final, any speech that is not an answer to the agent (a recorded greeting talks on regardless)."""
-        if self.awaiting_greeting:
-            return True
-        return not self.verdict_final and not self.machine and turn is not self._answer
-
     async def _probe_greeting(self, turn: Turn) -> None:
         assert self.engine.stt is not None
         self._stt_running += 1
         try:
-            said = await asyncio.to_thread(self.engine.stt.transcribe, self.probes.window(bytes(turn.audio)), "en")
+            window = self.answer.probes.window(bytes(turn.audio))
+            said = await asyncio.to_thread(self.engine.stt.transcribe, window, "en")
         finally:
             self._stt_running -= 1
-        if self._probing(turn) and (verdict := phrase_verdict(said, decided=self.verdict is not None)):
-            self._decide(verdict, late_ok=True)
+        self.answer.probed(turn, said)
 
     async def _leave_message(self, beeped: bool) -> None:
         """Wait for the beep (or the end of the greeting and a moment of silence), then speak the message."""
@@ -272,7 +258,7 @@ class ConversationSession:
         quiet_since = loop.time()
         while not beeped and loop.time() < deadline:
             await asyncio.sleep(0.05)
-            if self.beep is None or self.beep.beeped:
+            if not self.answer.listening_for_beep:
                 break  # the beep came (or we stopped watching for one)
             if self.turns.in_turn:
                 quiet_since = loop.time()
@@ -294,23 +280,13 @@ class ConversationSession:
         async for pcm, arrived in continuous_frames(self.media):
             now = loop.time()
             self.recorder.caller(pcm, arrived)
-            if self.beep is not None and self.beep.feed(pcm):
-                tone, self.beep = self.beep.frequency, None
-                self._decide(Verdict("machine", "beep", f"{tone:.0f} Hz tone"), late_ok=True)
-            elif self.beep is not None and self._ms() > BEEP_WATCH_S * 1000:
-                self.beep = None
-            if not self.verdict_final and self.verdict is not None and self._ms() > ANSWER_WATCH_S * 1000:
-                self._finalize()
+            self.answer.frame(pcm)
             speech = self.vad.is_speech(pcm)
             result = self.turns.feed(pcm, speech, arrived)
             if result is not None:
                 self._on_turn_event(*result)
-            if (turn := self.turns.turn) is not None and self._probing(turn):
-                if self.awaiting_greeting and (verdict := classify_greeting("", turn.speech_ms, finished=False)):
-                    self._decide(verdict)
-                elif self.probes.due(turn.speech_ms, reading=self._stt_running > 0):
-                    # Read the greeting as it goes: "leave a message" need not wait for its end.
-                    self._spawn(self._probe_greeting(turn))
+            if (turn := self.turns.turn) is not None and self.answer.probe_due(turn, reading=self._stt_running > 0):
+                self._spawn(self._probe_greeting(turn))  # "leave a message" need not wait for the greeting's end
             if self.barge is not None and self.barge.speech_ms > BACKCHANNEL_MAX_MS:
                 self._interrupt()  # too long for "mm-hmm": a real interruption, whatever the words
             if speech and self._read_ahead_due():
@@ -348,11 +324,9 @@ class ConversationSession:
     def _on_turn_event(self, event: TurnEvent, turn: Turn) -> None:
         if event is TurnEvent.STARTED:
             self.silence_prompted = False
-            self.probes = GreetingProbes()
-            if self.speaker.audible:
+            self.answer.turn_started(turn, answers_agent=not self.speaker.audible and self.media.samples_sent > 0)
+            if self.speaker.audible and self.consultation is None:
                 self._barge_in(turn)
-            elif self.media.samples_sent > 0:
-                self._answer = turn
         elif event is TurnEvent.PAUSED:
             self._spawn(self._transcribe(turn))
         elif event is TurnEvent.RESUMED:
@@ -364,6 +338,8 @@ class ConversationSession:
                 self.ignored = None
                 if self.speaker.audible:
                     self._barge_in(turn)
+        elif event is TurnEvent.ENDED and self.consultation is not None:
+            self.consultation.turn_ended(turn)
         elif event is TurnEvent.ENDED and turn is not self.ignored:
             if self.reply is not None and self.reply.turn is turn:
                 self.reply.released.set()  # the speculative reply was for exactly these words
@@ -377,7 +353,10 @@ class ConversationSession:
         """Time to read the caller's turn so far: enough new speech, and nothing else wants the CPU (another
         call's speech or generation, our own reply, a greeting still being judged)."""
         turn, llm = self.turns.turn, self.engine.llm
-        if turn is None or llm is None or self.awaiting_greeting or self.machine or self.barge is not None:
+        answer = self.answer
+        if turn is None or llm is None or answer.awaiting_greeting or answer.machine or self.barge is not None:
+            return False
+        if self.consultation is not None:
             return False
         if self._read_ahead is not None and not self._read_ahead.done():
             return False
@@ -423,6 +402,9 @@ class ConversationSession:
         if turn.last_speech_frame != mark:
             return  # they went on talking; the next pause transcribes the whole turn
         ended = self.turns.turn is not turn
+        if self.consultation is not None:
+            self.consultation.heard(turn, said, ended)
+            return
         if self.barge is turn:
             if text.is_backchannel(said) and turn.speech_ms <= BACKCHANNEL_MAX_MS:
                 self.barge, self.ignored = None, turn
@@ -434,15 +416,8 @@ class ConversationSession:
             return  # noise
         if not ended and text.ends_sentence(said):
             self.turns.mark_complete()
-        if not self.verdict_final and self.verdict is not None and (verdict := phrase_verdict(said, decided=True)):
-            # A greeting that paused ("Hi, you've reached Sarah… leave a message") looked human at first.
-            self._decide(verdict, late_ok=True)
-        if self.awaiting_greeting or self.machine:
-            if not self.machine:
-                self.greeting = (said, turn.last_speech_at)  # the opening answers it
-                if verdict := classify_greeting(said, turn.speech_ms, finished=True):
-                    self._decide(verdict)
-            return
+        if self.answer.heard(turn, said):
+            return  # the greeting (the opening answers it), or a machine's words
         self._start_reply(said, turn, release=ended, stt_ms=stt_ms)
 
     def _interrupt(self) -> None:
@@ -462,20 +437,89 @@ class ConversationSession:
             self.reply.task.cancel()
         self.reply = None
 
+    # --- consulting -----------------------------------------------------------------------------
+    async def consult(self, line: str, listen_s: float) -> str:
+        """Say `line` to whoever the line now carries (a warm transfer's destination, while the caller holds)
+        once they have greeted, and return their answer ('' if none within `listen_s`; 0: say it, listen not)."""
+        assert self.tts is not None
+        loop = asyncio.get_running_loop()
+        self.consultation = consultation = Consultation()
+        self.voice.fillers = False  # "One moment." is for the caller, not for the person asked
+        try:
+            pcm = await asyncio.to_thread(self.tts.synthesize, line)
+            deadline = loop.time() + GREETING_WAIT_S  # they answer with "Front desk, Dana speaking."
+            while self.turns.in_turn or self._stt_running or (loop.time() < deadline and not consultation.heard_any):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+            consultation.fresh()
+            started = loop.time()
+            self.speaker.reset()
+            self.speaker.say(line, pcm)
+            self._agent_segment(line, started, len(pcm) / 16000)
+            await self.media.drained()
+            heard = await consultation.answer(listen_s) if listen_s > 0 else ""
+            self.sink.event("consult", {"said": line, "heard": heard})
+            return heard
+        except asyncio.CancelledError:
+            self.speaker.stop()  # answered by a key meanwhile: the question need not go on
+            raise
+        finally:
+            self.consultation = None
+            self.voice.fillers = True
+
+    # --- keypad ----------------------------------------------------------------------------------
+    def keys(self, key: str) -> None:
+        """A key the caller pressed (the dialer passes each one): it stops the agent as a barge-in would, and
+        a run of keys becomes one caller turn (voice/keypad.py)."""
+        if self.ended is None or self.ended.done() or self.answer.machine:
+            return
+        self.last_activity, self.silence_prompted = asyncio.get_running_loop().time(), False
+        if self.keypad.collecting:  # the reply waits on these keys (collect_digits): they are no barge-in
+            self.keypad.press(key)
+            return
+        reply = self.reply if self._replying() else None
+        if self.speaker.audible or (reply is not None and reply.first_audio_at is not None):
+            self._interrupt()  # (between two sentences too: what the caller heard of it stays in the history)
+        elif reply is not None:
+            reply.released.clear()  # not heard yet: held, and answered with the keys (_start_reply)
+        self.keypad.press(key)
+
+    def _keyed(self, keys: str) -> None:
+        if self.ended is None or self.ended.done() or self.answer.machine:
+            return
+        if self.speaker.audible:
+            self._interrupt()  # a reply began to speak while the keys were gathered
+        self.sink.event("dtmf", {"digits": keys, "at_ms": self._ms()})
+        self._start_reply(as_turn(keys), None, release=True, source="dtmf")
+
     # --- replying --------------------------------------------------------------------------------
-    def _start_reply(self, user_text: str, turn: Turn | None, *, release: bool, stt_ms: int = 0) -> None:
+    def _start_reply(
+        self, user_text: str, turn: Turn | None, *, release: bool, stt_ms: int = 0, source: str = "stt"
+    ) -> None:
         previous = self.reply
         if previous is not None and previous.task is not None and not previous.task.done():
             previous.task.cancel()
-            if previous.turn is not None and previous.turn is not turn and not previous.committed:
+            other_turn = previous.source == "dtmf" or (previous.turn is not None and previous.turn is not turn)
+            if previous.spoken or previous.tool_messages:
+                # They spoke while it waited on a tool (or on its next words, a pause they took for its end):
+                # what it said and what the tool gave are the history.
+                if not previous.committed:
+                    written, _ = text.strip_marks(previous.full_text)
+                    self.sink.event(
+                        "reply_cut", {"said": " ".join(previous.spoken), "written": written, "at_ms": self._ms()}
+                    )
+                self._commit(previous, " ".join(previous.spoken) or "…")
+            elif other_turn and not previous.committed:
                 # They spoke again before the reply to their last turn was heard: answer both at once.
                 user_text = f"{previous.user_text} {user_text}"
         loop = asyncio.get_running_loop()
-        reply = Reply(user_text, turn, turn.last_speech_at if turn else loop.time(), started_at=loop.time())
+        reply = Reply(
+            user_text, turn, turn.last_speech_at if turn else loop.time(), started_at=loop.time(), source=source
+        )
         if release:
             reply.released.set()
         self.reply = reply
-        reply.task = self._spawn(self._generate(reply, stt_ms))
+        reply.stt_ms = stt_ms
+        reply.task = self._spawn(self._generate(reply))
 
     def _commit(self, reply: Reply, said: str) -> None:
         """The turn happened: the caller's words, then the agent's, into the history and the transcript."""
@@ -483,88 +527,53 @@ class ConversationSession:
             return
         reply.committed = True
         if reply.turn is not None:
-            if not self.verdict_final and reply.turn is self._answer:
-                # They answered the agent, rather than talking on regardless of it: a person.
-                if self.verdict is not None and self.verdict.answered_by == "unknown":
-                    self.verdict = Verdict("human", "answered_agent", reply.user_text[:80])
-                self._finalize()
+            self.answer.answered(reply.turn, reply.user_text)
             self.history.append({"role": "user", "content": reply.user_text})
             self._user_segment(reply.user_text, reply.turn_end_at)
-        self.history.append({"role": "assistant", "content": said})
+        elif reply.source == "dtmf":
+            self.history.append({"role": "user", "content": reply.user_text})
+            self._user_segment(reply.user_text, reply.turn_end_at, "dtmf")
+        self.history.extend(reply.tool_messages)
+        self.tools.write_segments()
+        if rest := after_calls(said, reply.tool_messages):
+            self.history.append({"role": "assistant", "content": rest})
         if reply.first_audio_at is not None:
             self._agent_segment(said, reply.first_audio_at, None)
+            self._turn_event(reply, said)
 
-    async def _generate(self, reply: Reply, stt_ms: int) -> None:
+    def _turn_event(self, reply: Reply, said: str) -> None:
+        if reply.answers_caller:
+            self.latencies.append(reply.latency_ms)
+        self.sink.event("turn", reply.turn_record(said, asyncio.get_running_loop().time()))
+
+    async def _generate(self, reply: Reply) -> None:
         assert self.engine.llm is not None and self.tts is not None
-        loop = asyncio.get_running_loop()
         messages = self._messages({"role": "user", "content": reply.user_text})
-        chunker = text.SentenceChunker()
-        tts_ms = 0
-        async with contextlib.aclosing(self.engine.llm.stream(self.call_id, messages)) as pieces:
-            async for piece in pieces:
-                if reply.first_token_at is None:
-                    reply.first_token_at = loop.time()
-                reply.full_text += piece
-                for chunk in chunker.push(piece):
-                    tts_ms += await self._speak(reply, chunk)
-                if text.END_CALL_MARK in reply.full_text:
-                    break
-        for chunk in chunker.flush():
-            tts_ms += await self._speak(reply, chunk)
+        await self.voice.say(reply, self.tools.stream(messages, reply.released, reply.tool_messages))
         await reply.released.wait()
         said, reply.end_call = text.strip_marks(reply.full_text)
+        if reply.answers_caller and closing.caller_leaves(reply.user_text):
+            reply.end_call = True  # the caller is leaving
+        if reply.end_call and not self.tools.ends_call and not closing.says_goodbye(said):
+            # The agent's last words take leave, whoever ended the call.
+            reply.tts_ms += await self.voice.speak(reply, closing.GOODBYE)
+            said = f"{said} {closing.GOODBYE}".strip()
         self._commit(reply, said)
+        if self.tools.ends_call:
+            self._end(self.tools.ends_call)  # put through to someone else: the agent's part is over
+            return
         if not reply.end_call:
             self._read_ahead = self._spawn(self._prefill(None))
-        if reply.first_audio_at is not None:
-            latency = int((reply.first_audio_at - reply.turn_end_at) * 1000)
-            if reply.turn is not None:
-                self.latencies.append(latency)
-            self.sink.event(
-                "turn",
-                {
-                    "latency_ms": latency,
-                    "stt_ms": stt_ms,
-                    "llm_first_token_ms": int(((reply.first_token_at or loop.time()) - reply.started_at) * 1000),
-                    "first_chunk_ms": int(((reply.first_chunk_at or loop.time()) - reply.started_at) * 1000),
-                    "first_tts_ms": reply.first_tts_ms or 0,
-                    "tts_ms": tts_ms,
-                    "user": reply.user_text if reply.turn else None,
-                    "agent": said,
-                },
-            )
         if reply.end_call:
             await self.media.drained()
             await asyncio.sleep(0.3)
             self._end("agent_ended")
 
-    async def _speak(self, reply: Reply, chunk: str) -> int:
-        assert self.tts is not None
-        clean, _ = text.strip_marks(chunk)
-        if not text.words(clean):
-            return 0
-        if reply.first_chunk_at is None:
-            reply.first_chunk_at = asyncio.get_running_loop().time()
-        started = time.perf_counter()
-        pcm = await asyncio.to_thread(self.tts.synthesize, clean)
-        tts_ms = int((time.perf_counter() - started) * 1000)
-        if reply.first_tts_ms is None:
-            reply.first_tts_ms = tts_ms  # 0 for a kept phrase
-        await reply.released.wait()
-        if reply.first_audio_at is None:
-            self.speaker.reset()
-            pcm = lead_trimmed(pcm)  # the caller is waiting: Piper opens with ≈ 60 ms of near-silence
-        if self.speaker.say(clean, pcm) or reply.first_audio_at is None:
-            # Latency ends where the caller hears the agent: its first loud frame.
-            reply.first_audio_at = reply.first_audio_at or asyncio.get_running_loop().time() + lead_quiet(pcm)
-        reply.spoken.append(clean)
-        return tts_ms
-
     # --- transcript --------------------------------------------------------------------------------
-    def _user_segment(self, said: str, last_speech_at: float) -> None:
+    def _user_segment(self, said: str, last_speech_at: float, source: str = "stt") -> None:
         loop = asyncio.get_running_loop()
         ended = _utc(last_speech_at, loop)
-        self.sink.segment("user", said, ended, ended, "stt")
+        self.sink.segment("user", said, ended, ended, source)
 
     def _agent_segment(self, said: str, started_at: float, seconds: float | None) -> None:
         loop = asyncio.get_running_loop()

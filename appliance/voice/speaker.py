@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from appliance.voice.call_audio import CallMedia
+from appliance.voice.call_audio import SAMPLE_RATE, CallMedia
 from appliance.voice.recorder import StereoRecorder
 from appliance.voice.text import heard_part
 
@@ -17,6 +17,7 @@ class Chunk:
     pcm: bytes
     start: int = 0  # play positions (samples since the endpoint opened)
     end: int = 0
+    on_start: Callable[[float], None] | None = None  # told (clock time) when it is to start playing
 
 
 class Speaker:
@@ -35,9 +36,10 @@ class Speaker:
         """Agent audio is (about to be) on the line."""
         return self.media.sending or bool(self._held)
 
-    def say(self, text: str, pcm: bytes) -> bool:
-        """Queue a chunk; returns True when it started playing at once (nothing ahead of it)."""
-        chunk = Chunk(text, pcm)
+    def say(self, text: str, pcm: bytes, on_start: Callable[[float], None] | None = None) -> bool:
+        """Queue a chunk; returns True when it started playing at once (nothing ahead of it). `on_start` is
+        told when it will start: behind other audio, or held by a pause, that is later than now."""
+        chunk = Chunk(text, pcm, on_start=on_start)
         if self.paused:
             self._held.append(chunk)
             return False
@@ -47,6 +49,8 @@ class Speaker:
         immediate = not self.media.sending
         chunk.end = self.media.send(chunk.pcm)
         chunk.start = chunk.end - len(chunk.pcm) // 2
+        if chunk.on_start is not None and self._clock is not None:
+            chunk.on_start(self._clock() + max(0, chunk.start - self.media.samples_sent) / SAMPLE_RATE)
         self.recorder.agent(chunk.pcm, self._clock() if self._clock else None)
         self._queued.append(chunk)
         return immediate
@@ -64,8 +68,8 @@ class Speaker:
         for chunk in self._queued:
             if chunk.end <= played:
                 self.heard.append(chunk.text)
-            elif chunk.start >= played:
-                unplayed.append(Chunk(chunk.text, chunk.pcm))
+            elif chunk.start >= played:  # not begun: told again when it is sent again
+                unplayed.append(Chunk(chunk.text, chunk.pcm, on_start=chunk.on_start))
             else:  # cut mid-way: resume from the cut; if it stays cut, the caller heard the first part
                 self._cut = heard_part(chunk.text, (played - chunk.start) / max(1, chunk.end - chunk.start))
                 unplayed.append(Chunk(chunk.text, chunk.pcm[(played - chunk.start) * 2 :]))

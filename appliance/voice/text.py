@@ -6,6 +6,14 @@ from __future__ import annotations
 import re
 
 END_CALL_MARK = "<end_call>"
+# A spoken yes or no, by its words (consent to recording, a confirmation before a tool that writes)
+YES = frozenset("yes yeah yep sure okay ok fine agree agreed alright certainly absolutely go".split())
+NO = frozenset("no nope don't dont not never refuse object rather".split())
+# Digits as Whisper may spell them out ("press two", "oh five"): read as digits where digits are compared.
+DIGIT_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())} | {
+    "oh": "0"
+}
+_DIGIT_WORD = re.compile(r"\b(" + "|".join(DIGIT_WORDS) + r")\b", re.IGNORECASE)
 
 _SENTENCE_END = re.compile(r"([A-Za-z0-9']*)([.!?…]+)[\"')\]]*\s")
 _CLAUSE_END = re.compile(r"[,;:—]\s")
@@ -53,6 +61,18 @@ class SentenceChunker:
         chunk, self._buffer = self._buffer.strip(), ""
         return [chunk] if chunk else []
 
+    def words_so_far(self, min_words: int = CHUNK_MIN_WORDS) -> str | None:
+        """The whole words written so far of an unfinished chunk, taken out as a chunk, when there are
+        `min_words` of them and nothing that may be a mark or a tag ("<"): for when the line would otherwise
+        fall silent before the sentence is complete."""
+        cut = max(self._buffer.rfind(" "), self._buffer.rfind("\n"))
+        head = self._buffer[:cut].strip() if cut > 0 else ""
+        if "<" in head or len(head.split()) < min_words:
+            return None
+        self._buffer = self._buffer[cut:]
+        self._chunks += 1
+        return head
+
     def _cut_point(self) -> int | None:
         buffer = self._buffer
         ends = [m.end() for m in _SENTENCE_END.finditer(buffer) if self._ends_chunk(m)][:1]
@@ -85,8 +105,24 @@ def _ends_sentence(word: str, marks: str) -> bool:
     return marks != "." or not word.isalpha() or (len(word) > 1 and word.lower() not in ABBREVIATIONS)
 
 
+def digits(text: str) -> str:
+    """The digits in `text`, written ones and spelled-out ones alike, in order ("press two, then 4" → "24")."""
+    return re.sub(r"\D", "", _DIGIT_WORD.sub(lambda m: DIGIT_WORDS[m.group(1).casefold()], text))
+
+
 def words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+(?:-[a-z0-9']+)*", text.lower())
+
+
+def content_stems(text: str, plain: frozenset[str]) -> set[str]:
+    """The words of `text` that say what it is about, for matching one text against another: three letters
+    or more, a plural's "s" dropped, none that is (or whose stem is) in `plain`."""
+    found = re.findall(r"[a-z]+", text.casefold())
+    return {stem for w in found if len(w) > 2 and w not in plain and (stem := _singular(w)) not in plain}
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word  # "sales", not "press"
 
 
 def is_backchannel(text: str) -> bool:

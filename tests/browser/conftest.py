@@ -29,11 +29,10 @@ requires_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chro
 
 
 @pytest.fixture(scope="session")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path_factory.mktemp("console"), env={"APPLIANCE_VOICE": "true"}).start(timeout=120)
-    assert proc.console_password, "the first start prints the console's admin password"
-    yield proc.wait_for_voice()
-    proc.stop()
+def console(voice_box: ServerProcess) -> ServerProcess:
+    """The run's voice appliance (tests/conftest.py), whose first start printed the console's password."""
+    assert voice_box.console_password, "the first start prints the console's admin password"
+    return voice_box
 
 
 @pytest.fixture(scope="module")

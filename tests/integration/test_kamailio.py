@@ -235,12 +235,23 @@ def test_a_node_killed_mid_run_is_taken_out_and_no_call_is_lost(
     refused = [n for n, o in results.items() if o.startswith("rejected")]
     assert len(answered) + len(refused) == 20
     # Each answer is a call one node wrote down; the survivor ended each of its calls.
-    on_doomed, on_survivor = doomed.inbound_calls(), survivor.inbound_calls()
-    assert len(on_doomed) + len(on_survivor) == len(answered), (results, on_doomed, on_survivor)
+    # A call the doomed node had written down but not marked answered when it died may have had its 200 OK out
+    # (then sipp counts it answered there) or not (the proxy sent it on to the survivor): CI saw both.
+    written = doomed.inbound_calls()
+    on_doomed = [c for c in written if c["answered_at"] is not None]
+    on_survivor = survivor.inbound_calls()
+    assert len(on_doomed) + len(on_survivor) <= len(answered) <= len(written) + len(on_survivor), (
+        results, written, on_survivor,
+    )  # fmt: skip
+    # Its last call's record closes a moment after sipp reads the BYE's answer (one was still open in CI).
+    deadline = time.monotonic() + 10
+    while not all(c["status"] == "completed" for c in on_survivor) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        on_survivor = survivor.inbound_calls()
     assert all(c["status"] == "completed" for c in on_survivor), on_survivor
     # The calls the dead node held lost their node, not their answer: BYE went unanswered (408).
     cut = [n for n, o in results.items() if o == "answered bye 408"]
-    assert len(cut) == len(on_doomed), (results, on_doomed)
+    assert len(on_doomed) <= len(cut) <= len(written), (results, written)
     # Taken out: the proxy marked it inactive (INVITE timeout or failed OPTIONS) and sent on to the survivor.
     log = dispatcher.log.read_text(errors="replace")
     assert f"dispatcher: node {doomed.sip} down" in log, log[-3000:]

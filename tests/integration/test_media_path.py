@@ -25,7 +25,7 @@ class ToneProbe:
 
     received: list[bytes] = []
 
-    def __init__(self, call: dict[str, Any], media: RtpEndpoint) -> None:
+    def __init__(self, call: dict[str, Any], media: RtpEndpoint, line: object = None) -> None:
         self.media = media
 
     async def run(self) -> str | None:

@@ -114,8 +114,8 @@ class Resetter:
                 return
             conn.recv(65536)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.resets += 1  # before the close: the client may read the reset before this thread runs again
             conn.close()
-            self.resets += 1
 
     def close(self) -> None:
         self.sock.close()

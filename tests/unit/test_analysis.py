@@ -6,7 +6,6 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
-from appliance import models
 from appliance.errors import InvalidInput
 from appliance.results.analysis import SENTIMENTS, check_analysis, grounded_summary, split
 from appliance.results.extraction import Extractor, answer_schema, build_messages, nullable_schema, numbers_in
@@ -89,17 +88,13 @@ def test_summary_sentences_stating_numbers_nobody_said_are_dropped() -> None:
     assert grounded_summary(summary, numbers_in(said), numbers_in) == "Alex will come on Friday at 10."
 
 
-def test_the_default_model_gives_result_and_analysis_in_one_pass_with_their_types() -> None:
-    try:
-        path = models.resolve("llm", None).path
-    except models.ModelMissing as exc:
-        pytest.skip(f"the default language model is not installed ({exc})")
+def test_the_default_model_gives_result_and_analysis_in_one_pass_with_their_types(default_model: Extractor) -> None:
     turns = [
         ("agent", "Hi Alex, can you still make your cleaning on Thursday at 3 pm?"),
         ("user", "Thursday doesn't work. Could we do Friday at 10 instead?"),
         ("agent", "Friday at 10 is free, I've moved you."),
     ]
-    outcome = Extractor(model_path=path).extract({"confirmed": "boolean"}, turns, "Confirm the cleaning.", None, CONFIG)
+    outcome = default_model.extract({"confirmed": "boolean"}, turns, "Confirm the cleaning.", None, CONFIG)
     assert outcome.status == "completed", outcome.error
     assert outcome.analysis is not None and outcome.result is not None
     assert outcome.analysis["outcome"] in OUTCOMES and outcome.analysis["sentiment"] in SENTIMENTS

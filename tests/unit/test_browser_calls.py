@@ -36,7 +36,7 @@ async def test_hanging_up_completes_the_call_even_if_webrtc_never_closes(
     db = open_db(tmp_path / "x.db")
     agent_id = agents.create_agent(db, {"name": "Sam", "type": "outbound", "instructions": "Talk"})
     call_id = browser_calls.record_talk(db, agents.agent_row(db, agent_id))
-    talks = BrowserCalls(Settings(), db, lambda _row, _media: Forever(), CallSlots(4))
+    talks = BrowserCalls(Settings(), db, lambda _row, _media, _line: Forever(), CallSlots(4))
     live = BrowserCall(call_id, peer=Forever(), media=Forever(), hangup=asyncio.Event())  # type: ignore[arg-type]
     talks.live[call_id] = live
     live.task = asyncio.create_task(talks._run(live))

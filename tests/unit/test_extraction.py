@@ -4,6 +4,7 @@ model is installed) real extractions."""
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import jsonschema
 import pytest
@@ -22,6 +23,7 @@ from appliance.results.extraction import (
     numbers_in,
     read_transcript,
     tidy_text,
+    with_today,
     written_address,
 )
 from appliance.results.schema import returns_to_schema
@@ -251,15 +253,6 @@ def test_nested_fields_are_checked_too() -> None:
     assert result == {"contact": {"name": "Tom Becker", "email": None}}
 
 
-@pytest.fixture(scope="module")
-def default_model() -> Extractor:
-    try:
-        path = models.resolve("llm", None).path
-    except models.ModelMissing as exc:
-        pytest.skip(f"the default language model is not installed ({exc}); run `appliance models prepare`")
-    return Extractor(model_path=path)
-
-
 APPOINTMENT = {
     "type": "object",
     "properties": {
@@ -309,6 +302,27 @@ def test_the_default_model_extracts_typed_results(
     for name, want in expected.items():
         got = outcome.result[name]
         assert got == want or (name in may_miss and got is None), f"{name}: expected {want!r}, got {got!r}"
+
+
+def test_the_day_of_the_call_is_in_the_context_unless_it_has_one() -> None:
+    assert with_today(None, date(2026, 12, 2)) == {"today": "2026-12-02 (Wednesday)"}
+    assert with_today({"a": 1}, date(2026, 12, 2)) == {"a": 1, "today": "2026-12-02 (Wednesday)"}
+    assert with_today(CONTEXT, date(2026, 12, 2)) == CONTEXT
+
+
+def test_a_weekday_the_default_model_counts_wrong_from_the_day_of_the_call_is_dropped(default_model: Extractor) -> None:
+    """ "I'll pay it on Friday": the date is the Friday after the call's day, or null (the 1.5B model counts
+    Friday from Wednesday 2026-12-02 as the 5th, and the post-check drops a day nobody named); never another
+    date."""
+    turns = [("agent", "Hi Lee, when will you pay the balance?"), ("user", "Alright, I'll pay it on Friday.")]
+    returns = {
+        "type": "object",
+        "properties": {"will_pay": {"type": "boolean"}, "pay_date": {"type": "string", "format": "date"}},
+    }
+    for day, friday in ((date(2026, 12, 2), "2026-12-04"), (date(2026, 3, 2), "2026-03-06")):
+        outcome = default_model.extract(returns, turns, "Remind Lee of the balance.", None, day=day)
+        assert outcome.result is not None and outcome.result["will_pay"] is True, (day, outcome)
+        assert outcome.result["pay_date"] in (friday, None), (day, outcome)
 
 
 def test_null_in_words_is_null_but_an_enum_value_none_is_kept() -> None:

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ class Recorder:
     def __init__(self, mode: str = "ok") -> None:
         self.mode = mode
         self.seen: list[tuple[dict[str, Any] | None, list[tuple[str, str]], str | None, dict[str, Any] | None]] = []
+        self.days: list[date | None] = []
 
     def extract(
         self,
@@ -45,8 +47,10 @@ class Recorder:
         instructions: str | None = None,
         context: dict[str, Any] | None = None,
         analysis: dict[str, Any] | None = None,
+        day: date | None = None,
     ) -> Extraction:
         self.seen.append((returns, list(transcript), instructions, context))
+        self.days.append(day)
         if analysis is not None:  # echoes the person's words, as a model that quotes them would
             said = " ".join(text for role, text in transcript if role == "user")
             found = {"summary": f"They said: {said}", "outcome": analysis["outcomes"][0], "sentiment": "neutral"}
@@ -94,6 +98,15 @@ def ended_call(db: sqlite_utils.Database, said: str, returns: dict[str, Any] | N
         calls.add_segment(db, call.id, segment)
     calls.transition(db, call.id, "completed", answered_by="human", end_reason="agent_ended")
     return call.id
+
+
+async def test_the_extraction_counts_the_callers_days_from_the_day_the_call_was_answered(db_path: Path) -> None:
+    db = open_db(db_path)
+    call_id = ended_call(db, "Yes, Friday.")
+    db.execute("UPDATE calls SET answered_at = ? WHERE id = ?", ["2026-03-02T12:00:00.000Z", call_id])  # noon UTC
+    extractor = Recorder()
+    await ExtractionWorker(db, extractor).process(call_id)
+    assert extractor.days == [datetime(2026, 3, 2, 12, tzinfo=UTC).astimezone().date()]
 
 
 def event_types(db: sqlite_utils.Database, call_id: str) -> list[str]:

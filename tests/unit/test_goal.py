@@ -12,6 +12,10 @@ DELIVERY = {
 }
 
 
+def system_text(*args: object) -> str:
+    return "\n".join(m["content"] for m in prompt.system_messages(*args))  # type: ignore[arg-type]
+
+
 def test_fields_come_from_the_shorthand_and_from_a_json_schema() -> None:
     assert [f.label for f in goal_fields({"confirmed": "boolean", "score": "integer", "note": "string"})] == [
         "confirmed (a yes/no answer)",
@@ -26,8 +30,8 @@ def test_fields_come_from_the_shorthand_and_from_a_json_schema() -> None:
 def test_the_goal_is_in_the_prompt_and_the_opening_asks_its_first_field() -> None:
     call = {"agent_name": "Max", "direction": "outbound", "instructions": "Arrange the delivery."}
     goal = goal_fields(DELIVERY)
-    system = prompt.system_prompt(call, datetime(2026, 12, 1, 9, 0), goal)
+    system = system_text(call, datetime(2026, 12, 1, 9, 0), goal)
     assert "find out from the person: delivery window (morning or afternoon); gate code" in system
-    assert "find out" not in prompt.system_prompt(call, datetime(2026, 12, 1, 9, 0), [])
+    assert "find out" not in system_text(call, datetime(2026, 12, 1, 9, 0), [])
     assert "learn delivery window (morning or afternoon)" in prompt.open_call(call, goal)
     assert "learn" not in prompt.open_call(call, [])

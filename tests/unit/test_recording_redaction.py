@@ -36,15 +36,32 @@ def test_the_words_of_each_span_give_its_times() -> None:
         Word(0.8, 1.0, " is"),
         Word(1.0, 2.5, " tom@example.com."),
     ]
-    assert pii_times(words, ["email"]) == [(1.0, 2.5)]
-    assert pii_times(words, ["card"]) == []
+    assert pii_times([words], ["email"]) == [(1.0, 2.5)]
+    assert pii_times([words], ["card"]) == []
+
+
+def said(line: str, start: float = 0.0) -> list[Word]:
+    """A line's words, a quarter second each."""
+    return [Word(start + i / 4, start + (i + 1) / 4, f" {w}") for i, w in enumerate(line.split())]
+
+
+def test_after_a_cue_the_rest_of_the_utterance_is_bleeped_when_its_words_no_longer_look_like_the_data() -> None:
+    # Read a second time, the address lost its shape (a comma before "at"): "email" says what follows.
+    misheard = said("My email is Tom Dot Becker, at example.com. Thanks.")
+    assert pii_times([misheard], ["email"]) == [(0.5, 2.25)]
+    assert pii_times([misheard], ["card"]) == []  # a cue only counts for a kind that is redacted
+    # Data found after the cue is bleeped as found, not from the cue on; a cue with nothing after it is none.
+    assert pii_times([said("My email is tom@example.com")], ["email"]) == [(0.75, 1.0)]
+    assert pii_times([said("I'd rather not give my email."), said("Sorry.", 3)], ["email"]) == []
+    # The rest of the cue's utterance only, not the next one.
+    assert pii_times([said("Born in March three."), said("That is all.", 3)], ["dob"]) == [(0.25, 1.0)]
 
 
 def test_long_runs_of_spoken_digits_are_bleeped_whatever_the_words_make_of_them() -> None:
     words = [Word(0, 1, " at"), Word(1, 2, " 450,"), Word(2, 3, " 555,"), Word(3, 4, " 671."), Word(4, 5, " thanks")]
     assert digit_runs(words) == [(1, 4)]
     assert digit_runs([Word(0, 1, " at"), Word(1, 2, " 10:30")]) == []  # a time is not a number to hide
-    assert pii_times(words, ["phone"]) == [(1, 4)] and pii_times(words, ["email"]) == []
+    assert pii_times([words], ["phone"]) == [(1, 4)] and pii_times([words], ["email"]) == []
 
 
 def test_bleeping_rewrites_the_callers_channel_in_place_and_leaves_the_agent_alone(tmp_path: Path) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from appliance.telephony.browser_media import BrowserMedia
-from appliance.voice.session import ConversationSession, Reply
+from appliance.voice.reply import Reply
+from appliance.voice.session import ConversationSession
 from appliance.voice.speech_first import SpeechFirst
 from appliance.voice.turns import Turn, TurnEvent
 
@@ -118,9 +120,9 @@ async def test_reading_ahead_waits_while_anything_else_wants_the_cpu_or_the_word
     conversation.barge = conversation.turns.turn  # talking over the agent: the words decide what it is first
     assert not conversation._read_ahead_due()
     conversation.barge = None
-    conversation.awaiting_greeting = True  # "Hello?" is judged for a voicemail greeting
+    conversation.answer.awaiting_greeting = True  # "Hello?" is judged for a voicemail greeting
     assert not conversation._read_ahead_due()
-    conversation.awaiting_greeting = False
+    conversation.answer.awaiting_greeting = False
     conversation.reply = Reply("earlier words", conversation.turns.turn, 0.0)
     conversation.reply.task = asyncio.get_running_loop().create_future()  # type: ignore[assignment]
     assert not conversation._read_ahead_due()  # a speculative reply is being generated
@@ -140,6 +142,46 @@ async def test_the_first_words_tts_time_is_theirs_even_when_they_were_kept_and_t
     conversation.tts = Voice()  # type: ignore[assignment]
     reply = Reply("Yes, this is Alex.", None, 0.0)
     reply.released.set()
-    await conversation._speak(reply, "Great!")
-    await conversation._speak(reply, "Let me check that for you.")
+    await conversation.voice.speak(reply, "Great!")
+    await conversation.voice.speak(reply, "Let me check that for you.")
     assert reply.first_tts_ms is not None and reply.first_tts_ms < 40  # not the sentence's 50 ms
+
+
+async def test_a_reply_the_caller_spoke_over_in_a_pause_is_a_reply_cut_event_with_its_unsaid_words() -> None:
+    """ "Great!" played, the next sentence was still being written, the caller took the pause for the end."""
+    conversation, _media, sink = session()
+    earlier = Reply("Yes, this is Alex.", Turn(), 0.0)
+    earlier.task = asyncio.create_task(asyncio.sleep(10))
+    earlier.spoken, earlier.full_text = ["Great!"], "Great! Can you come on"
+    conversation.reply = earlier
+    conversation._start_reply("Yes, that works.", Turn(), release=False)
+    cut = [data for kind, data in sink.events if kind == "reply_cut"]
+    assert cut and cut[0]["said"] == "Great!" and cut[0]["written"] == "Great! Can you come on", sink.events
+    assert conversation.reply is not None
+    conversation.reply.task.cancel()  # type: ignore[union-attr]
+
+
+async def test_words_of_a_long_sentence_are_spoken_before_it_ends_when_the_line_runs_dry() -> None:
+    """ "Great!" has played and the next sentence is still being written: its first words go out rather than
+    a pause the caller takes for the end of the turn."""
+
+    class Dry(BrowserMedia):
+        @property
+        def queued_samples(self) -> int:  # everything sent has played
+            return 0
+
+    class Voice:
+        def synthesize(self, said: str) -> bytes:
+            return bytes(1600)
+
+    conversation = ConversationSession({"id": "call-1", "direction": "inbound"}, Dry(), None, Sink())  # type: ignore[arg-type]
+    conversation.tts = Voice()  # type: ignore[assignment]
+    reply = Reply("Yes, this is Alex.", Turn(), 0.0)
+    reply.released.set()
+
+    async def pieces() -> AsyncIterator[str]:
+        for piece in ["Great", "!", " Can", " Alex", " confirm", " that", " they", " can", " come", "?"]:
+            yield piece
+
+    await conversation.voice.say(reply, pieces())
+    assert reply.spoken == ["Great!", "Can Alex confirm that", "they can come?"]

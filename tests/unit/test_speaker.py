@@ -75,3 +75,19 @@ def test_agent_audio_is_recorded_where_the_callers_timeline_is_now_not_where_rea
     assert recorder._agent_end == 1600 + 800 + 160
     recorder.agent_cleared(now=10.12)
     assert recorder._agent_end == 1600 + 960
+
+
+def test_a_chunk_is_told_when_it_will_be_heard_behind_audio_and_after_a_pause() -> None:
+    """The reply's latency ends where its first chunk plays: behind a filler still on the line that is later
+    than when it was queued, and a chunk held by a pause is told again when it is sent on resume."""
+    line, now = FakeLine(), [100.0]
+    speaker = Speaker(line, StereoRecorder(), clock=lambda: now[0])  # type: ignore[arg-type]
+    speaker.say("One moment.", pcm(0.5))
+    starts: list[float] = []
+    speaker.say("Friday has nine.", pcm(1.0), on_start=starts.append)
+    assert starts == [100.5]  # half a second of filler ahead of it
+    line.samples_sent = 2000  # 0.25 s of the filler played; a caller's noise pauses the agent
+    speaker.pause()
+    now[0] = 100.4
+    speaker.resume()
+    assert starts == [100.5, 100.4 + 0.25]  # the rest of the filler first, then it

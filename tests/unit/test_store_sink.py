@@ -74,15 +74,26 @@ def _sink_call(tmp_path: Path, name: str) -> tuple[StoreSink, str]:
 
 
 @pytest.mark.parametrize(
-    ("answer", "kept"), [("Yes, that's fine.", True), ("No, I'd rather not.", False), ("Who is this?", False)]
+    ("answer", "source", "kept"),
+    [
+        ("Yes, that's fine.", "stt", True),
+        ("No, I'd rather not.", "stt", False),
+        ("Who is this?", "stt", False),
+        ("(pressed keys: 1)", "dtmf", True),  # "press 1 to agree"
+        ("(pressed keys: 1 #)", "dtmf", True),
+        ("(pressed keys: 2)", "dtmf", False),
+        ("(pressed keys: 1 1)", "dtmf", False),
+    ],
 )
-def test_after_consent_the_answer_to_the_notice_decides_the_recording(tmp_path: Path, answer: str, kept: bool) -> None:
+def test_after_consent_the_answer_to_the_notice_decides_the_recording(
+    tmp_path: Path, answer: str, source: str, kept: bool
+) -> None:
     sink, call_id = _sink_call(tmp_path, "consent")
     moment = datetime.now(UTC)
     sink.segment("user", "Hello?", moment, moment, "stt")  # the greeting answers nothing yet
     assert sink.consent is None
-    sink.segment("agent", "This call is recorded. Is that okay?", moment, moment, "tts")
-    sink.segment("user", answer, moment, moment, "stt")
+    sink.segment("agent", "This call is recorded. Press 1 or say yes if that is okay.", moment, moment, "tts")
+    sink.segment("user", answer, moment, moment, source)
     sink.segment("user", "Yes.", moment, moment, "stt")  # only the first answer counts
     assert (sink.recording_path() is not None) is kept
     consent = [e.data for e in calls.events(sink.db, call_id).events if e.type == "recording_consent"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.voice.text import SentenceChunker, ends_sentence, heard_part, is_backchannel, strip_marks
+from appliance.voice.text import SentenceChunker, content_stems, ends_sentence, heard_part, is_backchannel, strip_marks
 
 
 def chunks_of(pieces: list[str]) -> list[str]:
@@ -25,6 +25,20 @@ def test_the_first_chunk_is_cut_when_its_mark_comes_not_one_token_later() -> Non
         assert [c for p in first[:-1] for c in chunker.push(p)] == []
         assert chunker.push(first[-1]) == ["".join(first)]
         assert [c for p in rest for c in chunker.push(p)] + chunker.flush() == ["".join(rest).strip()]
+
+
+def test_the_words_of_an_unfinished_sentence_can_be_taken_out_when_the_line_would_fall_silent() -> None:
+    chunker = SentenceChunker()
+    assert chunker.push("Great! Can Alex") == ["Great!"]
+    assert chunker.words_so_far() is None  # two words: too few to say alone
+    chunker.push(" confirm that they ca")
+    assert chunker.words_so_far() == "Can Alex confirm that they"  # whole words only
+    assert [c for p in ["n come on", " Thursday at ten?"] for c in chunker.push(p)] + chunker.flush() == [
+        "can come on Thursday at ten?"
+    ]
+    chunker = SentenceChunker()
+    chunker.push("Okay. Thank you for your time<end_call> and")
+    assert chunker.words_so_far() is None  # a mark or a tag is never spoken as words
 
 
 def test_abbreviations_and_initials_do_not_end_a_sentence() -> None:
@@ -84,3 +98,8 @@ def test_word_error_rate_counts_edits_over_reference_words() -> None:
     assert word_error_rate("a b", "a b c d") == 1.0
     assert word_error_rate("I ordered 2 boxes, not 3.", "I ordered two boxes, not three.") == 0
     assert word_error_rate("table for 4", "table for forty") == 1 / 3
+
+
+def test_content_stems_drop_plurals_short_words_and_plain_words_in_either_form() -> None:
+    plain = frozenset({"the", "key", "this"})
+    assert content_stems("Press the keys for Sales, this is it", plain) == {"press", "for", "sale"}

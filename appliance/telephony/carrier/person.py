@@ -1,4 +1,5 @@
-"""The loopback carrier's simulated person: answers +12025550101 and talks from a YAML script.
+"""The loopback carrier's simulated person: answers +12025550101 and talks from a YAML script (and the front
+desk, +12025550107, with the `operator` script; the IVR's +12025550108 puts callers through to it).
 
 It sits at the far end of real SIP (the carrier's side of the call), hears the agent through its
 own externalMedia RTP leg, detects the agent's turns with VAD, and says its lines with a voice that
@@ -8,7 +9,8 @@ keeps talking over it. Each call's measures are appended to `<data>/carrier/pers
 
 Script (YAML): `greeting` (said on answer), `lines` (one per agent turn: a string, or
 `{say, interrupt: true}` to say it 0.8 s into the agent's turn, `{say, during: true}` for a
-backchannel said while the agent talks without stopping it, or `{say, wait: 4}` to stay quiet 4 s first),
+backchannel said while the agent talks without stopping it, `{say, wait: 4}` to stay quiet 4 s first (the agent too), or
+`{press: "1234#"}` to press keys instead of speaking: RFC 4733 DTMF on the person's channel, sent by ARI),
 `silent: true` (says nothing), `ring_seconds` (a call to the person rings that long before they pick up),
 `voice` (`piper`: the Piper voice pitched down and slowed; `espeak`, or `espeak:<voice>` for another
 espeak-ng voice such as `en-gb-scotland+f3`), `max_seconds`, `rtp_port` (bind the person's RTP there, so a
@@ -21,9 +23,11 @@ import asyncio
 import contextlib
 import io
 import json
+import re
 import subprocess
 import time
 import wave
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,11 +54,15 @@ INTERRUPT_AFTER_S = 1.0
 STOPPED_QUIET_MS = 400
 ANSWER_PAUSE_S = 0.8  # people put the phone to their ear before saying "Hello?"
 HANG_UP_AFTER_S = 6.0  # after our last line: time for the agent's goodbye before we hang up ourselves
+KEY_MS, BETWEEN_KEYS_MS = 100, 150  # a key's tone and the gap after it: a person's steady typing
+
+Keys = Callable[[str], Awaitable[None]]  # sends keys down the person's channel
 
 
 @dataclass
 class Line:
-    say: str
+    say: str = ""
+    press: str = ""  # keys pressed (after `say`, if both)
     interrupt: bool = False
     during: bool = False
     wait: float = 0.0  # seconds of quiet after the agent's turn before the line (a caller who pauses)
@@ -109,13 +117,15 @@ def lower_voice(pcm: bytes, factor: float = 0.9) -> bytes:
 
 
 class PersonCall:
-    def __init__(self, media: RtpEndpoint, script: Script, audio: dict[str, bytes]) -> None:
+    def __init__(self, media: RtpEndpoint, script: Script, audio: dict[str, bytes], keys: Keys | None = None) -> None:
         self.media = media
         self.script = script
         self.audio = audio
+        self.keys = keys
         self.results: dict[str, Any] = {
             "script": script.name,
             "said": [],
+            "pressed": [],
             "reply_latency_ms": [],
             "barge_in_stop_ms": [],
         }
@@ -136,6 +146,17 @@ class PersonCall:
         # Where a caller stops talking, as a wire meter sees it: not the end of the clip's trailing quiet.
         self.our_end = asyncio.get_running_loop().time() - trailing_quiet(pcm)
         # Talking over the agent is not a reply to wait for: measure only when the line was ours alone.
+        self.heard_since_said = self.agent_talking
+
+    async def press(self, keys: str) -> None:
+        if self.keys is None:
+            raise RuntimeError("this call cannot press keys")
+        self.results["pressed"].append(keys)
+        await self.keys(keys)
+        # ARI answers before Asterisk has played the keys: our turn ends when the last one has been sent.
+        loop = asyncio.get_running_loop()
+        self.our_end = loop.time() + (len(keys) * (KEY_MS + BETWEEN_KEYS_MS) - BETWEEN_KEYS_MS) / 1000
+        await asyncio.sleep(max(0.0, self.our_end - loop.time()))
         self.heard_since_said = self.agent_talking
 
     async def listen(self) -> None:
@@ -162,6 +183,12 @@ class PersonCall:
                 self.agent_turns += 1
                 self.agent_spoke.clear()
 
+    async def agent_resumed(self, since: float) -> None:
+        """Wait until the agent is heard again after `since`: it pauses to hear out a backchannel, and that
+        pause (≈ 1 s on a busy box) is no end of its turn."""
+        while self.agent_last_speech <= since:  # noqa: ASYNC110 (the listener updates it per 20 ms frame)
+            await asyncio.sleep(0.02)
+
     async def agent_turn_over(self) -> None:
         """Wait until the agent has said something and then gone quiet."""
         turns = self.agent_turns
@@ -178,6 +205,7 @@ class PersonCall:
             await self.say(self.script.greeting_audio)
         elif self.script.greeting:
             await self.say(self.script.greeting)
+        backchannel_at: float | None = None
         for line in self.script.lines:
             if line.interrupt or line.during:
                 await self.agent_spoke.wait()
@@ -186,11 +214,26 @@ class PersonCall:
                     self.interrupt_start = loop.time()
                 await self.say(line.say)
                 if line.during:
-                    self.results["backchannel_said_at"] = round(loop.time(), 3)
+                    backchannel_at = loop.time()
+                    self.results["backchannel_said_at"] = round(backchannel_at, 3)
                 continue
+            if backchannel_at is not None:
+                await self.agent_resumed(backchannel_at)
+                backchannel_at = None
             await self.agent_turn_over()
-            await asyncio.sleep(line.wait)
-            await self.say(line.say)
+            while line.wait:  # quiet that long: if the agent goes on meanwhile, its turn was not over
+                heard = self.agent_last_speech
+                await asyncio.sleep(line.wait)
+                if self.agent_last_speech == heard and not self.agent_talking:
+                    break
+                # Speech during the wait (the agent, or whoever a transfer put through) that already ended
+                # counted its turn while we slept: waiting for the next one would wait for ever.
+                if self.agent_talking:
+                    await self.agent_turn_over()
+            if line.say:
+                await self.say(line.say)
+            if line.press:
+                await self.press(line.press)
         await asyncio.sleep(HANG_UP_AFTER_S)
 
 
@@ -221,7 +264,7 @@ class SimulatedPerson:
         with self.ari.subscribe_new_channels() as new:
             async for event in new:
                 if isinstance(event, StasisStart) and not event.channel.id.startswith("person-media-"):
-                    task = asyncio.create_task(self._call(event.channel.id))
+                    task = asyncio.create_task(self._call(event.channel.id, event.args))
                     self._calls.add(task)
                     task.add_done_callback(self._calls.discard)
 
@@ -240,9 +283,11 @@ class SimulatedPerson:
                 self._audio[(script.voice, t)] = pcm
         return {t: self._audio[(script.voice, t)] for t in texts}
 
-    async def _call(self, channel_id: str) -> None:
+    async def _call(self, channel_id: str, args: list[str]) -> None:
+        """`args`, from the dialplan: the script a number always uses (the front desk's), the IVR key pressed."""
         bridge_id, media_id = f"person-bridge-{channel_id}", f"person-media-{channel_id}"
-        script = Script.load(script_path(self.data_dir))
+        named = args[0] if args and re.fullmatch(r"[a-z_]+", args[0]) else None
+        script = Script.load(SCRIPTS_DIR / f"{named}.yaml" if named else script_path(self.data_dir))
         media = await RtpEndpoint.open(port=script.rtp_port)
         started = time.time()
         person: PersonCall | None = None
@@ -261,7 +306,9 @@ class SimulatedPerson:
                     await media_events.wait_for(StasisStart)
             media.set_remote(*external.rtp_address)
             await self.ari.add_channel(bridge_id, media_id)
-            person = PersonCall(media, script, audio)
+            person = PersonCall(media, script, audio, keys=lambda keys: self._press(channel_id, keys))
+            if len(args) > 1 and args[1]:
+                person.results["ivr_choice"] = args[1]  # the key the caller pressed at the carrier's menu
             listener = asyncio.create_task(person.listen())
             with self.ari.subscribe(channel_id) as own:
                 gone = asyncio.create_task(own.wait_for(StasisEnd, ChannelDestroyed))
@@ -280,6 +327,9 @@ class SimulatedPerson:
             await media.close()
             if person is not None:
                 self._report(started, person.results)
+
+    async def _press(self, channel_id: str, keys: str) -> None:
+        await self.ari.send_dtmf(channel_id, keys, between_ms=BETWEEN_KEYS_MS, duration_ms=KEY_MS)
 
     def _report(self, started: float, results: dict[str, Any]) -> None:
         out = self.data_dir / "carrier" / "person-results.jsonl"
