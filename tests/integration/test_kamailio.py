@@ -108,7 +108,7 @@ class Dispatcher:
         self.proc = subprocess.Popen(cmd, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
         return self
 
-    def wait_active(self, nodes: list[Node], timeout: float = 30) -> None:
+    def wait_active(self, nodes: list[Node], timeout: float = 60) -> None:
         """Until OPTIONS probing has seen every node answer (the dispatcher's dst-up event, in its log)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -117,7 +117,11 @@ class Dispatcher:
             if all(f"dispatcher: node {n.sip} up" in text for n in nodes):
                 return
             time.sleep(0.3)
-        raise TimeoutError("dispatcher did not see every node answer OPTIONS:\n" + self.log.read_text()[-3000:])
+        # Said apart: a node that does not answer OPTIONS at all, or a dispatcher that never probed.
+        probes = "\n".join(f"{n.sip} answers an OPTIONS of ours with: {options_answer(n)}" for n in nodes)
+        text = self.log.read_text(errors="replace")
+        said = [line for line in text.splitlines() if re.search(r"dispatcher|ERROR|WARN|CRIT", line)][-20:]
+        raise TimeoutError("dispatcher did not see every node answer OPTIONS:\n" + "\n".join([probes, *said]))
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -127,6 +131,27 @@ class Dispatcher:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def options_answer(node: Node) -> str:
+    """The status line a node's Asterisk answers to an OPTIONS sent from a fresh port, or "nothing in 2 s"."""
+    port = int(node.server.env["APPLIANCE_SIP_PORT"])
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        probe.settimeout(2)
+        local = probe.getsockname()[1]
+        probe.sendto(
+            (
+                f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK-probe\r\n"
+                f"From: <sip:probe@127.0.0.1:{local}>;tag=probe\r\nTo: <sip:127.0.0.1:{port}>\r\n"
+                f"Call-ID: probe-{local}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+            ).encode(),
+            ("127.0.0.1", port),
+        )
+        try:
+            return probe.recv(4096).decode(errors="replace").splitlines()[0]
+        except TimeoutError:
+            return "nothing in 2 s"
 
 
 def start_node(tmp: Path, name: str, max_calls: int, dispatcher_port: int) -> Node:
@@ -149,10 +174,12 @@ def start_node(tmp: Path, name: str, max_calls: int, dispatcher_port: int) -> No
 def place_calls(dispatcher: Dispatcher, workdir: Path, calls: int, rate: int, hold_ms: int) -> subprocess.Popen:
     """sipp places `calls` calls at `rate` a second through the dispatcher, each held `hold_ms`."""
     log = workdir / f"sipp-{time.monotonic_ns()}.log"
+    scenario = workdir / CALLER.name
+    scenario.write_text(CALLER.read_text().replace("HOLD_MS", str(hold_ms)))
     cmd = [
-        "sipp", f"127.0.0.1:{dispatcher.port}", "-sf", str(CALLER), "-s", DID,
+        "sipp", f"127.0.0.1:{dispatcher.port}", "-sf", str(scenario), "-s", DID,
         "-i", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM)), "-mp", str(free_port(socket.SOCK_DGRAM)),
-        "-m", str(calls), "-l", str(calls), "-r", str(rate), "-rp", "1000", "-d", str(hold_ms),
+        "-m", str(calls), "-l", str(calls), "-r", str(rate), "-rp", "1000",
         "-trace_logs", "-log_file", str(log), "-trace_err", "-trace_msg", "-nostdin", "-timeout", "180s",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
@@ -163,9 +190,12 @@ def place_calls(dispatcher: Dispatcher, workdir: Path, calls: int, rate: int, ho
 def outcomes(proc: subprocess.Popen, calls: int) -> dict[int, str]:
     """Wait for sipp; one outcome per call number: "answered bye 200", "rejected 503", "lost", ..."""
     proc.wait(timeout=240)
-    lines = proc.log.read_text().splitlines() if proc.log.exists() else []  # type: ignore[attr-defined]
+    log: Path = proc.log  # type: ignore[attr-defined]
+    lines = log.read_text().splitlines() if log.exists() else []
     found = {int(m.group(1)): m.group(2) for line in lines if (m := re.match(r"(\d+) (.+)", line.strip()))}
-    assert sorted(found) == list(range(1, calls + 1)), f"not one outcome per call: {lines}"
+    # A call sipp aborted (a message its scenario does not expect) has no line: its error log says why.
+    errors = "".join(e.read_text(errors="replace")[-3000:] for e in log.parent.glob("*_errors.log"))
+    assert sorted(found) == list(range(1, calls + 1)), f"not one outcome per call: {lines}\nsipp errors:\n{errors}"
     return found
 
 
