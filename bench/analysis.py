@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from appliance import models
 from appliance.logs import configure_logging
 from appliance.results.analysis import check_analysis
-from appliance.results.extraction import Extractor, numbers_in
+from appliance.results.extraction import Extractor
+from appliance.results.grounding import numbers_in
 from bench.procstat import machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "analysis.json"
