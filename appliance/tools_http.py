@@ -21,6 +21,7 @@ import structlog
 
 from appliance import validation
 from appliance.results.webhooks import signed_headers
+from appliance.voice.brief import CallBrief
 from appliance.voice.tool_calls import ToolResult
 
 log = structlog.get_logger(__name__)
@@ -34,7 +35,7 @@ class HttpToolRunner:
 
     def __init__(
         self,
-        call: dict[str, Any],
+        call: CallBrief,
         secret: str,
         url_allowlist: Sequence[str] = (),
         transport: httpx.AsyncBaseTransport | None = None,
@@ -48,17 +49,17 @@ class HttpToolRunner:
         """The body and headers of one tool call (signed)."""
         body = json.dumps(
             {
-                "call_id": self.call.get("id"),
-                "agent_id": self.call.get("agent_id"),
+                "call_id": self.call.id,
+                "agent_id": self.call.agent_id,
                 "tool": tool["name"],
                 "arguments": arguments,
-                "context": self.call.get("context") or {},
-                "metadata": self.call.get("metadata") or {},
+                "context": self.call.context or {},
+                "metadata": self.call.metadata or {},
             },
             ensure_ascii=False,
             separators=(",", ":"),
         )
-        signed = signed_headers(self.secret, call_key, int(time.time()), body, EVENT_TYPE, self.call.get("id"))
+        signed = signed_headers(self.secret, call_key, int(time.time()), body, EVENT_TYPE, self.call.id)
         headers = {**tool.get("headers", {}), **signed, "idempotency-key": call_key, "accept": "application/json"}
         return body, headers
 

@@ -23,6 +23,7 @@ from appliance.telephony.live_call import SessionFactory
 from appliance.telephony.opt_out import OptOuts
 from appliance.tools_http import HttpToolRunner
 from appliance.voice.amd import Verdict
+from appliance.voice.brief import CallBrief
 from appliance.voice.call_audio import CallMedia
 from appliance.voice.engine import VoiceEngine
 from appliance.voice.session import ConversationSession
@@ -159,7 +160,7 @@ def session_factory(
             recording=snapshot.get("recording") or "on",
         )
         http = None
-        if any(t.get("type") == "http" for t in call.get("tools") or []):
+        if any(t.get("type") == "http" for t in call.tools):
             http = HttpToolRunner(call, webhook_store.inline_secret(db), url_allowlist or [])
         session = ConversationSession(call, media, engine, sink, CallTools(http, line))
         if isinstance(line, LineTools):
@@ -169,22 +170,29 @@ def session_factory(
     return create
 
 
-def call_brief(row: dict[str, Any]) -> dict[str, Any]:
+def call_brief(row: dict[str, Any]) -> CallBrief:
     """What the conversation needs of a call row (call_row() decoded its JSON columns)."""
-    snapshot = row["agent_snapshot"] or {}
-    return {
-        **snapshot,
-        "id": row["id"],
-        "agent_name": snapshot.get("name"),
-        "direction": row["direction"],
-        "to_number": row["to_number"],
-        "from_number": row["from_number"],
-        "instructions": row["instructions"],
-        "context": row["context"],
-        "agent_id": row["agent_id"],
-        "metadata": row["metadata"],
-        "first_message": with_notice(snapshot.get("recording_notice"), snapshot.get("first_message")),
-    }
+    agent = row["agent_snapshot"] or {}
+    return CallBrief(
+        id=row["id"],
+        direction=row["direction"],
+        agent_name=agent.get("name"),
+        agent_id=row["agent_id"],
+        persona=agent.get("persona"),
+        instructions=row["instructions"],
+        language=agent.get("language") or "en",
+        voice=agent.get("voice"),
+        first_message=with_notice(agent.get("recording_notice"), agent.get("first_message")),
+        voicemail_action=agent.get("voicemail_action") or "hangup",
+        voicemail_message=agent.get("voicemail_message"),
+        silence_timeout_seconds=float(agent.get("silence_timeout_seconds") or 20),
+        returns=agent.get("returns"),
+        tools=agent.get("tools") or [],
+        context=row["context"],
+        metadata=row["metadata"],
+        to_number=row["to_number"],
+        from_number=row["from_number"],
+    )
 
 
 def prompt_reader(engine: VoiceEngine) -> Callable[[dict[str, Any]], asyncio.Task[None] | None]:

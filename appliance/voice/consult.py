@@ -5,8 +5,13 @@ each turn's words, and nothing replies to them, interrupts for them or reads the
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from appliance.voice import text
+from appliance.voice.call_audio import CallMedia
+from appliance.voice.reply import ReplyVoice
+from appliance.voice.transcript import CallSink
+from appliance.voice.tts import Synthesizer
 from appliance.voice.turns import Turn
 
 
@@ -36,6 +41,33 @@ class Consultation:
         while not self._answers.empty():
             self._answers.get_nowait()
         self._open = None
+
+    async def ask(
+        self,
+        line: str,
+        listen_s: float,
+        *,
+        tts: Synthesizer,
+        voice: ReplyVoice,
+        greeted: Callable[[Callable[[], bool]], Awaitable[None]],
+        play: Callable[[str, bytes], float],
+        media: CallMedia,
+        sink: CallSink,
+    ) -> str:
+        """Say `line` once they have greeted (`greeted(heard)` waits for that), and return their answer ('' if
+        none within `listen_s`; 0: say it, listen not)."""
+        voice.fillers = False  # "One moment." is for the caller, not for the person asked
+        try:
+            pcm = await asyncio.to_thread(tts.synthesize, line)
+            await greeted(lambda: self.heard_any)  # "Front desk, Dana speaking."
+            self.fresh()
+            play(line, pcm)
+            await media.drained()
+            heard = await self.answer(listen_s) if listen_s > 0 else ""
+            sink.event("consult", {"said": line, "heard": heard})
+            return heard
+        finally:
+            voice.fillers = True
 
     async def answer(self, within_s: float) -> str:
         """Their next finished turn's words ('' if none within `within_s`)."""

@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
 from appliance.voice import prompt, tool_calls
+from appliance.voice.brief import CallBrief
 from appliance.voice.goal import goal_fields
 
 if TYPE_CHECKING:
@@ -42,18 +43,18 @@ class Ringing:
         self._engine = engine
         self._calls: dict[str, Prepared] = {}
 
-    def prepare(self, call: dict[str, Any]) -> asyncio.Task[None] | None:
+    def prepare(self, call: CallBrief) -> asyncio.Task[None] | None:
         """Start reading the call's prompt; the reading (None: no model to read it, or read already)."""
         llm = self._engine.llm
-        if llm is None or not self._engine.loaded or call["id"] in self._calls:
+        if llm is None or not self._engine.loaded or call.id in self._calls:
             return None
-        tools = tool_calls.offer(llm, call["id"], call.get("tools") or [])  # before the read: the prompt has them
-        system = prompt.system_messages(call, datetime.now(), goal_fields(call.get("returns")), tools=tools)
+        tools = tool_calls.offer(llm, call.id, call.tools)  # before the read: the prompt has them
+        system = prompt.system_messages(call, datetime.now(), goal_fields(call.returns), tools=tools)
         loop = asyncio.get_running_loop()
-        read = loop.create_task(llm.warm(call["id"], system))
+        read = loop.create_task(llm.warm(call.id, system))
         read.add_done_callback(_logged)
-        self._calls[call["id"]] = Prepared(system, read)
-        loop.call_later(KEEP_S, self._drop, call["id"])
+        self._calls[call.id] = Prepared(system, read)
+        loop.call_later(KEEP_S, self._drop, call.id)
         return read
 
     def take(self, call_id: str) -> Prepared | None:

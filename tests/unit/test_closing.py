@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from appliance.telephony.browser_media import BrowserMedia
+from appliance.voice.brief import CallBrief
 from appliance.voice.closing import caller_leaves, says_goodbye
 from appliance.voice.reply import Reply
 from appliance.voice.session import ConversationSession
@@ -85,13 +86,13 @@ class Sink:
 async def answer(caller: str, model_reply: str) -> tuple[ConversationSession, Sink]:
     sink, model = Sink(), Model(model_reply)
     engine = SimpleNamespace(llm=model, priority=SpeechFirst(), stt=object())
-    conversation = ConversationSession({"id": "call-1", "direction": "outbound"}, Line(), engine, sink)  # type: ignore[arg-type]
-    conversation.tts = Voice()  # type: ignore[assignment]
-    conversation.tools = ToolTurns("call-1", [], model, None, sink)  # type: ignore[arg-type]
+    conversation = ConversationSession(CallBrief("call-1", "outbound"), Line(), engine, sink)  # type: ignore[arg-type]
+    conversation.voice.tts = Voice()  # type: ignore[assignment]
+    conversation.replies.tools = ToolTurns("call-1", [], model, None, sink)  # type: ignore[arg-type]
     conversation.ended = asyncio.get_running_loop().create_future()
     reply = Reply(caller, Turn(), asyncio.get_running_loop().time())
     reply.released.set()
-    await conversation._generate(reply)
+    await conversation.replies._generate(reply)
     return conversation, sink
 
 
@@ -118,5 +119,5 @@ async def test_a_reply_to_other_words_leaves_the_call_open() -> None:
     conversation, sink = await answer("Yes, that works for me.", "Great, thank you.")
     assert sink.segments[-1] == ("agent", "Great, thank you.")
     assert conversation.ended is not None and not conversation.ended.done()
-    for task in list(conversation._tasks):
+    for task in list(conversation.tasks):
         task.cancel()

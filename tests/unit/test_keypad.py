@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from appliance.telephony.browser_media import BrowserMedia
+from appliance.voice.brief import CallBrief
 from appliance.voice.keypad import Entry, Keypad, as_turn
 from appliance.voice.reply import Reply
 from appliance.voice.session import ConversationSession
@@ -153,15 +154,15 @@ class Voice:
 def conversation(model: Model | None = None) -> tuple[ConversationSession, BrowserMedia, Sink, Model]:
     media, sink, model = BrowserMedia(), Sink(), model or Model()
     engine = SimpleNamespace(llm=model, stt=object())
-    session = ConversationSession({"id": "call-1", "direction": "inbound"}, media, engine, sink)  # type: ignore[arg-type]
-    session.tts = Voice()  # type: ignore[assignment]
-    session.tools = ToolTurns("call-1", [], model, None, sink)  # type: ignore[arg-type]
+    session = ConversationSession(CallBrief("call-1", "inbound"), media, engine, sink)  # type: ignore[arg-type]
+    session.voice.tts = Voice()  # type: ignore[assignment]
+    session.replies.tools = ToolTurns("call-1", [], model, None, sink)  # type: ignore[arg-type]
     session.ended = asyncio.get_running_loop().create_future()
     return session, media, sink, model
 
 
 async def settle(session: ConversationSession) -> None:
-    while session._replying():  # noqa: ASYNC110
+    while session.replies.running:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
 
 
@@ -174,7 +175,7 @@ async def test_a_run_of_keys_is_a_caller_turn_the_agent_answers_with_a_dtmf_segm
     assert sink.segments == [("user", "dtmf", "(pressed keys: 4 2 7 1 #)"), ("agent", "tts", "Thank you, Alex.")]
     assert [data["digits"] for kind, data in sink.events if kind == "dtmf"] == ["4271#"]
     turn = next(data for kind, data in sink.events if kind == "turn")
-    assert turn["user"] == "(pressed keys: 4 2 7 1 #)" and session.latencies == [turn["latency_ms"]]
+    assert turn["user"] == "(pressed keys: 4 2 7 1 #)" and session.replies.latencies == [turn["latency_ms"]]
     assert session.history[-2:] == [
         {"role": "user", "content": "(pressed keys: 4 2 7 1 #)"},
         {"role": "assistant", "content": "Thank you, Alex."},
@@ -185,7 +186,7 @@ async def test_a_key_while_the_agent_talks_stops_it_and_keeps_only_what_was_hear
     session, media, sink, _model = conversation()
     reply = Reply("Yes, this is Alex.", None, 0.0)
     reply.task = asyncio.get_running_loop().create_future()  # type: ignore[assignment]  # still generating
-    session.reply = reply
+    session.replies.current = reply
     session.speaker.say("Please type your PIN now, then press the hash key.", bytes(16000))  # 1 s on the line
     assert session.speaker.audible
     session.keys("4")
@@ -201,10 +202,10 @@ async def test_keys_while_a_reply_is_still_being_written_hold_it_and_are_answere
     held = Model()
     held.go.clear()
     session, media, sink, model = conversation(held)
-    session._start_reply("My PIN is", Turn(), release=True)  # their turn is over: the reply is released
+    session.replies.start("My PIN is", Turn(), release=True)  # their turn is over: the reply is released
     await asyncio.sleep(0.01)
     session.keys("1")
-    assert not session.reply.released.is_set()  # type: ignore[union-attr]
+    assert not session.replies.current.released.is_set()  # type: ignore[union-attr]
     held.go.set()
     await asyncio.sleep(0.05)
     assert not media.sending  # written, but not spoken while the keys are gathered
@@ -219,7 +220,7 @@ async def test_a_key_between_two_sentences_of_the_agent_stops_the_rest_and_keeps
     reply = Reply("Yes, this is Alex.", None, 0.0)
     reply.task = asyncio.get_running_loop().create_future()  # type: ignore[assignment]  # the next sentence
     reply.first_audio_at = 0.0
-    session.reply = reply
+    session.replies.current = reply
     session.speaker.say("Great.", bytes(160))
     media.clear()  # "Great." was played; the line is quiet while the model writes on
     session.speaker.heard.append("Great.")

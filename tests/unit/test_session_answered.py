@@ -8,6 +8,7 @@ from typing import Any
 
 from appliance.telephony.browser_media import BrowserMedia
 from appliance.voice.amd import Verdict, phrase_verdict
+from appliance.voice.brief import CallBrief
 from appliance.voice.reply import Reply
 from appliance.voice.session import ConversationSession
 from appliance.voice.turns import Turn, TurnEvent
@@ -25,7 +26,7 @@ class Answers(Sink):
 
 def outbound() -> tuple[ConversationSession, BrowserMedia, Answers]:
     media, sink = BrowserMedia(), Answers()
-    call = {"id": "call-1", "direction": "outbound", "voicemail_action": "hang_up"}
+    call = CallBrief("call-1", "outbound", voicemail_action="hangup")
     return ConversationSession(call, media, SimpleNamespace(llm=None), sink), media, sink  # type: ignore[arg-type]
 
 
@@ -54,7 +55,7 @@ async def test_a_person_who_answers_the_agent_is_published_human_and_stays_so() 
     turn = Turn()
     conversation._on_turn_event(TurnEvent.STARTED, turn)
     assert not conversation.answer.probing(turn)  # an answer: not read for a mailbox's words
-    conversation._commit(Reply("Yes, this is Alex.", turn, 0.0), "Great.")
+    conversation.replies.commit(Reply("Yes, this is Alex.", turn, 0.0), "Great.")
     assert sink.verdicts == ["human"] and conversation.answer.beep is None
     conversation.answer.decide(Verdict("machine", "beep", "1000 Hz tone"), late_ok=True)
     assert not conversation.answer.machine and sink.verdicts == ["human"]
@@ -67,7 +68,7 @@ async def test_speech_over_the_agent_does_not_make_the_verdict_final_and_is_read
     turn = Turn()
     conversation._on_turn_event(TurnEvent.STARTED, turn)  # …and the greeting goes on over it
     assert conversation.answer.probing(turn)
-    conversation._commit(Reply("Hi, this is Dana.", turn, 0.0), "Hello Dana!")
+    conversation.replies.commit(Reply("Hi, this is Dana.", turn, 0.0), "Hello Dana!")
     assert sink.verdicts == [] and not conversation.answer.final
 
 
@@ -78,7 +79,7 @@ async def test_speech_before_the_agent_has_spoken_is_no_answer() -> None:
     turn = Turn()
     conversation._on_turn_event(TurnEvent.STARTED, turn)
     assert conversation.answer.probing(turn)
-    conversation._commit(Reply("Please leave my message.", turn, 0.0), "Hello Tom!")
+    conversation.replies.commit(Reply("Please leave my message.", turn, 0.0), "Hello Tom!")
     assert sink.verdicts == [] and not conversation.answer.final
 
 
@@ -88,7 +89,7 @@ async def test_a_silent_callee_who_answers_the_agent_is_a_person() -> None:
     agent_spoke(media)
     turn = Turn()
     conversation._on_turn_event(TurnEvent.STARTED, turn)
-    conversation._commit(Reply("Yes?", turn, 0.0), "Hi, this is Sam.")
+    conversation.replies.commit(Reply("Yes?", turn, 0.0), "Hi, this is Sam.")
     assert sink.verdicts == ["human"] and conversation.answer.verdict.signal == "answered_agent"
 
 

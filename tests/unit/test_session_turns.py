@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from appliance.telephony.browser_media import BrowserMedia
+from appliance.voice.brief import CallBrief
 from appliance.voice.reply import Reply
 from appliance.voice.session import ConversationSession
 from appliance.voice.speech_first import SpeechFirst
@@ -35,7 +36,7 @@ class Sink:
 
 def session() -> tuple[ConversationSession, BrowserMedia, Sink]:
     media, sink = BrowserMedia(), Sink()
-    return ConversationSession({"id": "call-1", "direction": "inbound"}, media, None, sink), media, sink  # type: ignore[arg-type]
+    return ConversationSession(CallBrief("call-1", "inbound"), media, None, sink), media, sink  # type: ignore[arg-type]
 
 
 async def test_a_backchannel_that_goes_on_after_the_agent_stopped_is_a_turn_whose_end_releases_the_reply() -> None:
@@ -46,7 +47,7 @@ async def test_a_backchannel_that_goes_on_after_the_agent_stopped_is_a_turn_whos
     conversation._on_turn_event(TurnEvent.RESUMED, turn)  # the agent is silent now
     assert conversation.ignored is None
     reply = Reply("Okay. Yes, that works.", turn, 0.0)
-    conversation.reply = reply
+    conversation.replies.current = reply
     conversation._on_turn_event(TurnEvent.ENDED, turn)
     assert reply.released.is_set()
 
@@ -66,7 +67,7 @@ async def test_a_backchannel_that_ends_is_no_turn_of_the_conversation() -> None:
     turn = Turn()
     conversation.ignored = turn
     reply = Reply("unrelated", Turn(), 0.0)
-    conversation.reply = reply
+    conversation.replies.current = reply
     conversation._on_turn_event(TurnEvent.ENDED, turn)
     assert not reply.released.is_set()
 
@@ -82,7 +83,7 @@ class Pool:
 def reading_session() -> tuple[ConversationSession, Pool, SpeechFirst]:
     pool, priority = Pool(), SpeechFirst()
     engine = SimpleNamespace(llm=pool, priority=priority)
-    conversation = ConversationSession({"id": "call-1", "direction": "inbound"}, BrowserMedia(), engine, Sink())  # type: ignore[arg-type]
+    conversation = ConversationSession(CallBrief("call-1", "inbound"), BrowserMedia(), engine, Sink())  # type: ignore[arg-type]
     return conversation, pool, priority
 
 
@@ -99,7 +100,7 @@ async def test_the_callers_turn_is_read_ahead_every_600_ms_of_their_speech_and_a
     for read_at, next_at in ((600, 1200), (1200, 1800), (1800, 2700), (6000, 9000)):
         talking(conversation, read_at)
         assert conversation._read_ahead_due()
-        conversation._read_turn = (turn, read_at)  # read then
+        conversation.read_ahead.last_read = (turn, read_at)  # read then
         talking(conversation, next_at - 20)
         assert not conversation._read_ahead_due()
         talking(conversation, next_at)
@@ -123,10 +124,10 @@ async def test_reading_ahead_waits_while_anything_else_wants_the_cpu_or_the_word
     conversation.answer.awaiting_greeting = True  # "Hello?" is judged for a voicemail greeting
     assert not conversation._read_ahead_due()
     conversation.answer.awaiting_greeting = False
-    conversation.reply = Reply("earlier words", conversation.turns.turn, 0.0)
-    conversation.reply.task = asyncio.get_running_loop().create_future()  # type: ignore[assignment]
+    conversation.replies.current = Reply("earlier words", conversation.turns.turn, 0.0)
+    conversation.replies.current.task = asyncio.get_running_loop().create_future()  # type: ignore[assignment]
     assert not conversation._read_ahead_due()  # a speculative reply is being generated
-    conversation.reply.task.set_result(None)  # type: ignore[union-attr]
+    conversation.replies.current.task.set_result(None)  # type: ignore[union-attr]
     assert conversation._read_ahead_due()
 
 
@@ -139,7 +140,7 @@ async def test_the_first_words_tts_time_is_theirs_even_when_they_were_kept_and_t
             time.sleep(next(waits))
             return bytes(3200)
 
-    conversation.tts = Voice()  # type: ignore[assignment]
+    conversation.voice.tts = Voice()  # type: ignore[assignment]
     reply = Reply("Yes, this is Alex.", None, 0.0)
     reply.released.set()
     await conversation.voice.speak(reply, "Great!")
@@ -153,12 +154,12 @@ async def test_a_reply_the_caller_spoke_over_in_a_pause_is_a_reply_cut_event_wit
     earlier = Reply("Yes, this is Alex.", Turn(), 0.0)
     earlier.task = asyncio.create_task(asyncio.sleep(10))
     earlier.spoken, earlier.full_text = ["Great!"], "Great! Can you come on"
-    conversation.reply = earlier
-    conversation._start_reply("Yes, that works.", Turn(), release=False)
+    conversation.replies.current = earlier
+    conversation.replies.start("Yes, that works.", Turn(), release=False)
     cut = [data for kind, data in sink.events if kind == "reply_cut"]
     assert cut and cut[0]["said"] == "Great!" and cut[0]["written"] == "Great! Can you come on", sink.events
-    assert conversation.reply is not None
-    conversation.reply.task.cancel()  # type: ignore[union-attr]
+    assert conversation.replies.current is not None
+    conversation.replies.current.task.cancel()  # type: ignore[union-attr]
 
 
 async def test_words_of_a_long_sentence_are_spoken_before_it_ends_when_the_line_runs_dry() -> None:
@@ -174,8 +175,8 @@ async def test_words_of_a_long_sentence_are_spoken_before_it_ends_when_the_line_
         def synthesize(self, said: str) -> bytes:
             return bytes(1600)
 
-    conversation = ConversationSession({"id": "call-1", "direction": "inbound"}, Dry(), None, Sink())  # type: ignore[arg-type]
-    conversation.tts = Voice()  # type: ignore[assignment]
+    conversation = ConversationSession(CallBrief("call-1", "inbound"), Dry(), None, Sink())  # type: ignore[arg-type]
+    conversation.voice.tts = Voice()  # type: ignore[assignment]
     reply = Reply("Yes, this is Alex.", Turn(), 0.0)
     reply.released.set()
 

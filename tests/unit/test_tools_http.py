@@ -14,9 +14,10 @@ from standardwebhooks.webhooks import Webhook
 from appliance.results.webhooks import callingbox_signature
 from appliance.store.webhooks import new_secret
 from appliance.tools_http import MAX_RESPONSE_BYTES, HttpToolRunner
+from appliance.voice.brief import CallBrief
 from tests.tool_server import ToolServer, hang, ok
 
-CALL = {"id": "call_1", "agent_id": "agent_1", "context": {"patient": "Alex"}, "metadata": {"crm": 7}}
+CALL = CallBrief("call_1", "outbound", agent_id="agent_1", context={"patient": "Alex"}, metadata={"crm": 7})
 
 
 @pytest.fixture

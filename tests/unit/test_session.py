@@ -1,0 +1,111 @@
+"""Whole conversations on a scripted line (tests/fakes.py): the session's turns, replies, interruptions and
+endings end to end, with no aiortc, Asterisk or models. Real time, a few seconds a call."""
+
+from __future__ import annotations
+
+import asyncio
+
+from appliance.voice.brief import CallBrief
+from appliance.voice.session import ConversationSession
+from tests.fakes import HearsAnySound, RecordingSink, ScriptedLine, ScriptedModel, ScriptedWhisper, StubEngine
+
+OPENING = "Hi, this is Dana from Bright Smile. Can you make Tuesday at ten?"
+
+
+def conversation(
+    brief: CallBrief, caller: list[str], replies: list[str]
+) -> tuple[ConversationSession, ScriptedLine, RecordingSink, ScriptedModel]:
+    line, sink, model = ScriptedLine(), RecordingSink(), ScriptedModel(replies)
+    session = ConversationSession(brief, line, StubEngine(model, ScriptedWhisper(caller)), sink)  # type: ignore[arg-type]
+    session.vad = HearsAnySound()  # type: ignore[assignment]
+    return session, line, sink, model
+
+
+async def test_an_outbound_call_greets_after_hello_hears_the_answer_and_ends_with_goodbye() -> None:
+    brief = CallBrief("call-1", "outbound", first_message=OPENING)
+    session, line, sink, model = conversation(
+        brief, ["Hello?", "Yes, that works for me."], ["Great, see you on Tuesday. Goodbye.<end_call>"]
+    )
+
+    async def caller() -> None:
+        await asyncio.sleep(0.2)
+        await line.say(0, 500)  # "Hello?"
+        await line.agent_quiet()
+        await line.say(1, 900)
+
+    person = asyncio.create_task(caller())
+    async with asyncio.timeout(20):
+        reason = await session.run()
+    await person
+    assert reason == "agent_ended"
+    assert [(role, said) for role, said, _ in sink.segments] == [
+        ("user", "Hello?"),
+        ("agent", OPENING),
+        ("user", "Yes, that works for me."),
+        ("agent", "Great, see you on Tuesday. Goodbye."),
+    ]
+    assert sink.verdicts == ["human"]
+    # The model was asked once, with the opening and the caller's answer last; the end mark was not spoken.
+    assert len(model.prompts) == 1 and model.prompts[0][-1] == {"role": "user", "content": "Yes, that works for me."}
+    assert model.prompts[0][-2] == {"role": "assistant", "content": OPENING}
+    # Both the opening and the reply were timed from the end of the caller's words: two latencies.
+    assert sink.latencies is not None and len(sink.latencies) == 2 and all(0 < ms < 3000 for ms in sink.latencies)
+
+
+async def test_a_caller_who_speaks_over_the_agent_stops_it_and_the_history_keeps_what_they_heard() -> None:
+    long_reply = " ".join(["word"] * 40) + "."  # 4 s of the agent's audio
+    brief = CallBrief("call-1", "inbound", first_message="Front desk, how can I help?")
+    session, line, sink, model = conversation(
+        brief, ["Hi, I have a question about my bill, please.", "Sorry, stop, what is my balance?"],
+        [long_reply, "Your balance is in your account. Goodbye.<end_call>"],
+    )  # fmt: skip
+
+    async def caller() -> None:
+        await line.agent_quiet()  # the agent greets first on an inbound call
+        await line.say(0, 900)
+        await line.agent_speaks()  # the long reply begins…
+        await asyncio.sleep(1.0)
+        await line.say(1, 1500)  # …and is talked over
+
+    person = asyncio.create_task(caller())
+    async with asyncio.timeout(25):
+        reason = await session.run()
+    await person
+    assert reason == "agent_ended"
+    kinds = [kind for kind, _ in sink.events]
+    assert "barge_in" in kinds, kinds
+    heard = next(data["heard"] for kind, data in sink.events if kind == "barge_in")
+    assert heard and len(heard.split()) < 40  # cut short: only what played
+    # The next prompt has the cut reply as heard, then the caller's interruption.
+    last = model.prompts[-1]
+    assert last[-1]["content"] == "Sorry, stop, what is my balance?"
+    assert last[-2] == {"role": "assistant", "content": heard}
+
+
+async def test_a_silent_caller_is_asked_once_then_told_goodbye() -> None:
+    brief = CallBrief("call-1", "inbound", first_message="Hello, front desk.", silence_timeout_seconds=0.5)
+    session, _, sink, _ = conversation(brief, [], ["unused"])
+    async with asyncio.timeout(15):
+        reason = await session.run()
+    assert reason == "silence_timeout"
+    assert [said for role, said, _ in sink.segments if role == "agent"] == [
+        "Hello, front desk.",
+        "Are you still there?",
+        "I can't hear anything, so I'll let you go. Goodbye.",
+    ]
+
+
+async def test_the_line_closing_ends_the_conversation() -> None:
+    brief = CallBrief("call-1", "inbound", first_message="Hello, front desk.")
+    session, line, sink, _ = conversation(brief, [], ["unused"])
+
+    async def caller() -> None:
+        await line.agent_quiet()
+        line.hang_up()
+
+    person = asyncio.create_task(caller())
+    async with asyncio.timeout(10):
+        reason = await session.run()
+    await person
+    assert reason is None  # the dialer knows why the line closed
+    assert sink.latencies == []
