@@ -31,6 +31,7 @@ from appliance.results.analysis import empty as empty_analysis
 from appliance.results.background import BackgroundThread
 from appliance.results.extraction import Extraction, ExtractionCancelled
 from appliance.store import calls as store
+from appliance.store import post_call
 from appliance.store.calls import empty_result
 from appliance.store.records import Call
 
@@ -94,7 +95,7 @@ class ExtractionWorker:
 
     async def _run(self) -> None:
         while True:
-            pending = store.pending_extractions(self.db)
+            pending = post_call.pending_extractions(self.db)
             for call_id in pending:
                 with contextlib.suppress(NotFound):  # deleted through the API meanwhile
                     await self.process(call_id)
@@ -117,7 +118,7 @@ class ExtractionWorker:
                 self.on_finished()  # the redaction was the last step: call.completed is queued
             return store.get_call(self.db, call_id)
         returns, analysis = row["agent_snapshot"]["returns"], row["agent_snapshot"].get("analysis")
-        used, last_error = store.extraction_attempts(self.db, call_id)
+        used, last_error = post_call.extraction_attempts(self.db, call_id)
         if used >= MAX_ATTEMPTS:
             reason = last_error or "the appliance stopped during each (a crash or a kill)"
             return self._finish(call_id, _failed(returns, analysis, f"gave up after {used} attempts: {reason}"))
@@ -153,22 +154,22 @@ class ExtractionWorker:
             if not path and now() - parse_iso(row["ended_at"]) < RECORDING_GRACE:
                 await asyncio.sleep(1)
                 return False
-            store.finish_recording_redaction(self.db, call_id, "skipped", {"reason": "no recording"})
+            post_call.finish_recording_redaction(self.db, call_id, "skipped", {"reason": "no recording"})
             return True
         if self.redact_recording is None:
-            store.finish_recording_redaction(self.db, call_id, "failed", {"error": "no speech-to-text model"})
+            post_call.finish_recording_redaction(self.db, call_id, "failed", {"error": "no speech-to-text model"})
             return True
         try:
             spans = await self._thread.run(self.redact_recording, Path(path), snapshot["redact"], snapshot["language"])
         except Exception as exc:  # the recording stays as it was: say so, never pretend it is clean
             log.exception("recording_redaction.failed", call_id=call_id)
-            store.finish_recording_redaction(self.db, call_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
+            post_call.finish_recording_redaction(self.db, call_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
             return True
-        store.finish_recording_redaction(self.db, call_id, "done", {"spans": spans})
+        post_call.finish_recording_redaction(self.db, call_id, "done", {"spans": spans})
         return True
 
     def _finish(self, call_id: str, outcome: Extraction) -> Call | None:
-        call = store.finish_extraction(
+        call = post_call.finish_extraction(
             self.db, call_id, outcome.result, outcome.status, outcome.error, outcome.analysis
         )
         log.info("extraction.finished", call_id=call_id, result_status=outcome.status, error=outcome.error)

@@ -101,7 +101,7 @@ def create_call(
                 db.execute("UPDATE calls SET idempotency_key = NULL WHERE id = ?", [existing[0]])
         db["calls"].insert(row)
         _event(db, call_id, "status", {"status": status})
-        _webhook_event(db, call_id, status)
+        queue_webhook_event(db, call_id, status)
     return get_call(db, call_id), True
 
 
@@ -131,7 +131,7 @@ def transition(
         waits = any(update.get(step, row[step]) == "pending" for step in POST_CALL)
         if status != "completed" or not waits:
             # `call.completed` waits for extraction when there is something to extract.
-            _webhook_event(db, call_id, status)
+            queue_webhook_event(db, call_id, status)
     return get_call(db, call_id)
 
 
@@ -174,75 +174,6 @@ def _closing_fields(
     return out
 
 
-def pending_extractions(db: sqlite_utils.Database, limit: int = 10) -> list[str]:
-    """Ended calls waiting for a post-call step (extraction, analysis, recording redaction), oldest first."""
-    pending = " OR ".join(f"{step} = 'pending'" for step in POST_CALL)
-    sql = f"SELECT id FROM calls WHERE ({pending}) AND status = 'completed' ORDER BY seq LIMIT ?"
-    return [r[0] for r in db.execute(sql, [limit])]
-
-
-def extraction_attempts(db: sqlite_utils.Database, call_id: str) -> tuple[int, str | None]:
-    """Extraction attempts used on a call so far, from its events (so they survive a crash), and the last
-    error seen. An attempt interrupted by a clean stop does not count; one the process died in does."""
-    used, error = 0, None
-    sql = (
-        "SELECT type, data FROM call_events WHERE call_id = ? AND type IN "
-        "('extraction_attempt', 'extraction_interrupted', 'extraction_error') ORDER BY seq"
-    )
-    for kind, data in db.execute(sql, [call_id]):
-        if kind == "extraction_attempt":
-            used += 1
-        elif kind == "extraction_interrupted":
-            used -= 1
-        elif kind == "extraction_error":
-            error = loads(data)["error"]
-    return used, error
-
-
-def finish_extraction(
-    db: sqlite_utils.Database,
-    call_id: str,
-    result: dict[str, Any] | None,
-    status: str,
-    error: str | None,
-    analysis: dict[str, Any] | None = None,
-) -> Call | None:
-    """Store the extraction's outcome (result and analysis) and queue `call.completed` in the same
-    transaction, so the event carries them and a crash cannot leave one without the other. None (nothing
-    changed) when the call is no longer pending."""
-    with transaction(db):
-        row = _found(db, call_id)
-        if (
-            row is None
-            or "pending" not in (row["result_status"], row["analysis_status"])
-            or row["status"] != "completed"
-        ):
-            return None
-        update: dict[str, Any] = {"updated_at": now_iso()}
-        if row["result_status"] == "pending":
-            update |= {"result": dumps(result), "result_status": status, "result_error": error}
-        if row["analysis_status"] == "pending":
-            update |= {"analysis": dumps(analysis), "analysis_status": status}
-        _update(db, call_id, update)
-        _event(db, call_id, "extraction", {"result_status": status, **({"error": error} if error else {})})
-        if row["recording_redaction"] != "pending":
-            _webhook_event(db, call_id, "completed")
-    return get_call(db, call_id)
-
-
-def finish_recording_redaction(db: sqlite_utils.Database, call_id: str, status: str, data: dict[str, Any]) -> None:
-    """Record the recording's redaction (`done`, `skipped` when there is no recording, `failed`); the last
-    post-call step to finish queues `call.completed`."""
-    with transaction(db):
-        row = _found(db, call_id)
-        if row is None or row["recording_redaction"] != "pending":  # deleted meanwhile, or done
-            return
-        _update(db, call_id, {"recording_redaction": status, "updated_at": now_iso()})
-        _event(db, call_id, "recording_redaction", {"status": status, **data})
-        if row["status"] == "completed" and "pending" not in (row["result_status"], row["analysis_status"]):
-            _webhook_event(db, call_id, "completed")
-
-
 def set_fields(db: sqlite_utils.Database, call_id: str, **fields: Any) -> None:
     """Update non-status fields (channel id, answered_by, latency…)."""
     fields["updated_at"] = now_iso()
@@ -264,8 +195,9 @@ def _event(db: sqlite_utils.Database, call_id: str, kind: str, data: dict[str, A
     db["call_events"].insert({"call_id": call_id, "type": kind, "at": now_iso(), "data": dumps(data)})
 
 
-def _webhook_event(db: sqlite_utils.Database, call_id: str, status: str) -> None:
-    """Put the event into the outbox, with the call object as it is now (delivery is the webhook worker's job)."""
+def queue_webhook_event(db: sqlite_utils.Database, call_id: str, status: str) -> None:
+    """Put the status's event (if it has one) into the outbox, with the call object as it is now (delivery is
+    the webhook worker's job)."""
     kind = call_status.WEBHOOK_EVENT.get(status)
     if kind is None:
         return
@@ -283,12 +215,13 @@ def webhook_events(db: sqlite_utils.Database, call_id: str) -> list[dict[str, An
     return list(db.query("SELECT id, type, created FROM webhook_events WHERE call_id = ? ORDER BY seq", [call_id]))
 
 
-def _found(db: sqlite_utils.Database, call_id: str) -> dict[str, Any] | None:
+def find_row(db: sqlite_utils.Database, call_id: str) -> dict[str, Any] | None:
+    """The raw row, or None when there is no such call (deleted meanwhile, say)."""
     return next(db.query("SELECT * FROM calls WHERE id = ?", [call_id]), None)
 
 
 def _row(db: sqlite_utils.Database, call_id: str) -> dict[str, Any]:
-    row = _found(db, call_id)
+    row = find_row(db, call_id)
     if row is None:
         raise NotFound(f"no call {call_id!r}", code="call_not_found")
     return row

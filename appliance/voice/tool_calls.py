@@ -29,6 +29,7 @@ from appliance.voice.announcements import Reannouncement, announces
 from appliance.voice.closing import says_goodbye
 from appliance.voice.text import END_CALL_MARK, NO, YES, digits
 from appliance.voice.tool_grammar import VOICE_BUILTINS, call_grammar, callable_tools, function_specs
+from appliance.voice.tool_markup import opens_call, parse_call, split_tag
 
 log = structlog.get_logger(__name__)
 
@@ -43,7 +44,6 @@ CALL_TOKENS = 256
 CONFIRMATION = "confirmation_required"
 NUDGE = {"role": "user", "content": "(Now tell the caller what the result says.)"}
 SAY_NOW = "\u2029"  # yielded when a tool is about to run: speak what the reply has so far, do not wait for more
-_OPENINGS = ("<tool", "```", "{")
 HESITANT = frozenset("hmm hm wait maybe unsure hold think perhaps but um uh".split())
 RULES = (
     "You have tools (listed below) that look things up or do things for the caller. When the caller asks for "
@@ -98,37 +98,6 @@ def offer(model: ToolModel, call_id: str, tools: list[dict[str, Any]]) -> bool:
     """Offer the call's callable tools to the model in every prompt of the call; whether any were."""
     specs = function_specs(callable_tools(tools))
     return bool(specs) and model.offer(call_id, specs)
-
-
-def opens_call(text: str) -> bool | None:
-    """Whether a reply beginning `text` is a tool call: True, False, or None while it cannot be told yet."""
-    head = text.lstrip()
-    if not head:
-        return None
-    if any(head.startswith(o) for o in _OPENINGS):
-        return True
-    if any(o.startswith(head) for o in _OPENINGS):
-        return None
-    return False
-
-
-def split_tag(held: str) -> tuple[str, str, bool]:
-    """(words to say, text to hold back, whether a tag began) of a reply's unsaid text after its first words:
-    a "<" that is not the end-of-call mark starts a tag, which is not for the caller's ears."""
-    cut = held.find("<")
-    while cut != -1 and held.startswith(END_CALL_MARK, cut):  # the mark is speech's business
-        cut = held.find("<", cut + len(END_CALL_MARK))
-    if cut == -1:
-        return held, "", False
-    if END_CALL_MARK.startswith(held[cut:]):
-        return held[:cut], held[cut:], False  # it may yet be the mark
-    return held[:cut], "", True
-
-
-def parse_call(written: str) -> tuple[str, dict[str, Any]]:
-    """(name, arguments) of a call the grammar wrote."""
-    call = json.loads(written)
-    return call["name"], call["arguments"]
 
 
 def clear_yes(said: str) -> bool:

@@ -24,7 +24,7 @@ import sqlite_utils
 from appliance.privacy.plain import PlainTranscripts
 from appliance.results.extraction import Extraction
 from appliance.results.extraction_worker import MAX_ATTEMPTS, ExtractionWorker
-from appliance.store import agents, calls
+from appliance.store import agents, calls, post_call
 from appliance.store.db import open_db
 from appliance.store.jsoncol import loads
 from appliance.store.records import TranscriptSegment
@@ -125,7 +125,7 @@ async def test_pending_becomes_completed_and_only_then_call_completed_is_queued(
     call_id = ended_call(db, "Yes, I'll be there.")
     assert calls.get_call(db, call_id).result_status == "pending"
     assert "call.completed" not in event_types(db, call_id)
-    assert calls.extraction_attempts(db, call_id) == (0, None)  # a clean stop costs the call no attempt
+    assert post_call.extraction_attempts(db, call_id) == (0, None)  # a clean stop costs the call no attempt
 
     woken: list[bool] = []
     extractor = Recorder()
@@ -254,7 +254,7 @@ async def test_calls_without_returns_or_never_answered_are_not_queued(db_path: P
     )
     calls.transition(db, busy.id, "busy")
     assert calls.get_call(db, busy.id).result_status == "skipped"
-    assert calls.pending_extractions(db) == []
+    assert post_call.pending_extractions(db) == []
 
 
 async def test_pending_extractions_resume_in_order_after_a_restart(db_path: Path) -> None:
@@ -267,12 +267,12 @@ async def test_pending_extractions_resume_in_order_after_a_restart(db_path: Path
     db.conn.close()
 
     db = open_db(db_path)  # the restarted process
-    assert calls.pending_extractions(db) == [second, third]
+    assert post_call.pending_extractions(db) == [second, third]
     extractor = Recorder()
     worker = ExtractionWorker(db, extractor, poll_seconds=0.05)
     worker.start()
     for _ in range(100):
-        if not calls.pending_extractions(db):
+        if not post_call.pending_extractions(db):
             break
         await asyncio.sleep(0.05)
     await worker.stop()
@@ -300,7 +300,7 @@ async def test_stop_leaves_an_unfinished_extraction_pending_without_using_an_att
     await asyncio.sleep(0.6)
     assert calls.get_call(db, call_id).result_status == "pending"
     assert "call.completed" not in event_types(db, call_id)
-    assert calls.extraction_attempts(db, call_id) == (0, None)  # a clean stop costs the call no attempt
+    assert post_call.extraction_attempts(db, call_id) == (0, None)  # a clean stop costs the call no attempt
 
 
 ANALYSIS = {

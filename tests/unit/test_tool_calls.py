@@ -1,5 +1,6 @@
-"""Tool calls in the reply loop: how a call is told from speech, its grammar, the confirm_first_write policy,
-and a reply that calls a tool against a scripted model (one that calls nothing streams as before)."""
+"""Tool calls in the reply loop: announcements taken as calls, the call's grammar, the confirm_first_write
+policy, and a reply that calls a tool against a scripted model (one that calls nothing streams as before).
+How a call is told from speech in the stream: test_tool_markup.py."""
 
 from __future__ import annotations
 
@@ -20,8 +21,6 @@ from appliance.voice.tool_calls import (
     announces,
     clear_yes,
     confirmed,
-    opens_call,
-    split_tag,
     unfounded,
 )
 from appliance.voice.tool_grammar import call_grammar, call_schema, callable_tools
@@ -51,26 +50,6 @@ BOOK = {
     },
 }
 END = {"type": "builtin", "name": "end_call", "builtin": "end_call", "parameters": {"type": "object"}}
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("", None),
-        (" ", None),
-        ("<", None),
-        ("<tool", True),  # "<tool" is a call tag already: the end-of-call mark is "<end"
-        ("<tool_call>", True),
-        ('\n{"name"', True),
-        ("```json", True),
-        ("`", None),
-        ("Sure", False),
-        ("<end_call>", False),  # the end-of-call mark is speech's business
-        ("<e", False),
-    ],
-)
-def test_a_reply_is_told_to_be_a_call_from_its_opening(text: str, expected: bool | None) -> None:
-    assert opens_call(text) is expected
 
 
 ORDER = {**SLOTS, "name": "order_status", "description": "The delivery status of an order by its number"}
@@ -317,21 +296,6 @@ async def test_words_after_a_result_that_tell_none_of_it_and_announce_again_are_
     turns = ToolTurns("c", [SLOTS], model, Runner(ToolResult("ok", {"status": "in transit"})), Sink())
     said, _ = await reply(turns, [{"role": "user", "content": "Anything Friday?"}])
     assert said.endswith("It's on its way and arrives Friday.") and len(model.seen) == 2
-
-
-@pytest.mark.parametrize(
-    ("held", "expected"),
-    [
-        ("Friday has 9.", ("Friday has 9.", "", False)),
-        ("Goodbye! <end_call>", ("Goodbye! <end_call>", "", False)),
-        ("Goodbye! <end", ("Goodbye! ", "<end", False)),  # may still be the mark: held back
-        ("Let me check. <tool_response>", ("Let me check. ", "", True)),
-        ("Let me check.\n<tool_call>", ("Let me check.\n", "", True)),
-        ("Bye <end_call> <x", ("Bye <end_call> ", "", True)),
-    ],
-)
-def test_a_tag_after_words_is_never_spoken(held: str, expected: tuple[str, str, bool]) -> None:
-    assert split_tag(held) == expected
 
 
 async def test_a_made_up_tool_response_is_not_spoken_and_the_tool_is_called() -> None:
