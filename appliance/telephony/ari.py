@@ -1,71 +1,25 @@
-"""A thin asyncio ARI client: REST over httpx, events over one websocket that reconnects.
+"""A thin asyncio ARI client: REST over httpx for actions, events over one websocket (`ari_stream`).
 
-Events are typed (`ari_events`) and routed by id to `Subscription` queues: subscribe to a channel id
-*before* you originate or create it with that id, so no early event is lost. StasisStart of a
-channel nobody subscribed to (an inbound call) goes to `subscribe_new_channels()`. When the
-websocket drops (Asterisk restarted), `connected` is cleared, the listeners are told, and every
-subscription receives `ConnectionLost`; the client keeps reconnecting with backoff.
+Requests that fail raise the errors of `ari_errors`; events are typed (`ari_events`) and routed by id to
+`Subscription` queues: subscribe to a channel id *before* you originate or create it with that id.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
-import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
 import msgspec
-import structlog
-import websockets
-from websockets.asyncio.client import connect
 
-from appliance.telephony.ari_events import (
-    AsteriskInfo,
-    Bridge,
-    Channel,
-    ConnectionLost,
-    Event,
-    LiveRecording,
-    Playback,
-    StasisStart,
-    decode_event,
-)
-
-log = structlog.get_logger(__name__)
+from appliance.telephony.ari_errors import AriError, AriNotFound, AriUnavailable, ChannelNotFound, error_for
+from appliance.telephony.ari_events import AsteriskInfo, Bridge, Channel, Event, LiveRecording, Playback
+from appliance.telephony.ari_stream import EventStream, Subscription
 
 T = TypeVar("T")
-E = TypeVar("E", bound=Event)
-
-
-class AriError(Exception):
-    """ARI answered with an error status (or, with status 0, could not be reached)."""
-
-    def __init__(self, status: int, message: str, method: str = "", path: str = "") -> None:
-        where = f" {method} {path}" if method else ""
-        super().__init__(f"ARI{where} -> {status}: {message}")
-        self.status = status
-        self.message = message
-
-
-class AriUnavailable(AriError):
-    """No HTTP answer at all: Asterisk is down or restarting."""
-
-
-class AriNotFound(AriError):
-    pass
-
-
-class ChannelNotFound(AriNotFound):
-    """The channel is gone (hung up): harmless for hangups and cleanup."""
-
-
-class BridgeNotFound(AriNotFound):
-    pass
 
 
 @dataclass(frozen=True)
@@ -74,50 +28,6 @@ class ExternalMedia:
 
     channel: Channel
     rtp_address: tuple[str, int]  # UNICASTRTP_LOCAL_ADDRESS / _PORT
-
-
-class Subscription(asyncio.Queue[Event]):
-    """Events for a set of ids (channels, bridges, playbacks, recordings), in arrival order.
-
-    A plain asyncio.Queue (`get`, `get_nowait`) that also iterates; close it (or use `with`) when done."""
-
-    def __init__(self, client: AriClient, keys: Iterable[str] = ()) -> None:
-        super().__init__()
-        self._client = client
-        self.keys: set[str] = set()
-        for key in keys:
-            self.add(key)
-
-    def add(self, key: str) -> None:
-        """Also receive events for `key` (e.g. the bridge created later for this call)."""
-        self.keys.add(key)
-        self._client._routes.setdefault(key, set()).add(self)
-
-    def close(self) -> None:
-        self._client._unroute(self)
-
-    async def wait_for(self, *types: type[E], predicate: Callable[[E], bool] | None = None) -> E:
-        """The next event of one of `types` (matching `predicate`); other events are discarded.
-
-        Raises `ConnectionError` on ConnectionLost. Wrap in `asyncio.timeout()`."""
-        while True:
-            event = await self.get()
-            if isinstance(event, ConnectionLost) and ConnectionLost not in types:
-                raise ConnectionError("ARI event connection lost")
-            if isinstance(event, types) and (predicate is None or predicate(event)):  # type: ignore[arg-type]
-                return event  # type: ignore[return-value]
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> Event:
-        return await self.get()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class AriClient:
@@ -140,31 +50,29 @@ class AriClient:
         self.base_url = base if base.endswith("/ari") else base + "/ari"
         self.app = app
         self.events_url = self.base_url.replace("http", "ws", 1) + f"/events?app={quote(app)}&subscribeAll=false"
-        self._auth_header = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         self._http = httpx.AsyncClient(
             base_url=self.base_url, auth=(user, password), timeout=http_timeout, transport=transport
         )
-        self.reconnect_min, self.reconnect_max, self.ping_interval = reconnect_min, reconnect_max, ping_interval
-        self.connected = asyncio.Event()
-        self.listeners: list[Callable[[bool], None]] = []  # called with True / False as the websocket goes up / down
-        self._routes: dict[str, set[Subscription]] = {}
-        self._all: set[Subscription] = set()
-        self._new_channels: set[Subscription] = set()
-        self._task: asyncio.Task[None] | None = None
+        auth_header = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.stream = EventStream(
+            self.events_url,
+            auth_header,
+            app,
+            reconnect_min=reconnect_min,
+            reconnect_max=reconnect_max,
+            ping_interval=ping_interval,
+        )
+        self.connected = self.stream.connected  # set while the event websocket is up
+        self.listeners = self.stream.listeners  # called with True / False as the websocket goes up / down
 
-    # --- lifecycle --------------------------------------------------------------------------------
+    # --- lifecycle and events ---------------------------------------------------------------------
 
     def start(self) -> None:
         """Start the event websocket task (it connects and reconnects on its own)."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._events_forever(), name="ari-events")
+        self.stream.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.stream.close()
         await self._http.aclose()
 
     async def __aenter__(self) -> Self:
@@ -174,108 +82,21 @@ class AriClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    # --- event routing ----------------------------------------------------------------------------
-
     def subscribe(self, *keys: str) -> Subscription:
         """Events whose channel / bridge / playback / recording id is one of `keys`."""
-        return Subscription(self, keys)
+        return self.stream.subscribe(*keys)
 
     def subscribe_new_channels(self) -> Subscription:
         """StasisStart of channels that no subscription claims: inbound calls."""
-        sub = Subscription(self)
-        self._new_channels.add(sub)
-        return sub
+        return self.stream.subscribe_new_channels()
 
     def subscribe_all(self) -> Subscription:
         """Every event (diagnostics, tests)."""
-        sub = Subscription(self)
-        self._all.add(sub)
-        return sub
-
-    def _unroute(self, sub: Subscription) -> None:
-        for key in sub.keys:
-            subs = self._routes.get(key)
-            if subs is not None:
-                subs.discard(sub)
-                if not subs:
-                    del self._routes[key]
-        self._all.discard(sub)
-        self._new_channels.discard(sub)
+        return self.stream.subscribe_all()
 
     def dispatch(self, event: Event) -> None:
         """Deliver one event to its subscribers (public so tests and replays can inject events)."""
-        targets: set[Subscription] = set(self._all)
-        claimed = False
-        for key in event.route_keys():
-            subs = self._routes.get(key)
-            if subs:
-                targets.update(subs)
-                claimed = True
-        if not claimed and isinstance(event, StasisStart):
-            if self._new_channels:
-                targets.update(self._new_channels)
-            else:
-                log.warning("ari.unclaimed_channel", channel=event.channel.id, name=event.channel.name)
-        for sub in targets:
-            sub.put_nowait(event)
-
-    async def _events_forever(self) -> None:
-        backoff = self.reconnect_min
-        last_error = ""
-        while True:
-            try:
-                async with connect(
-                    self.events_url,
-                    additional_headers={"Authorization": self._auth_header},
-                    open_timeout=5,
-                    ping_interval=self.ping_interval,  # finds a hung Asterisk, not only a dead one
-                    ping_timeout=self.ping_interval,
-                    max_size=2**22,
-                    compression=None,
-                ) as ws:
-                    backoff, last_error = self.reconnect_min, ""
-                    self._set_connected(True)
-                    async for raw in ws:
-                        try:
-                            event = decode_event(raw)
-                        except msgspec.DecodeError as exc:
-                            log.warning("ari.bad_event", error=str(exc), raw=str(raw)[:200])
-                            continue
-                        self.dispatch(event)
-            except asyncio.CancelledError:
-                self._set_connected(False)
-                raise
-            except (OSError, TimeoutError, websockets.WebSocketException) as exc:
-                error = str(exc) or type(exc).__name__
-                if self.connected.is_set():
-                    log.warning("ari.events_lost", error=error)
-                elif error != last_error:  # e.g. a 401 says so once, not every retry
-                    log.warning("ari.connect_failed", error=error, retrying=True)
-                last_error = error
-            except Exception:  # a bug must not end reconnection for the life of the process
-                log.exception("ari.events_loop_error")
-            self._set_connected(False)
-            # Jitter so a fleet of clients does not hammer a restarting Asterisk in lockstep.
-            await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
-            backoff = min(backoff * 2, self.reconnect_max)
-
-    def _set_connected(self, up: bool) -> None:
-        if up == self.connected.is_set():
-            return
-        if up:
-            self.connected.set()
-            log.info("ari.connected", app=self.app)
-        else:
-            self.connected.clear()
-            log.warning("ari.disconnected", app=self.app)
-            lost = ConnectionLost(application=self.app)
-            for sub in {s for subs in self._routes.values() for s in subs} | self._all | self._new_channels:
-                sub.put_nowait(lost)
-        for listener in list(self.listeners):
-            try:
-                listener(up)
-            except Exception:
-                log.exception("ari.listener_failed")
+        self.stream.dispatch(event)
 
     # --- REST plumbing ----------------------------------------------------------------------------
 
@@ -293,7 +114,7 @@ class AriClient:
         except httpx.TransportError as exc:
             raise AriUnavailable(0, str(exc) or type(exc).__name__, method, path) from exc
         if r.status_code >= 400:
-            raise _error(r.status_code, r.content, method, path)
+            raise error_for(r.status_code, r.content, method, path)
         if result is None or not r.content:
             return None
         return msgspec.json.decode(r.content, type=result)
@@ -477,13 +298,8 @@ class AriClient:
         self, channel_id: str, media: str | Sequence[str], *, playback_id: str | None = None, lang: str | None = None
     ) -> Playback:
         """Play `sound:…`, `tone:…`, `recording:…` … on a channel; PlaybackFinished follows (route key: id)."""
-        return await self._play("channels", channel_id, media, playback_id, lang)
-
-    async def _play(
-        self, kind: str, target: str, media: str | Sequence[str], playback_id: str | None, lang: str | None
-    ) -> Playback:
         media_param = media if isinstance(media, str) else ",".join(media)
-        path = f"/{kind}/{quote(target)}/play" + (f"/{quote(playback_id)}" if playback_id else "")
+        path = f"/channels/{quote(channel_id)}/play" + (f"/{quote(playback_id)}" if playback_id else "")
         return await self._request("POST", path, {"media": media_param, "lang": lang}, result=Playback)  # type: ignore[return-value]
 
     async def stop_playback(self, playback_id: str) -> bool:
@@ -494,18 +310,11 @@ class AriClient:
             return False
         return True
 
-    async def record(self, channel_id: str, name: str, **options: Any) -> LiveRecording:
-        """Record a channel into <spool>/recording/<name>.<format>; see `_record` for options."""
-        return await self._record("channels", channel_id, name, **options)
-
-    async def record_bridge(self, bridge_id: str, name: str, **options: Any) -> LiveRecording:
-        """Record the bridge's mix."""
-        return await self._record("bridges", bridge_id, name, **options)
-
-    async def _record(
-        self, kind: str, target: str, name: str, *, format: str = "wav", max_duration: int = 0, max_silence: int = 0,
+    async def record_bridge(
+        self, bridge_id: str, name: str, *, format: str = "wav", max_duration: int = 0, max_silence: int = 0,
         if_exists: str = "overwrite", beep: bool = False, terminate_on: str = "none",
     ) -> LiveRecording:  # fmt: skip
+        """Record the bridge's mix into <spool>/recording/<name>.<format>."""
         params = {
             "name": name,
             "format": format,
@@ -515,7 +324,8 @@ class AriClient:
             "beep": beep,
             "terminateOn": terminate_on,
         }
-        return await self._request("POST", f"/{kind}/{quote(target)}/record", params, result=LiveRecording)  # type: ignore[return-value]
+        path = f"/bridges/{quote(bridge_id)}/record"
+        return await self._request("POST", path, params, result=LiveRecording)  # type: ignore[return-value]
 
     async def stop_recording(self, name: str) -> bool:
         """Stop and store a live recording; False if it was not running. Names with '/' are fine."""
@@ -528,20 +338,3 @@ class AriClient:
 
 def _param(value: Any) -> Any:
     return ("true" if value else "false") if isinstance(value, bool) else value
-
-
-def _error(status: int, content: bytes, method: str, path: str) -> AriError:
-    try:
-        message = str(msgspec.json.decode(content).get("message", ""))
-    except (msgspec.DecodeError, AttributeError):
-        message = content.decode(errors="replace")[:200]
-    cls: type[AriError] = AriError
-    if status == 404:
-        cls = (
-            ChannelNotFound
-            if path.startswith("/channels")
-            else BridgeNotFound
-            if path.startswith("/bridges")
-            else AriNotFound
-        )
-    return cls(status, message, method, path)

@@ -1,5 +1,5 @@
 """The dialer: takes queued calls in order, never more than `max_concurrent_calls` live, and drives each
-call's channel through Asterisk; it also answers inbound calls for numbers with an inbound agent.
+call's channel through Asterisk; it also runs the inbound calls that `answering.py` takes in and answers.
 
 The store is written at every status change, and a call is marked `initiated` *before* it is
 originated: after a crash, a call found `initiated` is closed, never dialled twice. A caller who opts out
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import sqlite_utils
@@ -22,8 +22,9 @@ from appliance.call_status import TERMINAL
 from appliance.clock import woken_or_timed_out
 from appliance.config import Settings
 from appliance.store import calls as store
-from appliance.telephony import inbound
-from appliance.telephony.ari import AriClient, AriError, ChannelNotFound
+from appliance.telephony.answering import InboundAnswering
+from appliance.telephony.ari import AriClient
+from appliance.telephony.ari_errors import AriError, ChannelNotFound
 from appliance.telephony.ari_events import (
     ChannelDestroyed,
     ChannelDtmfReceived,
@@ -41,12 +42,11 @@ from appliance.telephony.slots import CallSlots
 from appliance.telephony.trunk_config import endpoint_name
 
 log = structlog.get_logger(__name__)
-# An inbound call rings this long at most while the model reads its prompt: two rings, about what a
-# receptionist lets pass, and the agent's first words then do not wait seconds for that reading.
-INBOUND_RING_S = 4.0
 
 
 class Dialer:
+    """The one owner of the calls in flight on Asterisk: dials the queue, follows every channel to its end."""
+
     def __init__(
         self,
         settings: Settings,
@@ -72,13 +72,16 @@ class Dialer:
         self._task: asyncio.Task[None] | None = None
         self._call_tasks: set[asyncio.Task[None]] = set()
         self._inbound_task: asyncio.Task[None] | None = None
+        self.inbound = InboundAnswering(
+            settings, db, ari, self.slots, admit=self._admit, draining=lambda: self.draining, on_ringing=self.on_ringing
+        )
         ari.listeners.append(self._on_ari_state)
 
     # --- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
         await self.reconcile()
         self._task = asyncio.create_task(self._dispatch_forever(), name="dialer")
-        self._inbound_task = asyncio.create_task(self._inbound_forever(), name="dialer-inbound")
+        self._inbound_task = asyncio.create_task(self.inbound.run_forever(), name="dialer-inbound")
 
     async def stop(self) -> None:
         """Hang up every live call and close its record (the process is going away)."""
@@ -160,11 +163,15 @@ class Dialer:
         if store.transition(self.db, call_id, "initiated", channel_id=channel_id) is None:
             self.slots.give_back(call_id)
             return False  # canceled while queued
-        self.live[call_id] = live
-        live.events = self.ari.subscribe(channel_id)
-        live.task = asyncio.create_task(self._run_outbound(live), name=f"call-{call_id}")
-        self._track(live.task)
+        self._launch(live, self._run_outbound(live))
         return True
+
+    def _launch(self, live: LiveCall, run: Coroutine[Any, Any, None]) -> None:
+        """The call is live from here: its events are kept from now on, and `run` drives it to its end."""
+        self.live[live.call_id] = live
+        live.events = self.ari.subscribe(live.channel_id)
+        live.task = asyncio.create_task(run, name=f"call-{live.call_id}")
+        self._track(live.task)
 
     async def _run_outbound(self, live: LiveCall) -> None:
         log_ = log.bind(call_id=live.call_id)
@@ -187,13 +194,8 @@ class Dialer:
             except AriError as exc:
                 log_.warning("dialer.originate_failed", error=str(exc))
                 code = "telephony_down" if exc.status in (0, 503) else "originate_failed"
-                store.transition(
-                    self.db,
-                    live.call_id,
-                    "failed",
-                    error_code=code,
-                    error_message=f"Asterisk could not place the call: {exc}",
-                )
+                message = f"Asterisk could not place the call: {exc}"
+                store.transition(self.db, live.call_id, "failed", error_code=code, error_message=message)
                 return
             await self._follow(live, row)
         finally:
@@ -261,12 +263,8 @@ class Dialer:
                         session_task = await self._start_media(live, row)
                     except (AriError, OSError, TimeoutError, ConnectionError) as exc:
                         log.error("dialer.media_failed", call_id=live.call_id, error=str(exc))
-                        store.set_fields(
-                            self.db,
-                            live.call_id,
-                            error_code="media_failed",
-                            error_message=f"could not connect the call's audio: {exc}",
-                        )
+                        message = f"could not connect the call's audio: {exc}"
+                        store.set_fields(self.db, live.call_id, error_code="media_failed", error_message=message)
                         live.end_reason = "error"
                         await self.ari.hangup(live.channel_id)
                 elif isinstance(event, ChannelDtmfReceived) and live.answered and live.end_reason != "transferred":
@@ -367,59 +365,22 @@ class Dialer:
         task.add_done_callback(self._call_tasks.discard)
 
     def _close_down(self, live: LiveCall) -> None:
-        when = "during the call" if live.answered else "before the call was answered"
-        message = f"Asterisk stopped {when}"
+        message = "Asterisk stopped " + ("during the call" if live.answered else "before the call was answered")
         self._record_end(
             live.call_id, Ending(live.answered, "error", error_code="telephony_down", error_message=message)
         )
 
-    # --- inbound ----------------------------------------------------------------------------------
-    async def _inbound_forever(self) -> None:
-        with self.ari.subscribe_new_channels() as arrivals:
-            async for event in arrivals:
-                if isinstance(event, StasisStart):
-                    try:
-                        await self._on_new_channel(event)
-                    except AriError as exc:
-                        log.warning("dialer.inbound_setup_failed", error=str(exc))
-
-    async def _on_new_channel(self, event: StasisStart) -> None:
-        """StasisStart of a channel we did not originate: an inbound call from a trunk."""
-        route = inbound.route(self.db, event)
-        if route is None:
-            return
-        channel_id = event.channel.id
-        if route.agent is None:
-            await self.ari.hangup(channel_id, reason="unallocated")
-            inbound.record_rejected(self.db, route)
-            log.warning("dialer.inbound_rejected", did=route.did, caller=route.caller)
-            return
-        if self.draining:  # SIP 503: the carrier tries another route, the caller is not told "busy"
-            await self.ari.hangup(channel_id, reason="congestion")
-            log.info("dialer.inbound_refused_draining", did=route.did, caller=route.caller)
-            return
-        if self.slots.free() <= 0:
-            # Not answered, no call row: ARI's "congestion" (cause 34) goes out as SIP 503, "busy" as 486.
-            full = "congestion" if self.settings.inbound_full_code == 503 else "busy"
-            await self.ari.hangup(channel_id, reason=full)
-            log.info("dialer.inbound_full", did=route.did, caller=route.caller, sip=self.settings.inbound_full_code)
-            return
-        call_id = inbound.record_answering(self.db, route, channel_id)
-        self.slots.take(call_id, "inbound")  # free was checked above, with no await since
-        live = LiveCall(call_id=call_id, channel_id=channel_id, answered=True)
-        live.events = self.ari.subscribe(channel_id)
-        self.live[call_id] = live
-        live.task = asyncio.create_task(self._run_inbound(live), name=f"call-{call_id}")
-        self._track(live.task)
+    # --- inbound ---------------------------------------------------------------------------------
+    def _admit(self, live: LiveCall) -> None:
+        """An inbound call `self.inbound` took in (its slot held): from here it is run like any other."""
+        self._launch(live, self._run_inbound(live))
 
     async def _run_inbound(self, live: LiveCall) -> None:
         try:
-            # Inbound channels leave our subscription at StasisEnd; subscribe to see ChannelDestroyed.
-            await self.ari.app_subscribe(f"channel:{live.channel_id}")
-            if not await self._ring_while_reading(live):
-                return  # the caller hung up first
-            await self.ari.answer(live.channel_id)
-            store.transition(self.db, live.call_id, "in_progress", answered_by="human")
+            if (gone := await self.inbound.answer(live)) is not None:
+                live.answered = False  # the caller hung up while it rang: `no_answer`
+                self._ended(live, gone.cause, gone.cause_txt, gone.tech_cause)
+                return
             self.opt_outs.watch(live.call_id, lambda source: self._opted_out(live, source))
             row = store.call_row(self.db, live.call_id)
             await self._follow(live, row, await self._start_media(live, row))
@@ -427,27 +388,6 @@ class Dialer:
             log.warning("dialer.inbound_failed", call_id=live.call_id, error=str(exc))
         finally:
             self._finish(live)
-
-    async def _ring_while_reading(self, live: LiveCall) -> bool:
-        """Inbound: the caller hears ringing while the model reads the call's prompt (`INBOUND_RING_S` at
-        most). False when they hang up meanwhile (the call ends `no_answer`)."""
-        reading = self.on_ringing(store.call_row(self.db, live.call_id))
-        if reading is None or reading.done():
-            return True
-        await self.ari.ring(live.channel_id)
-        assert live.events is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + INBOUND_RING_S
-        while not reading.done() and loop.time() < deadline:
-            event = asyncio.ensure_future(live.events.get())
-            await asyncio.wait({reading, event}, timeout=deadline - loop.time(), return_when=asyncio.FIRST_COMPLETED)
-            if not event.done():
-                event.cancel()  # a queue's get: nothing is lost
-            elif isinstance(gone := event.result(), ChannelDestroyed) and gone.channel.id == live.channel_id:
-                live.answered = False
-                self._ended(live, gone.cause, gone.cause_txt, gone.tech_cause)
-                return False
-        return True
 
 
 def _is_ringing(event: Event) -> bool:

@@ -25,8 +25,10 @@ import sqlite_utils
 import structlog
 
 from appliance.store import calls as store
-from appliance.telephony.ari import AriClient, AriError, Subscription
+from appliance.telephony.ari import AriClient
+from appliance.telephony.ari_errors import AriError
 from appliance.telephony.ari_events import ChannelDestroyed, ChannelDtmfReceived, StasisEnd, StasisStart
+from appliance.telephony.ari_stream import Subscription
 from appliance.telephony.causes import outcome_for
 from appliance.telephony.live_call import LiveCall
 from appliance.telephony.trunk_config import endpoint_name

@@ -9,8 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from appliance.telephony.ari import AriClient, AriError, Subscription
+from appliance.telephony.ari import AriClient
+from appliance.telephony.ari_errors import AriError
 from appliance.telephony.ari_events import StasisStart
+from appliance.telephony.ari_stream import Subscription
 from appliance.telephony.media import RtpEndpoint
 from appliance.voice.call_audio import CallMedia, MediaClosed
 from appliance.voice.tool_calls import ToolRunner

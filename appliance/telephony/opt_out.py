@@ -15,7 +15,8 @@ import structlog
 
 from appliance.store import calls as call_store
 from appliance.store import dnc
-from appliance.telephony.ari import AriClient, AriError
+from appliance.telephony.ari import AriClient
+from appliance.telephony.ari_errors import AriError
 from appliance.telephony.ari_events import PlaybackFinished
 from appliance.voice.keypad import GATHER_TIMEOUT_S
 

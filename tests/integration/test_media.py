@@ -22,7 +22,8 @@ import pytest
 import pytest_asyncio
 
 from appliance.config import load_settings
-from appliance.telephony.ari import AriClient, ChannelNotFound
+from appliance.telephony.ari import AriClient
+from appliance.telephony.ari_errors import ChannelNotFound
 from appliance.telephony.ari_events import (
     ChannelDestroyed,
     ChannelStateChange,

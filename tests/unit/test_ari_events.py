@@ -202,7 +202,7 @@ async def test_closing_a_subscription_stops_delivery(client: AriClient) -> None:
     everything = client.subscribe_all()
     client.dispatch(decode_event(event("StasisEnd", channel=channel("c1"))))
     assert sub.empty() and everything.qsize() == 1
-    assert "c1" not in client._routes
+    assert "c1" not in client.stream._routes
 
 
 async def test_wait_for_skips_other_events_and_fails_on_connection_loss(client: AriClient) -> None:

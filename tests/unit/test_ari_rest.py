@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from appliance.telephony.ari import AriClient, AriError, AriUnavailable, BridgeNotFound, ChannelNotFound
+from appliance.telephony.ari import AriClient
+from appliance.telephony.ari_errors import AriError, AriUnavailable, BridgeNotFound, ChannelNotFound
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

@@ -11,8 +11,9 @@ from typing import Any
 
 from appliance.store import agents, calls
 from appliance.store.db import open_db
-from appliance.telephony.ari import AriClient, Subscription
+from appliance.telephony.ari import AriClient
 from appliance.telephony.ari_events import Channel, ChannelDtmfReceived, Event, StasisStart
+from appliance.telephony.ari_stream import Subscription
 from appliance.telephony.line_tools import PUTTING_THROUGH, LineTools
 from appliance.telephony.live_call import LiveCall
 

@@ -37,7 +37,8 @@ import soxr
 import structlog
 import yaml
 
-from appliance.telephony.ari import AriClient, AriError
+from appliance.telephony.ari import AriClient
+from appliance.telephony.ari_errors import AriError
 from appliance.telephony.ari_events import ChannelDestroyed, StasisEnd, StasisStart
 from appliance.telephony.media import RtpEndpoint
 from appliance.voice.call_audio import continuous_frames
