@@ -16,7 +16,7 @@ import httpx
 import msgspec
 
 from appliance.telephony.ari_errors import AriError, AriNotFound, AriUnavailable, ChannelNotFound, error_for
-from appliance.telephony.ari_events import AsteriskInfo, Bridge, Channel, Event, LiveRecording, Playback
+from appliance.telephony.ari_events import AsteriskInfo, Bridge, Channel, Event, Playback
 from appliance.telephony.ari_stream import EventStream, Subscription
 
 T = TypeVar("T")
@@ -210,21 +210,6 @@ class AriClient:
     async def get_channel(self, channel_id: str) -> Channel:
         return await self._request("GET", f"/channels/{quote(channel_id)}", result=Channel)  # type: ignore[return-value]
 
-    async def list_channels(self) -> list[Channel]:
-        return await self._request("GET", "/channels", result=list[Channel]) or []  # type: ignore[return-value]
-
-    async def get_var(self, channel_id: str, name: str) -> str | None:
-        """A channel variable or dialplan function; None when the variable is not set."""
-        try:
-            reply = await self._request(
-                "GET", f"/channels/{quote(channel_id)}/variable", {"variable": name}, result=dict[str, str]
-            )
-        except ChannelNotFound as exc:
-            if "variable" in exc.message.lower():  # 404 "Provided variable was not found"
-                return None
-            raise
-        return (reply or {}).get("value")
-
     async def set_var(self, channel_id: str, name: str, value: str) -> None:
         await self._request("POST", f"/channels/{quote(channel_id)}/variable", {"variable": name, "value": value})
 
@@ -292,7 +277,7 @@ class AriClient:
             return False
         return True
 
-    # --- playback and recording -------------------------------------------------------------------
+    # --- playback -------------------------------------------------------------------
 
     async def play(
         self, channel_id: str, media: str | Sequence[str], *, playback_id: str | None = None, lang: str | None = None
@@ -301,39 +286,6 @@ class AriClient:
         media_param = media if isinstance(media, str) else ",".join(media)
         path = f"/channels/{quote(channel_id)}/play" + (f"/{quote(playback_id)}" if playback_id else "")
         return await self._request("POST", path, {"media": media_param, "lang": lang}, result=Playback)  # type: ignore[return-value]
-
-    async def stop_playback(self, playback_id: str) -> bool:
-        """Returns False if the playback had already finished."""
-        try:
-            await self._request("DELETE", f"/playbacks/{quote(playback_id)}")
-        except AriNotFound:
-            return False
-        return True
-
-    async def record_bridge(
-        self, bridge_id: str, name: str, *, format: str = "wav", max_duration: int = 0, max_silence: int = 0,
-        if_exists: str = "overwrite", beep: bool = False, terminate_on: str = "none",
-    ) -> LiveRecording:  # fmt: skip
-        """Record the bridge's mix into <spool>/recording/<name>.<format>."""
-        params = {
-            "name": name,
-            "format": format,
-            "maxDurationSeconds": max_duration,
-            "maxSilenceSeconds": max_silence,
-            "ifExists": if_exists,
-            "beep": beep,
-            "terminateOn": terminate_on,
-        }
-        path = f"/bridges/{quote(bridge_id)}/record"
-        return await self._request("POST", path, params, result=LiveRecording)  # type: ignore[return-value]
-
-    async def stop_recording(self, name: str) -> bool:
-        """Stop and store a live recording; False if it was not running. Names with '/' are fine."""
-        try:
-            await self._request("POST", f"/recordings/live/{quote(name, safe='')}/stop")
-        except AriNotFound:
-            return False
-        return True
 
 
 def _param(value: Any) -> Any:

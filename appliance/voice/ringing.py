@@ -7,7 +7,7 @@ then, so the dialer hands the call over at "ringing"; the conversation takes the
 (waiting for the rest of the reading if it is not done) and its opening streams from a context that already
 holds the call. Writing the whole opening while ringing was tried: with a 3 s ring it was not ready in time
 and, spoken only once whole, reached the callee 10-19 s after "Hello?" (bench/scenarios.py). An inbound call is
-let ring while its prompt is read (at most `INBOUND_RING_S`, telephony/dialer.py).
+let ring while its prompt is read (at most `INBOUND_RING_S`, telephony/answering.py).
 """
 
 from __future__ import annotations
