@@ -8,7 +8,8 @@ import pytest
 
 from appliance.errors import InvalidInput
 from appliance.results.analysis import SENTIMENTS, check_analysis, grounded_summary, split
-from appliance.results.extraction import Extractor, answer_schema, build_messages, nullable_schema
+from appliance.results.extraction import Extractor, answer_schema, nullable_schema
+from appliance.results.extraction_prompt import build_messages
 from appliance.results.grounding import numbers_in
 from appliance.results.schema import returns_to_schema
 

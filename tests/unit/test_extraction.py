@@ -13,10 +13,7 @@ from appliance import models
 from appliance.errors import InvalidInput
 from appliance.results.extraction import (
     MAX_TEXT_CHARS,
-    SYSTEM_PROMPT,
     Extractor,
-    build_messages,
-    describe_fields,
     nullable_schema,
     read_transcript,
     tidy_text,
@@ -100,29 +97,6 @@ def test_the_grammar_keeps_enums_and_every_field() -> None:
     gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(target(NESTED)))
     assert '"\\"confirmed\\""' in gbnf and '"\\"billing\\""' in gbnf
     assert "null" in gbnf and '"\\"hour\\""' in gbnf
-
-
-def test_prompt_holds_instructions_context_transcript_fields_and_what_null_means() -> None:
-    messages = build_messages(
-        returns_to_schema(NESTED),
-        [("agent", "Can you come Thursday?"), ("user", "No, Friday."), ("tool", "slot booked")],
-        "Confirm the appointment.",
-        {"patient": "Dana"},
-    )
-    assert messages[0] == {"role": "system", "content": SYSTEM_PROMPT}
-    assert "null means the conversation did not settle" in SYSTEM_PROMPT and "Never guess" in SYSTEM_PROMPT
-    user = messages[1]["content"]
-    assert "Confirm the appointment." in user and '{"patient": "Dana"}' in user
-    assert "Agent: Can you come Thursday?\nPerson: No, Friday.\nTool result: slot booked" in user
-    assert '- outcome: one of "confirmed", "cancelled", or null. their decision' in user
-    assert "  - day: a date YYYY-MM-DD, or null" in user and "- score: a whole number from 1 to 5, or null" in user
-    assert '- tags: a list, each item one of "billing", "upgrade", or null' in user
-    assert "(none)" in build_messages(returns_to_schema({"a": "boolean"}), [("user", "hi")], None, None)[1]["content"]
-
-
-def test_describe_fields_lists_nested_fields_indented() -> None:
-    lines = describe_fields(returns_to_schema(NESTED))
-    assert lines[1] == "- slot: an object with these fields" and lines[2].startswith("  - day:")
 
 
 def test_read_transcript_accepts_a_list_or_a_calls_transcript_and_names_bad_turns() -> None:
