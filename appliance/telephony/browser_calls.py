@@ -24,7 +24,7 @@ from appliance.store import agents as agent_store
 from appliance.store import calls as store
 from appliance.telephony.browser_media import BrowserMedia
 from appliance.telephony.call_end import Ending, record_end
-from appliance.telephony.live_call import SessionFactory
+from appliance.telephony.live_call import ConversationFactory
 from appliance.telephony.slots import CallSlots
 
 log = structlog.get_logger(__name__)
@@ -58,7 +58,7 @@ class Busy(ApplianceError):
 
 
 @dataclass
-class BrowserCall:
+class LiveTalk:
     call_id: str
     peer: RTCPeerConnection
     media: BrowserMedia
@@ -69,13 +69,13 @@ class BrowserCall:
 
 class BrowserCalls:
     def __init__(
-        self, settings: Settings, db: sqlite_utils.Database, session_factory: SessionFactory, slots: CallSlots
+        self, settings: Settings, db: sqlite_utils.Database, session_factory: ConversationFactory, slots: CallSlots
     ) -> None:
         self.settings = settings
         self.db = db
         self.session_factory = session_factory
         self.slots = slots  # the dialer's too: a talk holds a slot, and the dialer waits for it
-        self.live: dict[str, BrowserCall] = {}
+        self.live: dict[str, LiveTalk] = {}
         self.draining = False  # shutting down: no new talk starts
 
     def owns(self, call_id: str) -> bool:
@@ -103,7 +103,7 @@ class BrowserCalls:
             raise
         call_id = record_talk(self.db, agent)
         self.slots.rename(offer_slot, call_id)
-        live = BrowserCall(call_id, peer, media, asyncio.Event())
+        live = LiveTalk(call_id, peer, media, asyncio.Event())
         self.live[call_id] = live
 
         @peer.on("connectionstatechange")
@@ -155,7 +155,7 @@ class BrowserCalls:
                 with contextlib.suppress(asyncio.CancelledError):
                     await live.task
 
-    async def _run(self, live: BrowserCall) -> None:
+    async def _run(self, live: LiveTalk) -> None:
         row = store.call_row(self.db, live.call_id)
         session = asyncio.create_task(self.session_factory(row, live.media, None).run(), name=f"session-{live.call_id}")
         hangup = asyncio.create_task(live.hangup.wait())

@@ -19,7 +19,7 @@ from appliance.store import webhooks as webhook_store
 from appliance.store.jsoncol import dumps
 from appliance.store.records import TranscriptSegment
 from appliance.telephony.line_tools import LineTools
-from appliance.telephony.live_call import SessionFactory
+from appliance.telephony.live_call import ConversationFactory
 from appliance.telephony.opt_out import OptOuts
 from appliance.tools_http import HttpToolRunner
 from appliance.voice.amd import Verdict
@@ -143,8 +143,8 @@ def session_factory(
     opt_outs: OptOuts,
     plain: PlainTranscripts | None = None,
     url_allowlist: list[str] | None = None,
-) -> SessionFactory:
-    """The dialer's `SessionFactory`: a voice conversation on every answered call."""
+) -> ConversationFactory:
+    """The dialer's `ConversationFactory`: a voice conversation on every answered call."""
 
     def create(row: dict[str, Any], media: CallMedia, line: ToolRunner | None) -> ConversationSession:
         snapshot = row["agent_snapshot"] or {}

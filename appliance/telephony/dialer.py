@@ -4,7 +4,7 @@ call's channel through Asterisk; it also runs the inbound calls that `answering.
 The store is written at every status change, and a call is marked `initiated` *before* it is
 originated: after a crash, a call found `initiated` is closed, never dialled twice. A caller who opts out
 (the opt-out key, or words the conversation reports to `OptOuts`) is listed and the call ended: opt_out.py.
-Any other key the caller presses on an answered call goes to its conversation (`CallSession.keys`).
+Any other key the caller presses on an answered call goes to its conversation (`Conversation.keys`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from appliance.telephony.ari_events import (
 from appliance.telephony.call_end import Ending, record_end
 from appliance.telephony.causes import hangup_cause_text, outcome_for
 from appliance.telephony.line_tools import LineTools
-from appliance.telephony.live_call import IdleSession, LiveCall, SessionFactory, close_media, open_media
+from appliance.telephony.live_call import ConversationFactory, IdleConversation, LiveCall, close_media, open_media
 from appliance.telephony.opt_out import OptOutKey, OptOuts, list_caller, say_goodbye
 from appliance.telephony.slots import CallSlots
 from appliance.telephony.trunk_config import endpoint_name
@@ -52,7 +52,7 @@ class Dialer:
         settings: Settings,
         db: sqlite_utils.Database,
         ari: AriClient,
-        session_factory: SessionFactory = IdleSession,
+        session_factory: ConversationFactory = IdleConversation,
         opt_outs: OptOuts | None = None,
         slots: CallSlots | None = None,
         on_ringing: Callable[[dict[str, Any]], asyncio.Task[None] | None] | None = None,

@@ -18,7 +18,7 @@ from appliance.voice.call_audio import CallMedia, MediaClosed
 from appliance.voice.tool_calls import ToolRunner
 
 
-class CallSession(Protocol):
+class Conversation(Protocol):
     """What runs on an answered call (the voice loop; a plain media recorder until it exists)."""
 
     async def run(self) -> str | None:
@@ -31,10 +31,10 @@ class CallSession(Protocol):
 
 
 # The call row, its audio line, and the line's own built-in tools (transfer, keys; None where there are none).
-SessionFactory = Callable[[dict[str, Any], CallMedia, ToolRunner | None], CallSession]
+ConversationFactory = Callable[[dict[str, Any], CallMedia, ToolRunner | None], Conversation]
 
 
-class IdleSession:
+class IdleConversation:
     """Keeps the media path open and counts audio both ways until the call ends from the outside."""
 
     def __init__(self, call: dict[str, Any], media: CallMedia, line: ToolRunner | None = None) -> None:
@@ -62,7 +62,7 @@ class LiveCall:
     media_channel_id: str | None = None
     media: RtpEndpoint | None = None
     events: Subscription | None = None
-    session: CallSession | None = None  # once answered: what the caller's keys go to
+    session: Conversation | None = None  # once answered: what the caller's keys go to
     transfer_channel_id: str | None = None  # the leg a transfer put the caller through to
     holding_bridge_id: str | None = None  # where the caller waits while a warm transfer asks the destination
     watch: asyncio.Task[None] | None = None  # hangs the caller up when that leg hangs up

@@ -19,7 +19,7 @@ from appliance.telephony.ami import AmiClient
 from appliance.telephony.ari import AriClient
 from appliance.telephony.asterisk import PERSON_APP, AsteriskServer
 from appliance.telephony.dialer import Dialer
-from appliance.telephony.live_call import SessionFactory
+from appliance.telephony.live_call import ConversationFactory
 from appliance.telephony.opt_out import OptOuts
 from appliance.telephony.trunk_config import TrunkConfig
 
@@ -38,7 +38,7 @@ class TelephonyService:
         self,
         settings: Settings,
         db: sqlite_utils.Database,
-        session_factory: SessionFactory | None = None,
+        session_factory: ConversationFactory | None = None,
         voice: VoiceEngine | None = None,
         opt_outs: OptOuts | None = None,
     ) -> None:

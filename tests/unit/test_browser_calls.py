@@ -13,7 +13,7 @@ from appliance.config import Settings
 from appliance.store import agents, calls
 from appliance.store.db import open_db
 from appliance.telephony import browser_calls
-from appliance.telephony.browser_calls import BrowserCall, BrowserCalls
+from appliance.telephony.browser_calls import BrowserCalls, LiveTalk
 from appliance.telephony.slots import CallSlots
 
 
@@ -37,7 +37,7 @@ async def test_hanging_up_completes_the_call_even_if_webrtc_never_closes(
     agent_id = agents.create_agent(db, {"name": "Sam", "type": "outbound", "instructions": "Talk"})
     call_id = browser_calls.record_talk(db, agents.agent_row(db, agent_id))
     talks = BrowserCalls(Settings(), db, lambda _row, _media, _line: Forever(), CallSlots(4))
-    live = BrowserCall(call_id, peer=Forever(), media=Forever(), hangup=asyncio.Event())  # type: ignore[arg-type]
+    live = LiveTalk(call_id, peer=Forever(), media=Forever(), hangup=asyncio.Event())  # type: ignore[arg-type]
     talks.live[call_id] = live
     live.task = asyncio.create_task(talks._run(live))
     await asyncio.sleep(0.05)

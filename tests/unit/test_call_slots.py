@@ -16,7 +16,7 @@ from appliance.store.trunks import ensure_loopback
 from appliance.telephony.ari import AriClient
 from appliance.telephony.browser_calls import BrowserCalls, Busy
 from appliance.telephony.dialer import Dialer
-from appliance.telephony.live_call import IdleSession
+from appliance.telephony.live_call import IdleConversation
 from appliance.telephony.slots import CallSlots
 
 
@@ -49,8 +49,8 @@ async def test_a_browser_talk_plus_queued_calls_never_exceed_the_limit(tmp_path:
     # Nothing listens on port 9: a dialled call fails with telephony_down instead of reaching a carrier.
     ari = AriClient("http://127.0.0.1:9/ari", "user", "password", "appliance")
     ari.connected.set()
-    dialer = Dialer(settings, db, ari, session_factory=IdleSession)
-    talks = BrowserCalls(settings, db, IdleSession, dialer.slots)
+    dialer = Dialer(settings, db, ari, session_factory=IdleConversation)
+    talks = BrowserCalls(settings, db, IdleConversation, dialer.slots)
     browser, offer = await _browser_offer()
     try:
         talk_id, answer = await talks.start(agent_id, offer)
