@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime
-from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 from appliance.telephony.browser_media import BrowserMedia
 from appliance.voice.brief import CallBrief
@@ -17,6 +14,7 @@ from appliance.voice.reply import Reply
 from appliance.voice.session import ConversationSession
 from appliance.voice.tool_calls import ToolTurns
 from appliance.voice.turns import Turn
+from tests.fakes import RecordingSink
 
 
 async def test_a_run_ends_at_the_hash_key_at_once() -> None:
@@ -108,24 +106,6 @@ def test_a_run_reads_as_its_keys_one_by_one() -> None:
     assert as_turn("*1") == "(pressed keys: * 1)"
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any]]] = []
-        self.segments: list[tuple[str, str, str]] = []
-
-    def segment(self, role: str, said: str, started: datetime, ended: datetime, source: str) -> None:
-        self.segments.append((role, source, said))
-
-    def event(self, kind: str, data: dict[str, Any]) -> None:
-        self.events.append((kind, data))
-
-    def answered(self, verdict: Any, at_ms: int) -> None: ...
-    def voicemail_left(self) -> None: ...
-    def finish(self, latencies_ms: list[int], recording: Path | None) -> None: ...
-    def recording_path(self) -> Path:
-        return Path("/nonexistent")
-
-
 class Model:
     """Answers every prompt with `answer`, and keeps what it was asked."""
 
@@ -151,8 +131,8 @@ class Voice:
         return bytes(1600)  # 100 ms
 
 
-def conversation(model: Model | None = None) -> tuple[ConversationSession, BrowserMedia, Sink, Model]:
-    media, sink, model = BrowserMedia(), Sink(), model or Model()
+def conversation(model: Model | None = None) -> tuple[ConversationSession, BrowserMedia, RecordingSink, Model]:
+    media, sink, model = BrowserMedia(), RecordingSink(), model or Model()
     engine = SimpleNamespace(llm=model, stt=object())
     session = ConversationSession(CallBrief("call-1", "inbound"), media, engine, sink)  # type: ignore[arg-type]
     session.voice.tts = Voice()  # type: ignore[assignment]
@@ -172,7 +152,7 @@ async def test_a_run_of_keys_is_a_caller_turn_the_agent_answers_with_a_dtmf_segm
         session.keys(key)
     await settle(session)
     assert model.asked and model.asked[-1][-1] == {"role": "user", "content": "(pressed keys: 4 2 7 1 #)"}
-    assert sink.segments == [("user", "dtmf", "(pressed keys: 4 2 7 1 #)"), ("agent", "tts", "Thank you, Alex.")]
+    assert sink.segments == [("user", "(pressed keys: 4 2 7 1 #)", "dtmf"), ("agent", "Thank you, Alex.", "tts")]
     assert [data["digits"] for kind, data in sink.events if kind == "dtmf"] == ["4271#"]
     turn = next(data for kind, data in sink.events if kind == "turn")
     assert turn["user"] == "(pressed keys: 4 2 7 1 #)" and session.replies.latencies == [turn["latency_ms"]]
@@ -212,7 +192,7 @@ async def test_keys_while_a_reply_is_still_being_written_hold_it_and_are_answere
     session.keys("#")
     await settle(session)
     assert model.asked[-1][-1]["content"] == "My PIN is (pressed keys: 1 #)"
-    assert [s for s in sink.segments if s[0] == "user"] == [("user", "dtmf", "My PIN is (pressed keys: 1 #)")]
+    assert [s for s in sink.segments if s[0] == "user"] == [("user", "My PIN is (pressed keys: 1 #)", "dtmf")]
 
 
 async def test_a_key_between_two_sentences_of_the_agent_stops_the_rest_and_keeps_the_first() -> None:

@@ -4,7 +4,6 @@ verdict still overturns it (no models: verdicts and turns by hand)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
 
 from appliance.telephony.browser_media import BrowserMedia
 from appliance.voice.amd import Verdict, phrase_verdict
@@ -12,20 +11,11 @@ from appliance.voice.brief import CallBrief
 from appliance.voice.reply import Reply
 from appliance.voice.session import ConversationSession
 from appliance.voice.turns import Turn, TurnEvent
-from tests.unit.test_session_turns import Sink
+from tests.fakes import RecordingSink
 
 
-class Answers(Sink):
-    def __init__(self) -> None:
-        super().__init__()
-        self.verdicts: list[str] = []
-
-    def answered(self, verdict: Any, at_ms: int) -> None:
-        self.verdicts.append(verdict.answered_by)
-
-
-def outbound() -> tuple[ConversationSession, BrowserMedia, Answers]:
-    media, sink = BrowserMedia(), Answers()
+def outbound() -> tuple[ConversationSession, BrowserMedia, RecordingSink]:
+    media, sink = BrowserMedia(), RecordingSink()
     call = CallBrief("call-1", "outbound", voicemail_action="hangup")
     return ConversationSession(call, media, SimpleNamespace(llm=None), sink), media, sink  # type: ignore[arg-type]
 

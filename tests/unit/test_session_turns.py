@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
-from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 from appliance.telephony.browser_media import BrowserMedia
 from appliance.voice.brief import CallBrief
@@ -17,25 +14,11 @@ from appliance.voice.reply import Reply
 from appliance.voice.session import ConversationSession
 from appliance.voice.speech_first import SpeechFirst
 from appliance.voice.turns import Turn, TurnEvent
+from tests.fakes import RecordingSink
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any]]] = []
-
-    def segment(self, role: str, said: str, started: datetime, ended: datetime, source: str) -> None: ...
-    def event(self, kind: str, data: dict[str, Any]) -> None:
-        self.events.append((kind, data))
-
-    def answered(self, verdict: Any, at_ms: int) -> None: ...
-    def voicemail_left(self) -> None: ...
-    def finish(self, latencies_ms: list[int], recording: Path | None) -> None: ...
-    def recording_path(self) -> Path:
-        return Path("/nonexistent")
-
-
-def session() -> tuple[ConversationSession, BrowserMedia, Sink]:
-    media, sink = BrowserMedia(), Sink()
+def session() -> tuple[ConversationSession, BrowserMedia, RecordingSink]:
+    media, sink = BrowserMedia(), RecordingSink()
     return ConversationSession(CallBrief("call-1", "inbound"), media, None, sink), media, sink  # type: ignore[arg-type]
 
 
@@ -83,7 +66,7 @@ class Pool:
 def reading_session() -> tuple[ConversationSession, Pool, SpeechFirst]:
     pool, priority = Pool(), SpeechFirst()
     engine = SimpleNamespace(llm=pool, priority=priority)
-    conversation = ConversationSession(CallBrief("call-1", "inbound"), BrowserMedia(), engine, Sink())  # type: ignore[arg-type]
+    conversation = ConversationSession(CallBrief("call-1", "inbound"), BrowserMedia(), engine, RecordingSink())  # type: ignore[arg-type]
     return conversation, pool, priority
 
 
@@ -175,7 +158,7 @@ async def test_words_of_a_long_sentence_are_spoken_before_it_ends_when_the_line_
         def synthesize(self, said: str) -> bytes:
             return bytes(1600)
 
-    conversation = ConversationSession(CallBrief("call-1", "inbound"), Dry(), None, Sink())  # type: ignore[arg-type]
+    conversation = ConversationSession(CallBrief("call-1", "inbound"), Dry(), None, RecordingSink())  # type: ignore[arg-type]
     conversation.voice.tts = Voice()  # type: ignore[assignment]
     reply = Reply("Yes, this is Alex.", Turn(), 0.0)
     reply.released.set()
