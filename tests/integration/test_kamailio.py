@@ -69,10 +69,13 @@ class Node:
     def sip(self) -> str:
         return f"sip:127.0.0.1:{self.server.env['APPLIANCE_SIP_PORT']}"
 
+    @property
+    def asterisk_pid(self) -> int:
+        return int((self.server.data_dir / "asterisk" / "var" / "run" / "asterisk.pid").read_text().strip())
+
     def kill(self) -> None:
         """The box dies: the appliance and its Asterisk, both -9, nothing said to anyone."""
-        pid_file = self.server.data_dir / "asterisk" / "var" / "run" / "asterisk.pid"
-        asterisk = int(pid_file.read_text().strip())
+        asterisk = self.asterisk_pid
         self.server.stop(signal.SIGKILL)
         os.kill(asterisk, signal.SIGKILL)
 
@@ -296,3 +299,22 @@ def test_a_node_killed_mid_run_is_taken_out_and_no_call_is_lost(
     assert len(on_survivor) > 20 // 2, "the survivor did not take the calls after the kill"
     assert time.monotonic() - killed_at < 120
     assert not refused, results  # with a node alive and room on it, nobody is turned away
+
+
+@pytest.mark.parametrize("cluster", [(20, 20)], indirect=True)
+def test_a_node_whose_appliance_died_refuses_with_503_and_the_next_node_answers(
+    cluster: tuple[Dispatcher, list[Node]], workdir: Path
+) -> None:
+    """Its Asterisk lives on and answers OPTIONS, so the proxy still sends it calls: they must come back 503 (the
+    dialplan after a Stasis() that found no appliance), which the proxy passes on, not 603, which ends the call."""
+    dispatcher, (orphaned, survivor) = cluster
+    asterisk = orphaned.asterisk_pid
+    orphaned.server.stop(signal.SIGKILL)
+    try:
+        results = outcomes(place_calls(dispatcher, workdir, calls=4, rate=2, hold_ms=1000), 4)
+    finally:
+        os.kill(asterisk, signal.SIGKILL)
+    assert all(o == "answered bye 200" for o in results.values()), results
+    assert len(settled(survivor)) == 4
+    log = dispatcher.log.read_text(errors="replace")
+    assert re.search(rf"-> next node {re.escape(survivor.sip)} \(previous answered 503\)", log), log[-3000:]
