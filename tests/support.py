@@ -144,6 +144,16 @@ class ServerProcess:
                     raise TimeoutError(f"call {call_id} still {call['status']} after {timeout} s")
                 time.sleep(0.1)
 
+    def inline_secret(self) -> str:
+        """The box's default signing secret (inline webhooks, HTTP tools), as `appliance webhooks secret` prints it."""
+        return subprocess.run(
+            [sys.executable, "-m", "appliance.cli", "webhooks", "secret"],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
     def client(self, key: str | None = None) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key or self.key}"}, timeout=30)
 

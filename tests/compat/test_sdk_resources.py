@@ -86,13 +86,7 @@ def test_a_call_carries_the_fields_the_sdk_reads_and_its_inline_webhook_verifies
     done = wait_terminal(client, call.id)
     assert done.status == "busy" and done.reservation_status == "released" and done.ended_at
     # Inline deliveries are signed with the box's default secret, which `appliance webhooks secret` prints.
-    secret = subprocess.run(
-        [sys.executable, "-m", "appliance.cli", "webhooks", "secret"],
-        env={**os.environ, **box.env},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    secret = box.inline_secret()
     deadline = time.monotonic() + 15
     while not (got := [r for r in receiver.received if r.headers.get("x-callingbox-call-id") == call.id]) or (
         got[-1].headers["callingbox-event-type"] != "call.busy"

@@ -111,13 +111,7 @@ def test_the_result_arrives_by_polling_and_in_a_verified_webhook(appliance: Serv
             assert time.monotonic() < deadline, "extraction did not finish"
             time.sleep(0.5)
         assert call["result_status"] == "completed" and call["result"] == {"confirmed": True}, call
-        secret = subprocess.run(
-            [sys.executable, "-m", "appliance.cli", "webhooks", "secret"],
-            env={**os.environ, **appliance.env},
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        secret = appliance.inline_secret()
         while not any(json.loads(r.body)["type"] == "call.completed" for r in receiver.received):
             assert time.monotonic() < deadline, [json.loads(r.body)["type"] for r in receiver.received]
             time.sleep(0.2)

@@ -9,9 +9,6 @@ caller's clear yes just before it."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -111,7 +108,7 @@ def test_an_agent_looks_times_up_through_its_http_tool_and_books_only_after_a_ye
     lines = [(s["role"], s["text"]) for s in segments]
     lookups = [r for r in tools.requests if r.path.startswith("/slots")]
     assert lookups, (lines, call["end_reason"], logged[-20:])
-    secret = _inline_secret(appliance)
+    secret = appliance.inline_secret()
     for request in tools.requests:
         Webhook(secret).verify(request.body, request.headers)  # signed like a webhook
         assert request.headers["idempotency-key"] and request.json()["call_id"] == call["id"]
@@ -137,13 +134,3 @@ def test_an_agent_looks_times_up_through_its_http_tool_and_books_only_after_a_ye
     booked = [r for r in tools.requests if r.path.startswith("/book")]
     ran = [c for _, c in calls if c["name"] == "book_slot" and c["outcome"] == "ok"]
     assert len(booked) == len(ran), (booked, ran)  # the server saw only the bookings the policy let through
-
-
-def _inline_secret(appliance: ServerProcess) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "appliance.cli", "webhooks", "secret"],
-        env={**os.environ, **appliance.env},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()

@@ -4,8 +4,6 @@ alone shows none of them, and a database from before sealing is sealed when open
 from __future__ import annotations
 
 import base64
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -42,10 +40,7 @@ def test_backup_of_the_database_shows_no_secret_in_clear(api_server: ServerProce
     assert trunk.status_code == 201, trunk.text
     endpoint = api.post("/v1/webhook_endpoints", json={"url": "http://192.0.2.20/hook"}).json()
     rotated = api.post(f"/v1/webhook_endpoints/{endpoint['id']}/rotate_secret").json()
-    inline = subprocess.run(
-        [sys.executable, "-m", "appliance.cli", "webhooks", "secret"], env=api_server.env, capture_output=True,
-        text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+    inline = api_server.inline_secret()
     secrets = [TRUNK_PASSWORD, endpoint["signing_secret"], rotated["signing_secret"], inline]
     assert all(s and len(s) > 10 for s in secrets)
     assert trunk.json()["has_password"] and "password" not in trunk.json()
