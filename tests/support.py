@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -153,6 +154,14 @@ class ServerProcess:
             text=True,
             check=True,
         ).stdout.strip()
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        """One sample of the box's /metrics (None: not exported)."""
+        for family in text_string_to_metric_families(httpx.get(self.url + "/metrics", timeout=10).text):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    return sample.value
+        return None
 
     def client(self, key: str | None = None) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {key or self.key}"}, timeout=30)

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlite_utils
 import structlog
+from prometheus_client import Counter
 
 from appliance.config import Settings
 from appliance.store import calls as store
@@ -26,6 +27,9 @@ log = structlog.get_logger(__name__)
 # An inbound call rings this long at most while the model reads its prompt: two rings, about what a
 # receptionist lets pass, and the agent's first words then do not wait seconds for that reading.
 INBOUND_RING_S = 4.0
+REFUSED = Counter(
+    "appliance_inbound_refused_total", "Inbound calls refused before the answer", ["reason"]
+)  # reason: no_agent (the number has none), draining, full (every slot taken)
 
 
 class InboundAnswering:
@@ -68,16 +72,19 @@ class InboundAnswering:
         if route.agent is None:
             await self.ari.hangup(channel_id, reason="unallocated")
             inbound.record_rejected(self.db, route)
+            REFUSED.labels("no_agent").inc()
             log.warning("dialer.inbound_rejected", did=route.did, caller=route.caller)
             return
         if self.draining():  # SIP 503: the carrier tries another route, the caller is not told "busy"
             await self.ari.hangup(channel_id, reason="congestion")
+            REFUSED.labels("draining").inc()
             log.info("dialer.inbound_refused_draining", did=route.did, caller=route.caller)
             return
         if self.slots.free() <= 0:
             # Not answered, no call row: ARI's "congestion" (cause 34) goes out as SIP 503, "busy" as 486.
             full = "congestion" if self.settings.inbound_full_code == 503 else "busy"
             await self.ari.hangup(channel_id, reason=full)
+            REFUSED.labels("full").inc()
             log.info("dialer.inbound_full", did=route.did, caller=route.caller, sip=self.settings.inbound_full_code)
             return
         call_id = inbound.record_answering(self.db, route, channel_id)

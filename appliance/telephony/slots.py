@@ -6,8 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import structlog
+from prometheus_client import Gauge
 
 log = structlog.get_logger(__name__)
+
+KINDS = ("outbound", "inbound", "browser")
+# The box's headroom at /metrics: what it may hold (the setting), what holds a slot now, what is left.
+LIMIT = Gauge("appliance_call_slots", "Calls this box holds at once (max_concurrent_calls)")
+LIVE = Gauge("appliance_calls_live", "Calls holding a slot now", ["kind"])
+FREE = Gauge("appliance_call_slots_free", "Slots left for a new call (0: outbound waits queued, inbound is refused)")
 
 
 class CallSlots:
@@ -18,6 +25,7 @@ class CallSlots:
         self.limit = limit
         self._held: dict[str, str] = {}  # call id → what holds it ("outbound", "inbound", "browser")
         self.listeners: list[Callable[[], None]] = []
+        self._publish()
 
     def free(self) -> int:
         return max(0, self.limit - len(self._held))
@@ -29,6 +37,7 @@ class CallSlots:
         if self.free() <= 0:
             return False
         self._held[call_id] = kind
+        self._publish()
         return True
 
     def rename(self, held_as: str, call_id: str) -> None:
@@ -37,6 +46,7 @@ class CallSlots:
 
     def give_back(self, call_id: str) -> None:
         if self._held.pop(call_id, None) is not None:
+            self._publish()
             for listener in list(self.listeners):
                 listener()
 
@@ -45,3 +55,9 @@ class CallSlots:
 
     def __len__(self) -> int:
         return len(self._held)
+
+    def _publish(self) -> None:
+        LIMIT.set(self.limit)
+        for kind in KINDS:
+            LIVE.labels(kind).set(sum(1 for k in self._held.values() if k == kind))
+        FREE.set(self.free())

@@ -251,6 +251,9 @@ def test_calls_spread_by_load_and_a_full_node_hands_over_with_503(
         big.inbound_calls(),
     )
     assert any('"event": "dialer.inbound_full"' in line for line in small.server.output), "no 503 from the full node"
+    # Its /metrics told the same: a capacity of 2, and the calls it refused for want of a slot.
+    assert small.server.metric("appliance_call_slots") == 2
+    assert (small.server.metric("appliance_inbound_refused_total", reason="full") or 0) >= 1
     log = dispatcher.log.read_text(errors="replace")
     assert re.search(rf"-> next node {re.escape(big.sip)} \(previous answered 503\)", log), log[-3000:]
     calls = settled(small, big)

@@ -85,6 +85,8 @@ def test_a_second_sigterm_ends_live_calls_with_end_reason_shutdown(tmp_path: Pat
             wait_draining(server)
             carrier_call(server, number["e164"])  # a free slot, an agent, but the box is going away: 503
             wait_logged(server, "dialer.inbound_refused_draining")
+            assert server.metric("appliance_inbound_refused_total", reason="draining") == 1
+            assert server.metric("appliance_calls_live", kind="outbound") == 1
             assert api.get("/v1/calls", params={"direction": "inbound"}).json()["data"] == []
         server.proc.send_signal(signal.SIGTERM)
         assert server.proc.wait(timeout=20) == 0

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
+from prometheus_client import REGISTRY
 
 from appliance.config import Settings
 from appliance.store import agents, calls
@@ -31,6 +32,21 @@ def test_slots_are_held_once_per_call_and_given_back_with_word() -> None:
     assert freed == []
     slots.give_back("a")
     assert freed == [True] and slots.free() == 1
+
+
+def test_the_slots_publish_the_headroom_at_metrics() -> None:
+    def sample(name: str, **labels: str) -> float | None:
+        return REGISTRY.get_sample_value(name, labels)
+
+    slots = CallSlots(3)
+    assert sample("appliance_call_slots") == 3 and sample("appliance_call_slots_free") == 3
+    slots.take("a", "outbound")
+    slots.take("b", "inbound")
+    assert sample("appliance_calls_live", kind="outbound") == 1 and sample("appliance_calls_live", kind="inbound") == 1
+    assert sample("appliance_calls_live", kind="browser") == 0 and sample("appliance_call_slots_free") == 1
+    slots.rename("a", "a2")
+    slots.give_back("a2")
+    assert sample("appliance_calls_live", kind="outbound") == 0 and sample("appliance_call_slots_free") == 2
 
 
 async def _browser_offer() -> tuple[RTCPeerConnection, dict[str, str]]:
