@@ -21,7 +21,7 @@ from tests.receiver import Receiver
 
 
 class Clock:
-    """Starts a moment after the wall clock, so deliveries the store just wrote are due at once."""
+    """Starts a moment after the wall clock, so deliveries the store wrote before it are due at once."""
 
     def __init__(self) -> None:
         self.now = time.time() + 1
@@ -92,8 +92,8 @@ async def test_inline_delivery_is_signed_and_verifies(db: sqlite_utils.Database,
 async def test_failures_retry_on_schedule_then_recover_with_the_same_id(
     db: sqlite_utils.Database, receiver: Receiver
 ) -> None:
-    clock = Clock()
     call_id = make_call(db, receiver.url)
+    clock = Clock()
     outbox = WebhookOutbox(db, clock=clock, rng=random.Random(1), timeout=0.5)
     receiver.mode = "fail"
     await run_due(outbox)
@@ -119,12 +119,12 @@ async def test_failures_retry_on_schedule_then_recover_with_the_same_id(
 async def test_exhausted_after_eight_attempts_and_endpoint_disabled_after_ten(
     db: sqlite_utils.Database, receiver: Receiver
 ) -> None:
-    clock = Clock()
     receiver.mode = "fail"
     endpoint = store.create_endpoint(db, receiver.url, "crm", ["call.queued"])
-    outbox = WebhookOutbox(db, clock=clock, rng=random.Random(2))
     for _ in range(10):
         make_call(db, None)
+    clock = Clock()  # after the writes, however slow the machine, so all ten are due in the first round
+    outbox = WebhookOutbox(db, clock=clock, rng=random.Random(2))
     for _ in range(8):
         await run_due(outbox)
         clock.now += 86400 * 1.3
