@@ -103,11 +103,19 @@ class ServerProcess:
 
     def wait_for_voice(self, timeout: float = 120) -> ServerProcess:
         """Block until /readyz says the voice models are loaded."""
+        return self._wait_for_check("voice", timeout)
+
+    def wait_for_telephony(self, timeout: float = 60) -> ServerProcess:
+        """Block until /readyz says Asterisk is up and its ARI connected ("Ready." means the API serves; a
+        loaded machine may take a while longer to start Asterisk, and a call dispatched meanwhile waits queued)."""
+        return self._wait_for_check("telephony", timeout)
+
+    def _wait_for_check(self, check: str, timeout: float) -> ServerProcess:
         deadline = time.monotonic() + timeout
         with self.client() as api:
-            while api.get("/readyz").json()["checks"].get("voice") is not True:
+            while api.get("/readyz").json()["checks"].get(check) is not True:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"the voice engine did not load in {timeout} s")
+                    raise TimeoutError(f"/readyz check {check!r} not true after {timeout} s")
                 time.sleep(0.5)
         return self
 

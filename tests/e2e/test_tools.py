@@ -121,7 +121,9 @@ def test_an_agent_looks_times_up_through_its_http_tool_and_books_only_after_a_ye
     assert record["outcome"] == "ok" and record["ms"] >= 0, record
     asked = [text for role, text in lines[:first] if role == "user"]
     assert asked and "friday" in asked[-1].lower(), lines  # the tool answers the caller's question
-    answer = next(text for role, text in lines[first:] if role == "agent")
+    # The times come in the agent's next turns (its first may be cut short: a slow reply on a loaded machine
+    # is preceded by hold phrases, and the caller may take a time as soon as it hears one).
+    answer = " ".join([text for role, text in lines[first:] if role == "agent"][:2])
     assert any(t in answer.lower() for t in ("9", "nine", "2:30", "two thirty", "230")), lines
     tool_events = [e["data"] for e in events if e["type"] == "tool_call"]
     assert [e["name"] for e in tool_events] == [c["name"] for _, c in calls], (tool_events, calls)

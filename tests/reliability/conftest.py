@@ -25,6 +25,6 @@ def api(api_server: ServerProcess) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def telephony_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A real `appliance serve` with its own Asterisk (voice off), ports and data dir."""
-    proc = ServerProcess(tmp_path_factory.mktemp("reliability-sip")).start()
+    proc = ServerProcess(tmp_path_factory.mktemp("reliability-sip")).start().wait_for_telephony()
     yield proc
     proc.stop()
