@@ -23,6 +23,7 @@ from appliance.voice.call_audio import (
     AudioFrame,
     MediaClosed,
 )
+from appliance.voice.questions import QuestionBook
 from appliance.voice.speech_first import SpeechFirst
 
 VALUE_BASE = 1000  # line i of the script is sounded as samples of VALUE_BASE + i
@@ -178,6 +179,7 @@ class StubEngine:
         self.stt = whisper
         self.priority = SpeechFirst()
         self.ringing = NothingRinging()
+        self.questions = QuestionBook(None)  # no model: only the questions an agent's `returns` states
         self.error: str | None = None
 
     async def ready(self) -> bool:

@@ -12,6 +12,7 @@ import structlog
 
 from appliance import models
 from appliance.voice.llm import LlmPool
+from appliance.voice.questions import QuestionBook
 from appliance.voice.ringing import Ringing
 from appliance.voice.speech_first import SpeechFirst
 from appliance.voice.stt import Transcriber
@@ -39,6 +40,7 @@ class VoiceEngine:
         self._loaded = threading.Event()  # the same, for threads
         self.error: str | None = None
         self.ringing = Ringing(self)  # outbound calls' prompts, read while the line rings
+        self.questions = QuestionBook(None)  # each agent's questions for its `returns` fields, once written
 
     async def load(self) -> None:
         """Load STT, the default voice and the LLM contexts in a thread, logging each step."""
@@ -52,6 +54,7 @@ class VoiceEngine:
             voice = await self.voice(None)
             log.info("voice.loading", step="language model", model=llm.id, contexts=self._contexts)
             self.llm = await asyncio.to_thread(LlmPool, llm.path, self._contexts, 4096, self._threads, self.priority)
+            self.questions.model = self.llm
             log.info("voice.loading", step="warm-up")
             await asyncio.to_thread(self._warm_up, voice)
             log.info("voice.ready", seconds=round(time.monotonic() - started, 1))

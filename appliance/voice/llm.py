@@ -62,6 +62,11 @@ class LlmPool:
     def contexts(self) -> list[Llama]:
         return self._contexts
 
+    @property
+    def templated(self) -> bool:
+        """Whether the model has a chat template (complete() and prefill() need one)."""
+        return self._formatter is not None
+
     async def _acquire(self, call_id: str) -> int:
         async with self._available:
             self._waiting += 1

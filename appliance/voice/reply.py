@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.voice import text
+from appliance.voice.agenda import Step
 from appliance.voice.call_audio import CallMedia
 from appliance.voice.speaker import Speaker
 from appliance.voice.tool_calls import HOLD_QUIET_S, HOLDING, SAY_NOW
@@ -42,6 +43,7 @@ class Reply:
     source: str = "stt"  # "dtmf": it answers keys the caller pressed (a turn with no audio)
     stt_ms: int = 0
     tts_ms: int = 0  # synthesis time of its chunks
+    step: Step | None = None  # the field it asks about next, in its prepared words (agenda.py)
 
     @property
     def answers_caller(self) -> bool:

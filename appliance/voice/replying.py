@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from appliance.voice import closing, text
+from appliance.voice.agenda import Agenda, ask_after
 from appliance.voice.answer_watch import AnswerWatch
 from appliance.voice.call_audio import CallMedia
 from appliance.voice.reply import Reply, ReplyVoice
@@ -48,6 +49,7 @@ class Replies:
         self.media = media
         self._spawn, self._end, self._after, self._ms = spawn, end, after, ms
         self.current: Reply | None = None
+        self.agenda = Agenda([], dict)  # the `returns` fields still to ask (ConversationSession.run sets it)
         self.latencies: list[int] = []  # of the replies that answered the caller, as they heard them
 
     @property
@@ -77,6 +79,7 @@ class Replies:
         )
         if release:
             reply.released.set()
+        reply.step = self.agenda.plan(user_text if reply.answers_caller else None)
         self.current = reply
         reply.stt_ms = stt_ms
         reply.task = self._spawn(self._generate(reply))
@@ -113,6 +116,7 @@ class Replies:
         elif reply.source == "dtmf":
             self.history.append({"role": "user", "content": reply.user_text})
             self.transcript.user(reply.user_text, reply.turn_end_at, "dtmf")
+        self.agenda.commit(reply.user_text if reply.answers_caller else None, said)
         self.history.extend(reply.tool_messages)
         self.tools.write_segments()
         if rest := after_calls(said, reply.tool_messages):
@@ -125,7 +129,9 @@ class Replies:
 
     async def _generate(self, reply: Reply) -> None:
         messages = self.prompt({"role": "user", "content": reply.user_text})
-        await self.voice.say(reply, self.tools.stream(messages, reply.released, reply.tool_messages))
+        await self.voice.say(
+            reply, ask_after(self.tools.stream(messages, reply.released, reply.tool_messages), reply.step)
+        )
         await reply.released.wait()
         said, reply.end_call = text.strip_marks(reply.full_text)
         if reply.answers_caller and closing.caller_leaves(reply.user_text):

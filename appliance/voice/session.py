@@ -22,6 +22,7 @@ from datetime import datetime
 import structlog
 
 from appliance.voice import prompt, text
+from appliance.voice.agenda import Agenda
 from appliance.voice.amd import Verdict
 from appliance.voice.answer_watch import AnswerWatch
 from appliance.voice.brief import CallBrief
@@ -110,6 +111,9 @@ class ConversationSession:
             self.call_id, self.call.tools, self.engine.llm, self.tool_runner, self.sink, brief=brief,
             keys=keys,
         )  # fmt: skip
+        self.replies.agenda = Agenda([f.name for f in self.goal], self._questions, asks_first=self.call.outbound)
+        for question in (self._questions() or {}).values():  # into the phrase cache: asked with no synthesis
+            self.tasks.spawn(asyncio.to_thread(self.voice.tts.synthesize, question))
         self.prepared = self.engine.ringing.take(self.call_id)
         if self.prepared is not None:
             self.system = self.prepared.system
@@ -147,6 +151,10 @@ class ConversationSession:
         if self.ended is not None and not self.ended.done():
             self.ended.set_exception(exc)
 
+    def _questions(self) -> dict[str, str] | None:
+        self.engine.questions.prepare(self.call, self.goal)  # if no ringing did (an inbound call not let ring)
+        return self.engine.questions.get(self.call, self.goal)
+
     def _messages(self, *extra: dict[str, str]) -> list[dict[str, str]]:
         return [*self.system, *self.history, *extra]
 
@@ -180,6 +188,7 @@ class ConversationSession:
         if opening_audio is not None:
             pcm = lead_trimmed(await opening_audio)
             self.history.append({"role": "assistant", "content": first})
+            self.replies.agenda.commit(None, first)
             started = self._play(first, pcm)
             self._read_on(None)
             if self.answer.greeting:
@@ -190,7 +199,8 @@ class ConversationSession:
         else:
             with contextlib.suppress(Exception):  # a failed reading (logged) only costs the time to read again
                 await warm
-            self.replies.start(prompt.open_call(self.call, self.goal), None, release=True)
+            asks_first = self.replies.agenda.plan(None) is not None  # its question follows the greeting
+            self.replies.start(prompt.open_call(self.call, [] if asks_first else self.goal), None, release=True)
 
     # --- who answered -------------------------------------------------------------------------
     def _on_machine(self, verdict: Verdict) -> None:

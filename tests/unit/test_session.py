@@ -7,6 +7,7 @@ import asyncio
 
 from appliance.voice.brief import CallBrief
 from appliance.voice.session import ConversationSession
+from appliance.voice.text import END_CALL_MARK
 from tests.fakes import HearsAnySound, RecordingSink, ScriptedLine, ScriptedModel, ScriptedWhisper, StubEngine
 
 OPENING = "Hi, this is Dana from Bright Smile. Can you make Tuesday at ten?"
@@ -109,3 +110,33 @@ async def test_the_line_closing_ends_the_conversation() -> None:
     await person
     assert reason is None  # the dialer knows why the line closed
     assert sink.latencies == []
+
+
+async def test_an_outbound_call_asks_its_returns_fields_in_their_prepared_words_until_all_are_answered() -> None:
+    gate = "What is the code of your gate?"
+    returns = {"type": "object", "properties": {"gate_code": {"type": "string", "description": gate}}}
+    brief = CallBrief("call-1", "outbound", agent_name="Sam", returns=returns)
+    session, line, sink, model = conversation(
+        brief, ["Hello?", "Sorry, who is this?", "It's four four one two."],
+        ["Hi, this is Sam from Acme. How are you today?", "This is Sam, from Acme deliveries.",
+         f"Thank you, that's all. Goodbye! {END_CALL_MARK}"],
+    )  # fmt: skip
+
+    async def caller() -> None:
+        await asyncio.sleep(0.2)
+        for i in range(3):
+            await line.say(i, 600)
+            await line.agent_speaks()
+            await line.agent_quiet()
+
+    person = asyncio.create_task(caller())
+    async with asyncio.timeout(30):
+        reason = await session.run()
+    await person
+    assert reason == "agent_ended"
+    assert [said for role, said, _ in sink.segments if role == "agent"] == [
+        f"Hi, this is Sam from Acme. {gate}",  # the model's own question gave way to the field's
+        f"This is Sam, from Acme deliveries. {gate}",  # their question answered, the field asked again
+        "Thank you, that's all. Goodbye!",  # answered: the model ends the call as it wrote
+    ]
+    assert "ask one short question" not in model.prompts[0][-1]["content"]  # the question was not its to ask

@@ -1,0 +1,155 @@
+"""The question the agent asks for each `returns` field, written once per agent and kept.
+
+The default 1.5B model, left to ask in its own words, narrates its brief ("I'll ask you how likely you are
+to recommend…"), asks "Is there anything else I can help you with?" instead, or answers for the person:
+the field went unasked in 13 of 32 scripted calls (bench/scenarios.py, 2026-12-02). Written apart, as one
+small task with nothing else to do, its questions are plain ("How likely are you to recommend the clinic
+to a friend, on a scale from one to ten?"); the conversation then speaks them as written (agenda.py).
+
+A field's `description` that is itself a question ("What is the code of your gate?") is used as written.
+The others are written by the model while the agent's first call rings, under a JSON grammar, and kept for
+the agent as long as its name, persona, language and `returns` stay the same. The writer is not shown the
+call's instructions (a call may bring its own): a question is said on every call of the agent, so one that
+states a number, a time, a weekday or a month the field itself does not is refused, and its field is left
+to the model to ask.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from typing import Any, Protocol
+
+import structlog
+
+from appliance.voice.brief import CallBrief
+from appliance.voice.goal import Field
+
+log = structlog.get_logger(__name__)
+MAX_QUESTION_CHARS = 200
+_DATES = re.compile(
+    r"\d+|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|may|june|"
+    r"july|august|september|october|november|december|today|tomorrow|tonight|morning|afternoon|evening)\b",
+)
+WRITER = (
+    "You write the questions a phone agent asks. For each item the agent must find out, write one short, "
+    'plain question to the person on the phone, spoken to them as "you", that asks for that item only. '
+    "Do not greet, do not explain, and put no name, date, time or number in it."
+)
+
+
+class QuestionModel(Protocol):
+    @property
+    def templated(self) -> bool: ...
+    async def complete(
+        self, call_id: str, messages: list[dict[str, str]], opening: str, grammar: Any, max_tokens: int
+    ) -> str: ...
+    def forget(self, call_id: str) -> None: ...
+
+
+def given(fields: list[Field]) -> dict[str, str]:
+    """The questions the agent's `returns` gives itself: descriptions that are questions."""
+    out = {}
+    for f in fields:
+        description = str(f.schema.get("description") or "").strip()
+        if description.endswith("?") and len(description) <= MAX_QUESTION_CHARS:
+            out[f.name] = description
+    return out
+
+
+def writer_messages(call: CallBrief, fields: list[Field]) -> list[dict[str, str]]:
+    who = " ".join(x for x in (call.agent_name, call.persona) if x) or "an assistant"
+    items = "\n".join(f"- {f.name}: {f.label}" for f in fields)
+    language = "" if call.language.startswith("en") else f"\nWrite them in the language with the code {call.language}."
+    return [
+        {"role": "system", "content": WRITER},
+        {"role": "user", "content": f"The agent: {who}\nThe items:\n{items}{language}"},
+    ]
+
+
+def acceptable(question: str, label: str = "") -> bool:
+    """One question, of a speakable length, stating no date, time or number but the field's own (its
+    `label`: "delivery window (morning or afternoon)", "score: from 1 to 10")."""
+    question = question.strip()
+    if not question.endswith("?") or "\n" in question or not 8 <= len(question) <= MAX_QUESTION_CHARS:
+        return False
+    if question.count("?") > 1:
+        return False
+    return _stated(question) <= _stated(label)
+
+
+def _stated(text: str) -> set[str]:
+    return {m.group(0) for m in _DATES.finditer(text.casefold())}
+
+
+class QuestionBook:
+    """The prepared questions of each agent, by a key of what they were written from."""
+
+    def __init__(self, model: QuestionModel | None) -> None:
+        self.model = model
+        self._written: dict[str, dict[str, str]] = {}
+        self._writing: dict[str, asyncio.Task[dict[str, str]]] = {}
+
+    def get(self, call: CallBrief, fields: list[Field]) -> dict[str, str] | None:
+        """The questions for the call's fields, or None while they are being written."""
+        if not fields:
+            return {}
+        return self._written.get(_key(call, fields))
+
+    def prepare(self, call: CallBrief, fields: list[Field]) -> asyncio.Task[dict[str, str]] | None:
+        """Start writing the agent's questions if nobody has; the writing (None: nothing to write)."""
+        key = _key(call, fields)
+        if not fields or key in self._written:
+            return None
+        if (task := self._writing.get(key)) is not None:
+            return task
+        task = asyncio.get_running_loop().create_task(self._write(key, call, fields))
+        self._writing[key] = task
+        return task
+
+    async def _write(self, key: str, call: CallBrief, fields: list[Field]) -> dict[str, str]:
+        questions = given(fields)
+        wanted = [f for f in fields if f.name not in questions]
+        try:
+            if wanted and self.model is not None and self.model.templated:
+                questions |= await self._ask_model(key, call, wanted)
+        except Exception as exc:  # the fields are then the model's to ask, as if no question was written
+            log.warning("voice.questions_failed", agent_id=call.agent_id, error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self._writing.pop(key, None)
+        self._written[key] = questions
+        log.info("voice.questions_ready", agent_id=call.agent_id, questions=questions)
+        return questions
+
+    async def _ask_model(self, key: str, call: CallBrief, fields: list[Field]) -> dict[str, str]:
+        from llama_cpp import LlamaGrammar  # imported late: llama.cpp is loaded only where a model is
+
+        assert self.model is not None
+        schema = {
+            "type": "object",
+            "properties": {f.name: {"type": "string"} for f in fields},
+            "required": [f.name for f in fields],
+            "additionalProperties": False,
+        }
+        grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        owner = f"questions:{key}"
+        try:
+            written = await self.model.complete(owner, writer_messages(call, fields), "", grammar, 48 * len(fields))
+        finally:
+            self.model.forget(owner)
+        labels = {f.name: f.label for f in fields}
+        out = {}
+        for name, question in json.loads(written).items():
+            if isinstance(question, str) and name in labels and acceptable(question, labels[name]):
+                out[name] = question.strip()
+            else:
+                log.info("voice.question_refused", agent_id=call.agent_id, field=name, question=question)
+        return out
+
+
+def _key(call: CallBrief, fields: list[Field]) -> str:
+    source = [call.agent_id, call.agent_name, call.persona, call.language]
+    source.append([(f.name, f.schema) for f in fields])
+    return hashlib.sha256(json.dumps(source, sort_keys=True, default=str).encode()).hexdigest()[:16]
