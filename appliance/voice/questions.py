@@ -7,11 +7,11 @@ small task with nothing else to do, its questions are plain ("How likely are you
 to a friend, on a scale from one to ten?"); the conversation then speaks them as written (agenda.py).
 
 A field's `description` that is itself a question ("What is the code of your gate?") is used as written.
-The others are written by the model while the agent's first call rings, under a JSON grammar, and kept for
-the agent as long as its name, persona, language and `returns` stay the same. The writer is not shown the
-call's instructions (a call may bring its own): a question is said on every call of the agent, so one that
-states a number, a time, a weekday or a month the field itself does not is refused, and its field is left
-to the model to ask.
+The others are written by the model while the agent's first call rings, under a JSON grammar, from the
+agent's persona and instructions (a shorthand field, "confirmed: boolean", means nothing without them), and
+kept as long as those and its `returns` stay the same. A question that states a number, a time, a weekday
+or a month that neither the field nor the brief does is refused (the model would have invented it), and its
+field is left to the model to ask.
 """
 
 from __future__ import annotations
@@ -29,14 +29,21 @@ from appliance.voice.goal import Field
 
 log = structlog.get_logger(__name__)
 MAX_QUESTION_CHARS = 200
+# One sentence ending in "?"; in English it starts as a question does (else the model writes a yes/no
+# field's answer as one: "Yes, Alex can come to the appointment?").
+QUESTION_PATTERN = '^[A-Z][^?."\\\\]{6,160}[?]$'
+OPENERS = "What When Where Which Who Why How Is Are Am Was Were Do Does Did Can Could Will Would Should May Have Has"
+ENGLISH_QUESTION = f'^({"|".join(OPENERS.split())}) [^?."\\\\]{{4,160}}[?]$'
 _DATES = re.compile(
     r"\d+|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|may|june|"
     r"july|august|september|october|november|december|today|tomorrow|tonight|morning|afternoon|evening)\b",
 )
 WRITER = (
-    "You write the questions a phone agent asks. For each item the agent must find out, write one short, "
-    'plain question to the person on the phone, spoken to them as "you", that asks for that item only. '
-    "Do not greet, do not explain, and put no name, date, time or number in it."
+    "You write the questions a phone agent asks. For each item the agent must find out, write the one short, "
+    'plain question it asks the person on the phone, spoken to them as "you", that asks for that item only. '
+    'Do not greet, do not explain, do not answer. Example: for "gate code: the code of their gate" the '
+    'question is "What is the code of your gate?"; for "will attend (a yes/no answer)" it is "Will you '
+    'be able to come?"'
 )
 
 
@@ -61,11 +68,12 @@ def given(fields: list[Field]) -> dict[str, str]:
 
 def writer_messages(call: CallBrief, fields: list[Field]) -> list[dict[str, str]]:
     who = " ".join(x for x in (call.agent_name, call.persona) if x) or "an assistant"
+    task = (call.instructions or "").strip() or "(none given)"
     items = "\n".join(f"- {f.name}: {f.label}" for f in fields)
     language = "" if call.language.startswith("en") else f"\nWrite them in the language with the code {call.language}."
     return [
         {"role": "system", "content": WRITER},
-        {"role": "user", "content": f"The agent: {who}\nThe items:\n{items}{language}"},
+        {"role": "user", "content": f"The agent: {who}\nIts task: {task}\nThe items:\n{items}{language}"},
     ]
 
 
@@ -127,9 +135,11 @@ class QuestionBook:
         from llama_cpp import LlamaGrammar  # imported late: llama.cpp is loaded only where a model is
 
         assert self.model is not None
+        pattern = ENGLISH_QUESTION if call.language.startswith("en") else QUESTION_PATTERN
         schema = {
             "type": "object",
-            "properties": {f.name: {"type": "string"} for f in fields},
+            # A question, by its form: the 1.5B model otherwise writes a yes/no field's answer ("Yes").
+            "properties": {f.name: {"type": "string", "pattern": pattern} for f in fields},
             "required": [f.name for f in fields],
             "additionalProperties": False,
         }
@@ -139,7 +149,8 @@ class QuestionBook:
             written = await self.model.complete(owner, writer_messages(call, fields), "", grammar, 48 * len(fields))
         finally:
             self.model.forget(owner)
-        labels = {f.name: f.label for f in fields}
+        brief = f"{call.persona or ''} {call.instructions or ''}"
+        labels = {f.name: f"{f.label} {brief}" for f in fields}
         out = {}
         for name, question in json.loads(written).items():
             if isinstance(question, str) and name in labels and acceptable(question, labels[name]):
@@ -150,6 +161,6 @@ class QuestionBook:
 
 
 def _key(call: CallBrief, fields: list[Field]) -> str:
-    source = [call.agent_id, call.agent_name, call.persona, call.language]
+    source = [call.agent_id, call.agent_name, call.persona, call.instructions, call.language]
     source.append([(f.name, f.schema) for f in fields])
     return hashlib.sha256(json.dumps(source, sort_keys=True, default=str).encode()).hexdigest()[:16]
