@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import pytest
 
 from appliance.voice.brief import CallBrief
 from appliance.voice.goal import goal_fields
-from appliance.voice.questions import QuestionBook, acceptable, given
+from appliance.voice.questions import ENGLISH_QUESTION, QuestionBook, acceptable, given
 
 RETURNS = {
     "type": "object",
@@ -81,14 +82,14 @@ async def test_the_model_writes_the_other_fields_once_per_agent_and_refused_ones
         "gate_code": "What is the code of your gate?",
         "score": "How likely are you to recommend us to a friend?",
     }
-    # The model was asked once, for the two fields it had to write, without the call's instructions.
+    # The model was asked once, for the two fields it had to write.
     assert len(model.asked) == 1 and "gate code" not in model.asked[0][1]["content"]
     assert "delivery window" in model.asked[0][1]["content"] and model.forgotten
-    another_call = CallBrief("call-2", "outbound", agent_name="Sam", agent_id="agt_1",
-                             persona="You are Sam, from Acme.", instructions="Call Jo about order 4471.")  # fmt: skip
-    assert book.prepare(another_call, FIELDS) is None and book.get(another_call, FIELDS) is not None
-    renamed = CallBrief("call-3", "outbound", agent_name="Sam", agent_id="agt_1", persona="You are Sam, from Bolt.")
-    assert book.get(renamed, FIELDS) is None  # a new persona: written again
+    next_call = CallBrief("call-2", "outbound", agent_name="Sam", agent_id="agt_1", persona="You are Sam, from Acme.")
+    assert book.prepare(next_call, FIELDS) is None and book.get(next_call, FIELDS) is not None
+    other_brief = CallBrief("call-3", "outbound", agent_name="Sam", agent_id="agt_1",
+                            persona="You are Sam, from Acme.", instructions="Call Jo about order 4471.")  # fmt: skip
+    assert book.get(other_brief, FIELDS) is None  # other instructions: written again, from them
 
 
 async def test_a_failed_writing_leaves_the_stated_questions_and_no_model_writes_nothing() -> None:
@@ -100,3 +101,17 @@ async def test_a_failed_writing_leaves_the_stated_questions_and_no_model_writes_
     await bare.prepare(CALL, FIELDS)  # type: ignore[misc]
     assert bare.get(CALL, FIELDS) == {"gate_code": "What is the code of your gate?"}
     assert bare.get(CALL, []) == {} and bare.prepare(CALL, []) is None
+
+
+@pytest.mark.parametrize(
+    ("written", "ok"),
+    [
+        ("Will you be able to come to your appointment?", True),
+        ("What is the code of your gate?", True),
+        ("Yes, Alex can come to the appointment?", False),  # an answer, made to look like a question
+        ("What works. Is it Friday?", False),  # two sentences
+        ("What is your budget", False),
+    ],
+)
+def test_the_grammar_lets_the_model_write_only_one_english_question_per_field(written: str, ok: bool) -> None:
+    assert (re.fullmatch(ENGLISH_QUESTION, written) is not None) is ok
