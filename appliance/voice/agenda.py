@@ -39,10 +39,8 @@ class Step:
 
 
 class Agenda:
-    def __init__(
-        self, fields: list[str], questions: Callable[[], dict[str, str] | None], *, asks_first: bool = True
-    ) -> None:
-        """`questions()`: the prepared question of each field (None while they are being written);
+    def __init__(self, fields: list[str], questions: Callable[[], dict[str, str]], *, asks_first: bool = True) -> None:
+        """`questions()`: the prepared question of each field (those not written yet are missing);
         `asks_first`: the opening asks the first field (an outbound call; an inbound caller says why first)."""
         self.fields = fields
         self.asks_first = asks_first
@@ -54,7 +52,7 @@ class Agenda:
     def plan(self, user_text: str | None) -> Step | None:
         """The step for the reply to the caller's `user_text` (None: the agent's opening); None when the
         model's reply goes as it writes it. Changes nothing: a reply may be dropped before it is heard."""
-        questions = self._questions() or {}
+        questions = self._questions()
         if user_text is None and not self.asks_first:
             return None
         if user_text is not None and (closing.caller_leaves(user_text) or declines(user_text)):
@@ -83,7 +81,7 @@ class Agenda:
 
     def _heard(self, said: str) -> None:
         """A field the agent asked about in `said` is now the one being answered."""
-        questions = self._questions() or {}
+        questions = self._questions()
         for sentence in _SENTENCE.split(said):
             if "?" not in sentence:
                 continue

@@ -7,7 +7,8 @@ small task with nothing else to do, its questions are plain ("How likely are you
 to a friend, on a scale from one to ten?"); the conversation then speaks them as written (agenda.py).
 
 A field's `description` that is itself a question ("What is the code of your gate?") is used as written.
-The others are written by the model while the agent's first call rings, under a JSON grammar, from the
+The others are written by the model when the agent's first call has ended (written while it rang, they held
+its first reply up to 18 s: bench/scenarios.py, 2026-12-03), under a JSON grammar, from the
 agent's persona and instructions (a shorthand field, "confirmed: boolean", means nothing without them), and
 kept as long as those and its `returns` stay the same. A question that states a number, a time, a weekday
 or a month that neither the field nor the brief does is refused (the model would have invented it), and its
@@ -100,11 +101,12 @@ class QuestionBook:
         self._written: dict[str, dict[str, str]] = {}
         self._writing: dict[str, asyncio.Task[dict[str, str]]] = {}
 
-    def get(self, call: CallBrief, fields: list[Field]) -> dict[str, str] | None:
-        """The questions for the call's fields, or None while they are being written."""
+    def get(self, call: CallBrief, fields: list[Field]) -> dict[str, str]:
+        """The questions for the call's fields: those `returns` states until the others are written."""
         if not fields:
             return {}
-        return self._written.get(_key(call, fields))
+        written = self._written.get(_key(call, fields))
+        return given(fields) if written is None else written
 
     def prepare(self, call: CallBrief, fields: list[Field]) -> asyncio.Task[dict[str, str]] | None:
         """Start writing the agent's questions if nobody has; the writing (None: nothing to write)."""

@@ -49,12 +49,10 @@ class Ringing:
         if llm is None or not self._engine.loaded or call.id in self._calls:
             return None
         tools = tool_calls.offer(llm, call.id, call.tools)  # before the read: the prompt has them
-        goal = goal_fields(call.returns)
-        system = prompt.system_messages(call, datetime.now(), goal, tools=tools)
+        system = prompt.system_messages(call, datetime.now(), goal_fields(call.returns), tools=tools)
         loop = asyncio.get_running_loop()
         read = loop.create_task(llm.warm(call.id, system))
         read.add_done_callback(_logged)
-        self._engine.questions.prepare(call, goal)  # the agent's first call: they are written after the read
         self._calls[call.id] = Prepared(system, read)
         loop.call_later(KEEP_S, self._drop, call.id)
         return read

@@ -112,7 +112,7 @@ class ConversationSession:
             keys=keys,
         )  # fmt: skip
         self.replies.agenda = Agenda([f.name for f in self.goal], self._questions, asks_first=self.call.outbound)
-        for question in (self._questions() or {}).values():  # into the phrase cache: asked with no synthesis
+        for question in self._questions().values():  # into the phrase cache: asked with no synthesis
             self.tasks.spawn(asyncio.to_thread(self.voice.tts.synthesize, question))
         self.prepared = self.engine.ringing.take(self.call_id)
         if self.prepared is not None:
@@ -133,6 +133,7 @@ class ConversationSession:
 
     def _close(self) -> None:
         self.replies.close()
+        self.engine.questions.prepare(self.call, self.goal)  # for the agent's next calls, written now it is idle
         self.answer.finalize()
         self.keypad.close()
         if self.engine.llm is not None:
@@ -151,8 +152,7 @@ class ConversationSession:
         if self.ended is not None and not self.ended.done():
             self.ended.set_exception(exc)
 
-    def _questions(self) -> dict[str, str] | None:
-        self.engine.questions.prepare(self.call, self.goal)  # if no ringing did (an inbound call not let ring)
+    def _questions(self) -> dict[str, str]:
         return self.engine.questions.get(self.call, self.goal)
 
     def _messages(self, *extra: dict[str, str]) -> list[dict[str, str]]:

@@ -56,7 +56,7 @@ def test_a_caller_who_declines_or_says_goodbye_gets_the_models_own_reply() -> No
 def test_an_inbound_opening_is_the_models_and_an_unprepared_field_is_left_to_it() -> None:
     assert agenda(asks_first=False).plan(None) is None
     assert agenda(asks_first=False).plan("Hi, I'm calling about my delivery.") is not None
-    assert Agenda(["confirmed"], lambda: None).plan(None) is None  # still being written
+    assert Agenda(["confirmed"], dict).plan(None) is None  # still to be written
     unprepared = Agenda(["budget", "gate_code"], lambda: QUESTIONS)
     assert unprepared.plan(None) is None  # asked in the model's words; not skipped for the next one
 

@@ -75,7 +75,7 @@ async def test_the_model_writes_the_other_fields_once_per_agent_and_refused_ones
     model = WritingModel(written, delay=0.05)
     book = QuestionBook(model)
     task = book.prepare(CALL, FIELDS)
-    assert task is not None and book.get(CALL, FIELDS) is None  # being written
+    assert task is not None and book.get(CALL, FIELDS) == given(FIELDS)  # being written: the stated ones
     assert book.prepare(CALL, FIELDS) is task  # a second call of the agent waits for the same writing
     await task
     assert book.get(CALL, FIELDS) == {
@@ -89,7 +89,7 @@ async def test_the_model_writes_the_other_fields_once_per_agent_and_refused_ones
     assert book.prepare(next_call, FIELDS) is None and book.get(next_call, FIELDS) is not None
     other_brief = CallBrief("call-3", "outbound", agent_name="Sam", agent_id="agt_1",
                             persona="You are Sam, from Acme.", instructions="Call Jo about order 4471.")  # fmt: skip
-    assert book.get(other_brief, FIELDS) is None  # other instructions: written again, from them
+    assert book.get(other_brief, FIELDS) == given(FIELDS)  # other instructions: written again, from them
 
 
 async def test_a_failed_writing_leaves_the_stated_questions_and_no_model_writes_nothing() -> None:
