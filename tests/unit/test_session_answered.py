@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from appliance.telephony.browser_media import BrowserMedia
 from appliance.voice.amd import Verdict, phrase_verdict
 from appliance.voice.brief import CallBrief
+from appliance.voice.questions import QuestionBook
 from appliance.voice.reply import Reply
 from appliance.voice.session import ConversationSession
 from appliance.voice.turns import Turn, TurnEvent
@@ -17,7 +18,7 @@ from tests.fakes import RecordingSink
 def outbound() -> tuple[ConversationSession, BrowserMedia, RecordingSink]:
     media, sink = BrowserMedia(), RecordingSink()
     call = CallBrief("call-1", "outbound", voicemail_action="hangup")
-    return ConversationSession(call, media, SimpleNamespace(llm=None), sink), media, sink  # type: ignore[arg-type]
+    return ConversationSession(call, media, SimpleNamespace(llm=None, questions=QuestionBook(None)), sink), media, sink  # type: ignore[arg-type]
 
 
 async def test_a_greeting_that_asks_for_a_message_after_a_human_verdict_is_a_machine_published_once() -> None:
