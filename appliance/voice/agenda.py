@@ -19,7 +19,7 @@ import re
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
-from appliance.voice import closing
+from appliance.voice import closing, text
 from appliance.voice.text import END_CALL_MARK
 from appliance.voice.tool_calls import SAY_NOW
 
@@ -27,7 +27,6 @@ MAX_ASKS = 2
 # The caller turns the agenda gives way on: a refusal ("No.", "I'm not interested", "wrong number").
 _DECLINES = re.compile(r"\b(no|nope|not|never|neither|wrong number|rather not)\b|n't\b")
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+")
-_WORD = re.compile(r"[a-z]{3,}")
 PLAIN = frozenset("the you your are and for this that with what can could would will have about".split())
 
 
@@ -105,21 +104,21 @@ def declines(user_text: str) -> bool:
     return _DECLINES.search(user_text.casefold()) is not None
 
 
-def _stems(text: str) -> set[str]:
+def _stems(said: str) -> set[str]:
     """Content words by their first five letters ("speaking" and "speak" agree)."""
-    return {w[:5] for w in _WORD.findall(text.casefold()) if w not in PLAIN}
+    return {w[:5] for w in text.content_stems(said, PLAIN)}
 
 
 async def ask_after(pieces: AsyncGenerator[str, None], step: Step | None) -> AsyncGenerator[str, None]:
     """The model's reply with the step's question after it: its first `step.sentences` sentences (a goodbye,
     an end-of-call mark or a question of its own stops it), then the question. A reply that ran a tool
     goes as written: what the tool gave is the model's to tell."""
-    if step is None:
-        async for piece in pieces:
-            yield piece
-        return
-    buffer, kept, done = "", 0, False
-    async with contextlib.aclosing(pieces):  # a reply cut short stops the model writing it
+    async with contextlib.aclosing(pieces):  # a reply cut short (here or by its reader) stops the model writing it
+        if step is None:
+            async for piece in pieces:
+                yield piece
+            return
+        buffer, kept, done = "", 0, False
         async for piece in pieces:
             if piece == SAY_NOW:
                 if buffer:

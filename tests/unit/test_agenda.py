@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 
 from appliance.voice.agenda import MAX_ASKS, Agenda, Step, ask_after
@@ -111,3 +112,12 @@ async def test_a_reply_that_runs_a_tool_or_has_no_step_goes_as_written() -> None
     assert "".join(p for p in pieces if p != SAY_NOW) == "Sure! Let me look. Friday has nine and two thirty. Any good?"
     reply = f"One. Two. Three? Bye. {END_CALL_MARK}"
     assert await spoken(written(reply), None) == reply + " "
+
+
+async def test_a_reply_its_reader_stops_early_stops_the_model_with_or_without_a_step() -> None:
+    for step in (None, Step("gate_code", QUESTIONS["gate_code"], None)):
+        closed: list[bool] = []
+        pieces = ask_after(written("Goodbye! <end_call> and more words the model goes on writing", closed), step)
+        async with contextlib.aclosing(pieces):
+            await anext(pieces)  # the reader (ReplyVoice.say) stops at the end mark
+        assert closed == [True], step
