@@ -26,6 +26,7 @@ from appliance.results.webhooks import WebhookOutbox
 from appliance.runtime import Runtime
 from appliance.store import keys as key_store
 from appliance.store.db import open_db
+from appliance.store.questions import StoredQuestions
 from appliance.store.trunks import ensure_loopback
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ class Appliance:
             llm_contexts=settings.llm_contexts,
             threads=settings.threads,
         )
+        engine.questions.keeper = StoredQuestions(self.db)  # an agent's questions outlive the process
         self.runtime.voice = engine
         return engine
 

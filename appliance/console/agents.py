@@ -22,6 +22,7 @@ from appliance.results.schema import returns_to_schema
 from appliance.runtime import Runtime
 from appliance.store import agents as store
 from appliance.store import numbers as number_store
+from appliance.store import questions as question_store
 from appliance.store.records import Agent
 
 from .forms import FormError, form_errors, integer, json_value, text, to_body
@@ -94,6 +95,14 @@ def _form_values(agent: Agent | None, form: FormMultiDict | None = None) -> dict
     return values
 
 
+def _returns_fields(agent: Agent | None) -> dict[str, str]:
+    """The agent's `returns` fields (the shorthand or a schema), each with its description."""
+    if agent is None or not agent.returns:
+        return {}
+    properties = returns_to_schema(agent.returns)["properties"]
+    return {name: str(prop.get("description") or "") for name, prop in properties.items()}
+
+
 def _form_page(
     runtime: Runtime, agent: Agent | None, errors: dict[str, str], form: FormMultiDict | None = None
 ) -> Template:
@@ -106,6 +115,9 @@ def _form_page(
         "pii_kinds": KINDS,
         "default_voice": models.DEFAULT_VOICE,
         "numbers": number_store.list_numbers(runtime.db, limit=200).data,
+        "questions": question_store.get(runtime.db, agent.id) if agent else None,
+        "question_fields": _returns_fields(agent),
+        "question_errors": {},
         "active": "agents",
     }
     return Template("agents/form.html", context=context, status_code=status)
@@ -175,6 +187,23 @@ class AgentPages(Controller):
     async def archive(self, runtime: Runtime, agent_id: str) -> Redirect:
         store.archive_agent(runtime.db, agent_id)
         return Redirect("/agents", status_code=303)
+
+    @post("/{agent_id:str}/questions")
+    async def save_questions(self, runtime: Runtime, agent_id: str, request: Request[Any, Any, Any]) -> Response[Any]:
+        """A person's words for the questions the agent asks for its `returns` fields (an emptied one leaves
+        its field to the model again)."""
+        agent = store.get_agent(runtime.db, agent_id)
+        form = await request.form()
+        fields = list(_returns_fields(agent))
+        changes = {k.removeprefix("q."): str(v) for k, v in form.items() if k.startswith("q.")}
+        try:
+            question_store.edit(runtime.db, agent_id, fields, changes)
+        except ApplianceError as exc:
+            page = _form_page(runtime, agent, {})
+            page.context.update(question_errors={exc.field or "questions": exc.message}, question_values=changes)
+            page.status_code = 400
+            return page
+        return Redirect(f"/agents/{agent_id}?questions_saved=1#questions", status_code=303)
 
     @post("/{agent_id:str}/call")
     async def test_call(self, runtime: Runtime, agent_id: str, request: Request[Any, Any, Any]) -> Response[Any]:

@@ -9,6 +9,7 @@ import sqlite_utils
 
 from appliance.clock import now_iso
 from appliance.errors import Conflict, InvalidInput, NotFound
+from appliance.store import questions
 from appliance.store.db import transaction
 from appliance.store.jsoncol import dumps, loads
 from appliance.store.numbers import numbers_by_ids, owned_agent_id
@@ -73,6 +74,8 @@ def update_agent(db: sqlite_utils.Database, agent_id: str, fields: dict[str, Any
         update = {k: (dumps(v) if k in JSON_FIELDS else v) for k, v in fields.items() if k in DEFAULTS or k == "name"}
         update["updated_at"] = now_iso()
         db["agents"].update(agent_id, update)
+        changed = {k for k in questions.WRITTEN_FROM if k in update and update[k] != row[k]}
+        questions.written_from_changed(db, agent_id, changed)
         if "number_ids" in fields:
             db.execute("DELETE FROM agent_numbers WHERE agent_id = ?", [agent_id])
             _set_numbers(db, agent_id, row["type"], fields["number_ids"] or [], "number_ids")

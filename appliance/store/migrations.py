@@ -301,4 +301,15 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE calls ADD COLUMN transferred_to TEXT
     """,
+    # 9: the questions an agent asks for its `returns` fields; `key` names the version of the agent they were
+    # written for (NULL: stale), `edited` the fields whose question a person wrote
+    """
+    CREATE TABLE agent_questions (
+        agent_id TEXT PRIMARY KEY REFERENCES agents(id),
+        key TEXT,
+        questions TEXT NOT NULL,
+        edited TEXT NOT NULL DEFAULT '[]',
+        written_at TEXT NOT NULL
+    )
+    """,
 ]

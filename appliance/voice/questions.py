@@ -10,9 +10,10 @@ A field's `description` that is itself a question ("What is the code of your gat
 The others are written by the model when the agent's first call has ended (written while it rang, they held
 its first reply up to 18 s: bench/scenarios.py, 2026-12-03), under a JSON grammar, from the
 agent's persona and instructions (a shorthand field, "confirmed: boolean", means nothing without them), and
-kept as long as those and its `returns` stay the same. A question that states a number, a time, a weekday
-or a month that neither the field nor the brief does is refused (the model would have invented it), and its
-field is left to the model to ask.
+kept (by a `QuestionKeeper`: the store's, across restarts) as long as those and its `returns` stay the same.
+A question that states a number, a time, a weekday or a month that neither the field nor the brief does is
+refused (the model would have invented it), and its field is left to the model to ask. A question a person
+wrote for a field (in the console) is kept over the model's, and across the agent's later versions.
 """
 
 from __future__ import annotations
@@ -57,6 +58,28 @@ class QuestionModel(Protocol):
     def forget(self, call_id: str) -> None: ...
 
 
+class QuestionKeeper(Protocol):
+    def load(self, agent_id: str, key: str) -> dict[str, str] | None: ...
+    def edited(self, agent_id: str) -> dict[str, str]: ...
+    def save(self, agent_id: str, key: str, questions: dict[str, str]) -> None: ...
+
+
+class KeptInMemory:
+    """A keeper for a process with no store (tests, the benchmarks' engine): nothing edited, lost at exit."""
+
+    def __init__(self) -> None:
+        self._written: dict[tuple[str, str], dict[str, str]] = {}
+
+    def load(self, agent_id: str, key: str) -> dict[str, str] | None:
+        return self._written.get((agent_id, key))
+
+    def edited(self, agent_id: str) -> dict[str, str]:
+        return {}
+
+    def save(self, agent_id: str, key: str, questions: dict[str, str]) -> None:
+        self._written[(agent_id, key)] = questions
+
+
 def given(fields: list[Field]) -> dict[str, str]:
     """The questions the agent's `returns` gives itself: descriptions that are questions."""
     out = {}
@@ -96,22 +119,24 @@ def _stated(text: str) -> set[str]:
 class QuestionBook:
     """The prepared questions of each agent, by a key of what they were written from."""
 
-    def __init__(self, model: QuestionModel | None) -> None:
+    def __init__(self, model: QuestionModel | None, keeper: QuestionKeeper | None = None) -> None:
         self.model = model
-        self._written: dict[str, dict[str, str]] = {}
+        self.keeper = keeper
+        self._memory = KeptInMemory()  # an agent with no id (a call's own task) is kept in this process only
         self._writing: dict[str, asyncio.Task[dict[str, str]]] = {}
 
     def get(self, call: CallBrief, fields: list[Field]) -> dict[str, str]:
-        """The questions for the call's fields: those `returns` states until the others are written."""
+        """The questions for the call's fields: until the others are written, those `returns` states and those
+        a person wrote."""
         if not fields:
             return {}
-        written = self._written.get(_key(call, fields))
-        return given(fields) if written is None else written
+        written = self._keeper(call).load(call.agent_id or "", _key(call, fields))
+        return self._kept(call, fields) if written is None else written
 
     def prepare(self, call: CallBrief, fields: list[Field]) -> asyncio.Task[dict[str, str]] | None:
         """Start writing the agent's questions if nobody has; the writing (None: nothing to write)."""
         key = _key(call, fields)
-        if not fields or key in self._written:
+        if not fields or self._keeper(call).load(call.agent_id or "", key) is not None:
             return None
         if (task := self._writing.get(key)) is not None:
             return task
@@ -119,8 +144,16 @@ class QuestionBook:
         self._writing[key] = task
         return task
 
+    def _keeper(self, call: CallBrief) -> QuestionKeeper:
+        return self.keeper if self.keeper is not None and call.agent_id else self._memory
+
+    def _kept(self, call: CallBrief, fields: list[Field]) -> dict[str, str]:
+        names = {f.name for f in fields}
+        edited = self._keeper(call).edited(call.agent_id or "")
+        return given(fields) | {f: q for f, q in edited.items() if f in names}
+
     async def _write(self, key: str, call: CallBrief, fields: list[Field]) -> dict[str, str]:
-        questions = given(fields)
+        questions = self._kept(call, fields)
         wanted = [f for f in fields if f.name not in questions]
         try:
             if wanted and self.model is not None and self.model.templated:
@@ -129,7 +162,10 @@ class QuestionBook:
             log.warning("voice.questions_failed", agent_id=call.agent_id, error=f"{type(exc).__name__}: {exc}")
         finally:
             self._writing.pop(key, None)
-        self._written[key] = questions
+        try:
+            self._keeper(call).save(call.agent_id or "", key, questions)
+        except Exception as exc:  # the agent's calls ask what `returns` states; its next call's end tries again
+            log.warning("voice.questions_not_kept", agent_id=call.agent_id, error=f"{type(exc).__name__}: {exc}")
         log.info("voice.questions_ready", agent_id=call.agent_id, questions=questions)
         return questions
 

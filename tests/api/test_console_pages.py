@@ -250,3 +250,25 @@ def test_the_privacy_and_analysis_fields_are_set_in_the_console(console: Console
     assert 'value="card" checked' in page.text and "This call is recorded." in page.text
     bad = console.post("/agents/new", {"name": "x", "type": "outbound", "analysis": '{"outcomes": "yes"}'})
     assert bad.status_code == 400 and "analysis.outcomes" in bad.text
+
+
+def test_the_questions_an_agent_asks_are_written_in_the_console_checked_and_kept_across_its_updates(
+    console: Console, api: httpx.Client
+) -> None:
+    returns = {"gate_code": {"type": "string", "description": "the code of their gate"}, "window": "string"}
+    agent = api.post("/v1/agents", json={"name": "Courier", "type": "outbound", "returns": returns}).json()
+    page = console.get(f"/agents/{agent['id']}")
+    assert 'name="q.gate_code"' in page.text and 'placeholder="the code of their gate"' in page.text
+    assert "The model writes them" in page.text
+    refused = console.post(f"/agents/{agent['id']}/questions", {"q.gate_code": "Tell me the code.", "q.window": ""})
+    assert refused.status_code == 400 and "ending in '?'" in field_error(refused, "q-gate_code")
+    assert "yours" not in console.get(f"/agents/{agent['id']}").text  # nothing was written
+    saved = console.post(f"/agents/{agent['id']}/questions", {"q.gate_code": "What is your gate code?", "q.window": ""})
+    assert saved.status_code == 303
+    page = console.get(f"/agents/{agent['id']}")
+    assert 'value="What is your gate code?"' in page.text and "yours" in page.text
+    assert "Spoken as written" in page.text
+    # A change of what the model writes them from: the others are written again, the person's stays.
+    api.patch(f"/v1/agents/{agent['id']}", json={"instructions": "Deliver the sofa."}).raise_for_status()
+    page = console.get(f"/agents/{agent['id']}")
+    assert "earlier version" in page.text and 'value="What is your gate code?"' in page.text

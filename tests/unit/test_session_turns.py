@@ -116,7 +116,7 @@ async def test_reading_ahead_waits_while_anything_else_wants_the_cpu_or_the_word
 
 async def test_the_first_words_tts_time_is_theirs_even_when_they_were_kept_and_took_no_time() -> None:
     conversation, _media, _sink = session()
-    waits = iter([0.0, 0.05])  # a kept "Great!", then a sentence Piper takes 50 ms for
+    waits = iter([0.0, 1.0])  # a kept "Great!", then a sentence Piper takes 1 s for
 
     class Voice:
         def synthesize(self, said: str) -> bytes:
@@ -128,7 +128,8 @@ async def test_the_first_words_tts_time_is_theirs_even_when_they_were_kept_and_t
     reply.released.set()
     await conversation.voice.speak(reply, "Great!")
     await conversation.voice.speak(reply, "Let me check that for you.")
-    assert reply.first_tts_ms is not None and reply.first_tts_ms < 40  # not the sentence's 50 ms
+    # Not the sentence's 1000 ms (a loaded machine may take a few hundred to run the kept one's thread).
+    assert reply.first_tts_ms is not None and reply.first_tts_ms < 700
 
 
 async def test_a_reply_the_caller_spoke_over_in_a_pause_is_a_reply_cut_event_with_its_unsaid_words() -> None:
