@@ -22,6 +22,7 @@ import structlog
 from appliance import models
 from appliance.errors import InvalidInput
 from appliance.results import analysis as analysis_fields
+from appliance.results.answers import settle
 from appliance.results.extraction_prompt import ROLE_LABELS, build_messages
 from appliance.results.grounding import WEEKDAYS, Sources, drop_unfounded, numbers_in, written_address
 from appliance.results.schema import returns_to_schema
@@ -142,12 +143,14 @@ class Extractor:
         context: dict[str, Any] | None = None,
         analysis: dict[str, Any] | None = None,
         day: date | None = None,
+        answers: dict[str, str] | None = None,
     ) -> Extraction:
         """Fill `returns` and the `analysis` asked for (a checked block, see analysis.check_analysis) from
         `transcript` ((role, text) pairs), in one generation. `day`: the day of the call (default today),
-        which "on Friday" and "tomorrow" count from. Never raises for a model problem: that is a failed
-        extraction, with every field null and the reason in `error`. Raises InvalidInput for a bad
-        `returns`."""
+        which "on Friday" and "tomorrow" count from; `answers`: the person's answer to each field's own
+        question (answers.py), which settles a field the model left null when it alone is clear. Never raises
+        for a model problem: that is a failed extraction, with every field null and the reason in `error`.
+        Raises InvalidInput for a bad `returns`."""
         context = with_today(context, day or date.today())
         schema = returns_to_schema(returns) if returns is not None else None
         empty, no_analysis = empty_result(returns), analysis_fields.empty(analysis)
@@ -181,6 +184,7 @@ class Extractor:
         if schema is not None:
             fields_target = nullable_schema(schema)
             result = drop_unfounded(tidy_text(fields, fields_target), fields_target, sources)
+            result = settle(result, schema, answers or {})
         if found is not None and found["summary"] is not None:
             # What the call was about (its instructions and context) may be restated; anything else is invented.
             known = numbers_in("\n".join((sources.said, instructions or "", json.dumps(context or {}))))

@@ -52,6 +52,7 @@ class Extracts(Protocol):
         context: dict[str, Any] | None = None,
         analysis: dict[str, Any] | None = None,
         day: date | None = None,
+        answers: dict[str, str] | None = None,
     ) -> Extraction: ...
 
     def close(self) -> None: ...
@@ -127,10 +128,20 @@ class ExtractionWorker:
         turns = (self.plain.get(call_id) if self.plain else None) or [
             (s.role, s.text) for s in store.transcript(self.db, call_id).segments
         ]
+        # The caller's answer to each field's question (the agenda's; redacted words where the agent redacts).
+        events = store.events(self.db, call_id).events
+        answers = {e.data["field"]: e.data["answer"] for e in events if e.type == "field_answered"}
         log.info("extraction.started", call_id=call_id, turns=len(turns), attempt=attempt)
         try:
             outcome = await self._thread.run(
-                self.extractor.extract, returns, turns, row["instructions"], row["context"], analysis, _day(row)
+                self.extractor.extract,
+                returns,
+                turns,
+                row["instructions"],
+                row["context"],
+                analysis,
+                _day(row),
+                answers,
             )
         except ExtractionCancelled:  # stopping: this attempt does not count
             store.add_event(self.db, call_id, "extraction_interrupted", {"attempt": attempt})

@@ -22,8 +22,10 @@ from appliance.store import calls
 from appliance.store.db import transaction
 from appliance.store.jsoncol import dumps, loads
 
-# Event data keys that hold what was said (turn events, backchannels, barge-ins, the AMD's greeting words).
-SPOKEN_KEYS = ("user", "agent", "text", "heard", "detail")
+# Event data keys that hold what was said or typed: turns, backchannels, barge-ins, the AMD's greeting words,
+# cut replies and consultations (said, written), answers (to the recording notice, to a field's question),
+# keys pressed, and tool calls' arguments and results (drawn from the caller's words).
+SPOKEN_KEYS = ("user", "agent", "text", "heard", "detail", "said", "written", "answer", "digits", "arguments", "result")
 CHUNK = 1 << 16
 
 

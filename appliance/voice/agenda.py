@@ -67,13 +67,16 @@ class Agenda:
             return Step(name, question, None if asking else 2 if user_text is None else 1)
         return None
 
-    def commit(self, user_text: str | None, said: str) -> None:
-        """The turn happened: the caller said `user_text` (None: the agent spoke first), then heard `said`."""
+    def commit(self, user_text: str | None, said: str) -> str | None:
+        """The turn happened: the caller said `user_text` (None: the agent spoke first), then heard `said`;
+        the field `user_text` answered, if it did."""
+        answered = None
         if self._answers(user_text):
             assert self.current is not None
-            self.done.add(self.current)
-            self.current = None
+            answered, self.current = self.current, None
+            self.done.add(answered)
         self._heard(said)
+        return answered
 
     def _answers(self, user_text: str | None) -> bool:
         return self.current is not None and user_text is not None and not _asks(user_text)

@@ -116,7 +116,9 @@ class Replies:
         elif reply.source == "dtmf":
             self.history.append({"role": "user", "content": reply.user_text})
             self.transcript.user(reply.user_text, reply.turn_end_at, "dtmf")
-        self.agenda.commit(reply.user_text if reply.answers_caller else None, said)
+        if (field := self.agenda.commit(reply.user_text if reply.answers_caller else None, said)) is not None:
+            # Which field the caller's words answered: the extraction reads it (results/answers.py).
+            self.sink.event("field_answered", {"field": field, "answer": reply.user_text, "at_ms": self._ms()})
         self.history.extend(reply.tool_messages)
         self.tools.write_segments()
         if rest := after_calls(said, reply.tool_messages):

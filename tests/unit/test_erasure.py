@@ -56,6 +56,10 @@ def ended_call(db: sqlite_utils.Database, tmp_path: Path, **agent: object) -> st
         )
         calls.add_segment(db, call.id, segment)
     calls.add_event(db, call.id, "turn", {"latency_ms": 500, "user": f"it is {SECRET}", "agent": "noted"})
+    calls.add_event(db, call.id, "reply_cut", {"said": "Noted.", "written": f"Noted: {SECRET}.", "at_ms": 9})
+    calls.add_event(db, call.id, "field_answered", {"field": "phrase", "answer": f"It is {SECRET}.", "at_ms": 9})
+    calls.add_event(db, call.id, "dtmf", {"digits": "4271#", "at_ms": 9})
+    calls.add_event(db, call.id, "tool_call", {"name": "look_up", "arguments": {"phrase": SECRET}, "ms": 40})
     recording = tmp_path / "recordings" / f"{call.id}.wav"
     recording.parent.mkdir(exist_ok=True)
     recording.write_bytes(b"RIFF" + SECRET.encode() * 100)
@@ -72,6 +76,9 @@ def test_deleting_the_transcript_removes_its_words_from_the_files(db: sqlite_uti
     events = calls.events(db, call_id).events
     turn = next(e for e in events if e.type == "turn")
     assert turn.data == {"latency_ms": 500}  # the timing stays, the words go
+    kept = {e.type: e.data for e in events}
+    assert kept["reply_cut"] == {"at_ms": 9} and kept["field_answered"] == {"field": "phrase", "at_ms": 9}
+    assert kept["dtmf"] == {"at_ms": 9} and kept["tool_call"] == {"name": "look_up", "ms": 40}
     assert events[-1].type == "transcript_deleted" and events[-1].data == {"reason": "request"}
     assert calls.get_call(db, call_id).transcript_deleted_at is not None
     assert SECRET.encode() not in raw(tmp_path)

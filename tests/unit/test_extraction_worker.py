@@ -39,6 +39,7 @@ class Recorder:
         self.mode = mode
         self.seen: list[tuple[dict[str, Any] | None, list[tuple[str, str]], str | None, dict[str, Any] | None]] = []
         self.days: list[date | None] = []
+        self.answers: list[dict[str, str] | None] = []
 
     def extract(
         self,
@@ -48,9 +49,11 @@ class Recorder:
         context: dict[str, Any] | None = None,
         analysis: dict[str, Any] | None = None,
         day: date | None = None,
+        answers: dict[str, str] | None = None,
     ) -> Extraction:
         self.seen.append((returns, list(transcript), instructions, context))
         self.days.append(day)
+        self.answers.append(answers)
         if analysis is not None:  # echoes the person's words, as a model that quotes them would
             said = " ".join(text for role, text in transcript if role == "user")
             found = {"summary": f"They said: {said}", "outcome": analysis["outcomes"][0], "sentiment": "neutral"}
@@ -107,6 +110,15 @@ async def test_the_extraction_counts_the_callers_days_from_the_day_the_call_was_
     extractor = Recorder()
     await ExtractionWorker(db, extractor).process(call_id)
     assert extractor.days == [datetime(2026, 3, 2, 12, tzinfo=UTC).astimezone().date()]
+
+
+async def test_the_extraction_is_given_the_callers_answer_to_each_fields_question(db_path: Path) -> None:
+    db = open_db(db_path)
+    call_id = ended_call(db, "Let me think. Yes, I think I can come.")
+    calls.add_event(db, call_id, "field_answered", {"field": "confirmed", "answer": "Yes, I think I can come."})
+    extractor = Recorder()
+    await ExtractionWorker(db, extractor).process(call_id)
+    assert extractor.answers == [{"confirmed": "Yes, I think I can come."}]
 
 
 def event_types(db: sqlite_utils.Database, call_id: str) -> list[str]:

@@ -142,3 +142,6 @@ async def test_an_outbound_call_asks_its_returns_fields_in_their_prepared_words_
         "Thank you, that's all. Goodbye!",  # answered: the model ends the call as it wrote
     ]
     assert "ask one short question" not in model.prompts[0][-1]["content"]  # the question was not its to ask
+    # Which turn answered the field is an event the extraction reads; their question back was not one.
+    answered = [data for kind, data in sink.events if kind == "field_answered"]
+    assert [(a["field"], a["answer"]) for a in answered] == [("gate_code", "It's four four one two.")]
