@@ -255,20 +255,26 @@ def test_the_privacy_and_analysis_fields_are_set_in_the_console(console: Console
 def test_the_questions_an_agent_asks_are_written_in_the_console_checked_and_kept_across_its_updates(
     console: Console, api: httpx.Client
 ) -> None:
-    returns = {"gate_code": {"type": "string", "description": "the code of their gate"}, "window": "string"}
+    properties = {
+        "gate_code": {"type": "string", "description": "the code of their gate"},
+        "window": {"type": "string"},
+    }
+    returns = {"type": "object", "properties": properties}
     agent = api.post("/v1/agents", json={"name": "Courier", "type": "outbound", "returns": returns}).json()
     page = console.get(f"/agents/{agent['id']}")
     assert 'name="q.gate_code"' in page.text and 'placeholder="the code of their gate"' in page.text
     assert "The model writes them" in page.text
     refused = console.post(f"/agents/{agent['id']}/questions", {"q.gate_code": "Tell me the code.", "q.window": ""})
-    assert refused.status_code == 400 and "ending in '?'" in field_error(refused, "q-gate_code")
-    assert "yours" not in console.get(f"/agents/{agent['id']}").text  # nothing was written
+    assert refused.status_code == 400 and "one sentence ending in" in field_error(refused, "q-gate_code")
+    assert '"badge">yours' not in console.get(f"/agents/{agent['id']}").text  # nothing was written
     saved = console.post(f"/agents/{agent['id']}/questions", {"q.gate_code": "What is your gate code?", "q.window": ""})
     assert saved.status_code == 303
     page = console.get(f"/agents/{agent['id']}")
-    assert 'value="What is your gate code?"' in page.text and "yours" in page.text
-    assert "Spoken as written" in page.text
-    # A change of what the model writes them from: the others are written again, the person's stays.
+    assert 'value="What is your gate code?"' in page.text and '"badge">yours' in page.text
+    assert "yours are kept" in page.text  # the model writes the other one after a call
+    # A change of what the model writes them from: the person's question stays.
     api.patch(f"/v1/agents/{agent['id']}", json={"instructions": "Deliver the sofa."}).raise_for_status()
     page = console.get(f"/agents/{agent['id']}")
-    assert "earlier version" in page.text and 'value="What is your gate code?"' in page.text
+    assert "yours are kept" in page.text and 'value="What is your gate code?"' in page.text
+    emptied = console.post(f"/agents/{agent['id']}/questions", {"q.gate_code": "", "q.window": ""})
+    assert emptied.status_code == 303 and '"badge">yours' not in console.get(f"/agents/{agent['id']}").text
