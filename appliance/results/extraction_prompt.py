@@ -19,17 +19,14 @@ A field gets a value only when the transcript settles it: the other party said i
 to it. Otherwise the field is null. null means the conversation did not settle the field, and it is \
 the right answer when:
 - the question was never asked, or never answered;
-- the answer was undecided ("maybe", "I'm not sure", "I'll call you back", "it depends");
+- the answer was vague or undecided ("maybe", "I'm not sure", "I'll call you back", "it depends");
 - the person refused to answer;
 - someone other than the intended person answered and could not speak for them.
 Never guess. Never fill in a usual or likely value. Never copy a value from the context or from the \
 agent's words unless the person agreed to it in this call. A wrong value is much worse than null.
 
-A hedged answer that still gives one value settles the field: "hmm, maybe a seven" is 7, "um, yes, I \
-think I can come" is yes, "around five hundred a month" is 500.
-
-- true or false: true when the person clearly said yes, false only when they clearly said no or said \
-the opposite ("my boss decides" is false for whether they decide). A refusal to answer is null, not false.
+- true or false: true when the person clearly said yes, false only when they clearly said no. A \
+refusal to answer is null, not false.
 - Allowed values: the one whose meaning matches what the person said (not the topic of the call); \
 null when none clearly does, or when the person did not talk about it.
 - Numbers: plain numbers, without units or currency signs.
