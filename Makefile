@@ -43,8 +43,7 @@ bench: setup
 
 # Task success: 32 scripted calls over real SIP per caller voice (about 25 minutes a voice on 2 cores).
 bench-scenarios: setup
-	$(PY) bench/scenarios.py --voices piper --out bench/results/scenarios.json
-	$(PY) bench/scenarios.py --voices espeak --out bench/results/scenarios_espeak.json
+	$(PY) bench/scenarios.py --voices piper,espeak --out bench/results/scenarios.json
 
 image-check:
 	bash scripts/check-image.sh
