@@ -3,6 +3,7 @@ ready before its first call (appliance/voice/questions.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -30,7 +31,7 @@ AGENT = {
 
 
 def written(appliance: ServerProcess, agent_id: str) -> dict[str, str] | None:
-    with sqlite3.connect(appliance.data_dir / "appliance.db") as db:
+    with contextlib.closing(sqlite3.connect(appliance.data_dir / "appliance.db")) as db:
         row = db.execute("SELECT questions FROM agent_questions WHERE agent_id = ? AND key IS NOT NULL", [agent_id])
         found = row.fetchone()
     return None if found is None else json.loads(found[0])
