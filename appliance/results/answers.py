@@ -13,7 +13,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import structlog
+
 from appliance.results.grounding import NUMBER_WORDS, SCALES
+
+log = structlog.get_logger(__name__)
 
 YES_WORDS = frozenset("yes yeah yep yup sure absolutely certainly definitely correct".split())
 NO_WORDS = frozenset("no nope nah not never can't cannot won't don't isn't aren't wasn't couldn't wouldn't".split())
@@ -38,6 +42,7 @@ def settle(result: dict[str, Any] | None, schema: dict[str, Any], answers: dict[
         value = answer_value(answer, field)
         if value is not None:
             out[name] = value
+            log.info("extraction.settled_by_answer", field=name, value=value)
     return out
 
 
