@@ -4,9 +4,10 @@ During the call the agenda (voice/agenda.py) knows which `returns` field each pr
 which caller turn answered it: a `field_answered` event. Reading the whole transcript, the default 1.5B
 model leaves hedged but clear answers null — "Let me think. Yes, I think I can come." (confirmed), "Maybe a
 seven." (score), "Maybe a thousand a month." (budget): 7 of 28 fields missed on Piper's voice, none
-invented (bench/scenarios.py, 2026-12-03); and it counts "I'll pay it on Friday" from the wrong day, which the
-post-check then drops (pay_date missed in all 8 payment calls of the next run). Read from the answer alone, with rules that refuse anything
-undecided, mixed or ambiguous, such an answer fills its field; a value the model gave is never changed.
+invented (bench/scenarios.py, 2026-12-03); and it counts "I'll pay it on Friday" from the wrong day, which
+the post-check then drops (pay_date missed in all 8 payment calls of the next run). Read from the answer
+alone, with rules that refuse anything undecided, mixed or ambiguous, such an answer fills its field; a
+value the model gave is never changed.
 """
 
 from __future__ import annotations
