@@ -32,6 +32,7 @@ class Telephony(Protocol):
     def wake(self) -> None: ...
     async def cancel(self, call_id: str) -> None: ...
     async def trunks_changed(self) -> None: ...
+    def agent_saved(self, agent_id: str) -> None: ...
 
 
 class Voice(Protocol):
@@ -60,3 +61,8 @@ class Runtime:
     recent_creates: list[float] = field(default_factory=list)
     # SIGTERM received: live calls finish, nothing new is dialled or answered; /readyz says so.
     draining: bool = False
+
+    def agent_saved(self, agent_id: str) -> None:
+        """An agent was created or changed: its prepared questions are written now if the box is idle."""
+        if self.telephony is not None:
+            self.telephony.agent_saved(agent_id)

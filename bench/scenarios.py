@@ -11,9 +11,11 @@ bench/results/scenarios.json (with each call's transcript, so a failure can be r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -57,6 +59,20 @@ class Runner:
             created = self.api.post("/v1/agents", json=body)
             assert created.status_code == 201, created.text
             self.agents[kind] = created.json()
+        self._await_questions()
+
+    def _await_questions(self, timeout: float = 300) -> None:
+        """Until each agent's prepared questions are written (the box writes them once an agent is saved, while
+        no call runs), as for a user who saves an agent and calls later."""
+        wanted = {a["id"] for a in self.agents.values() if a.get("returns")}
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.closing(sqlite3.connect(self.appliance.data_dir / "appliance.db")) as db:
+                done = {r[0] for r in db.execute("SELECT agent_id FROM agent_questions WHERE key IS NOT NULL")}
+            print(f"questions written for {len(wanted & done)} of {len(wanted)} agents", flush=True)
+            if wanted <= done or time.monotonic() > deadline:
+                return
+            time.sleep(5)
 
     def person_lines(self) -> list[dict[str, Any]]:
         return [json.loads(x) for x in self.results_file.read_text().splitlines()] if self.results_file.exists() else []

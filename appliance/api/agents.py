@@ -81,6 +81,7 @@ class AgentController(Controller):
         fields = check_agent_fields(data.sent(), runtime.settings.url_allowlist)
         check_consent(fields)
         agent_id = store.create_agent(runtime.db, fields)
+        runtime.agent_saved(agent_id)
         return store.get_agent(runtime.db, agent_id)
 
     @get("/{agent_id:str}", responses=ERROR_RESPONSES)
@@ -101,6 +102,7 @@ class AgentController(Controller):
         fields = check_agent_fields(fields, runtime.settings.url_allowlist)
         check_consent({"recording": current.recording, "recording_notice": current.recording_notice, **fields})
         store.update_agent(runtime.db, agent_id, fields)
+        runtime.agent_saved(agent_id)
         return store.get_agent(runtime.db, agent_id)
 
     @delete("/{agent_id:str}", responses=ERROR_RESPONSES, status_code=200)

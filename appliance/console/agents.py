@@ -143,6 +143,7 @@ class AgentPages(Controller):
             fields = check_agent_fields(body.sent(), runtime.settings.url_allowlist)
             check_consent(fields)
             agent_id = store.create_agent(runtime.db, fields)
+            runtime.agent_saved(agent_id)
         except (FormError, ApplianceError) as exc:
             return _form_page(runtime, None, form_errors(exc), form)
         return Redirect(f"/agents/{agent_id}", status_code=303)
@@ -179,6 +180,7 @@ class AgentPages(Controller):
             fields = check_agent_fields(fields, runtime.settings.url_allowlist)
             check_consent(fields)  # the form sends every field
             store.update_agent(runtime.db, agent_id, fields)
+            runtime.agent_saved(agent_id)
         except (FormError, ApplianceError) as exc:
             return _form_page(runtime, agent, form_errors(exc), form)
         return Redirect(f"/agents/{agent_id}?saved=1", status_code=303)

@@ -4,19 +4,28 @@ During the call the agenda (voice/agenda.py) knows which `returns` field each pr
 which caller turn answered it: a `field_answered` event. Reading the whole transcript, the default 1.5B
 model leaves hedged but clear answers null — "Let me think. Yes, I think I can come." (confirmed), "Maybe a
 seven." (score), "Maybe a thousand a month." (budget): 7 of 28 fields missed on Piper's voice, none
-invented (bench/scenarios.py, 2026-12-03). Read from the answer alone, with rules that refuse anything
-undecided, mixed or ambiguous, such an answer fills its field; a value the model gave is never changed.
+invented (bench/scenarios.py, 2026-12-03); and it counts "I'll pay it on Friday" from the wrong day, which
+the post-check then drops (pay_date missed in all 8 payment calls of the next run). Read from the answer
+alone, with rules that refuse anything undecided, mixed or ambiguous, such an answer fills its field; a
+value the model gave is never changed.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from typing import Any
 
-from appliance.results.grounding import NUMBER_WORDS, SCALES
+import structlog
+
+from appliance.results.grounding import NUMBER_WORDS, SCALES, WEEKDAYS
+
+log = structlog.get_logger(__name__)
 
 YES_WORDS = frozenset("yes yeah yep yup sure absolutely certainly definitely correct".split())
 NO_WORDS = frozenset("no nope nah not never can't cannot won't don't isn't aren't wasn't couldn't wouldn't".split())
+DATE_NAME = re.compile(r"(^|_)(date|day)$")  # "pay_date", "delivery_day": a date field, in shorthand too
+MONTHS = frozenset("january february march april may june july august september october november december".split())
 # Not an answer yet, whatever else it says: "not sure", "I'd have to ask my husband", "it depends".
 UNDECIDED = re.compile(
     r"\b(not sure|unsure|don't know|do not know|no idea|depends|ask (my|her|his|the|them)|check with|"
@@ -24,10 +33,13 @@ UNDECIDED = re.compile(
 )
 
 
-def settle(result: dict[str, Any] | None, schema: dict[str, Any], answers: dict[str, str]) -> dict[str, Any] | None:
+def settle(
+    result: dict[str, Any] | None, schema: dict[str, Any], answers: dict[str, str], today: date
+) -> dict[str, Any] | None:
     """`result` with each null top-level field filled from `answers` (field → the person's answer to its
     question) where that answer alone settles it: a yes or a no for a boolean, the one option it names for
-    an enum, the one number it says for a number within the field's bounds."""
+    an enum, the one number it says for a number within the field's bounds, the one day it names ("on
+    Friday", "today") for a date counted from `today`, the day of the call."""
     if result is None or not answers:
         return result
     out = dict(result)
@@ -35,19 +47,23 @@ def settle(result: dict[str, Any] | None, schema: dict[str, Any], answers: dict[
         field = schema.get("properties", {}).get(name)
         if not isinstance(field, dict) or out.get(name) is not None:
             continue
-        value = answer_value(answer, field)
+        value = answer_value(answer, name, field, today)
         if value is not None:
             out[name] = value
+            log.info("extraction.settled_by_answer", field=name, value=value)
     return out
 
 
-def answer_value(answer: str, field: dict[str, Any]) -> Any:
+def answer_value(answer: str, name: str, field: dict[str, Any], today: date) -> Any:
     said = answer.casefold().replace("\u2019", "'")
     if UNDECIDED.search(said):
         return None
     kinds = _kinds(field)
     if "enum" in field:
         return _option(said, [v for v in field["enum"] if isinstance(v, str)])
+    if field.get("format") == "date" or ("string" in kinds and DATE_NAME.search(name)):
+        day = spoken_day(said, today)
+        return None if day is None else day.isoformat()
     if "boolean" in kinds:
         return yes_or_no(said)
     if kinds & {"integer", "number"}:
@@ -65,6 +81,22 @@ def yes_or_no(said: str) -> bool | None:
     words = set(re.findall(r"[a-z']+", said.casefold()))
     yes, no = bool(words & YES_WORDS), bool(words & NO_WORDS) or "n't " in f"{said} "
     return None if yes == no else yes
+
+
+def spoken_day(said: str, today: date) -> date | None:
+    """The one day the answer names by its name ("on Friday": the coming one) or as today or tomorrow; None
+    for a date in numbers or months (the model reads those), several days, or "next"/"last" Friday (which
+    week people mean varies)."""
+    words = re.findall(r"[a-z]+", said)
+    named = [w for w in words if w in WEEKDAYS or w in ("today", "tomorrow")]
+    if len(named) != 1 or {"next", "last", "this"} & set(words) or re.search(r"\d", said) or MONTHS & set(words):
+        return None
+    if named[0] == "today":
+        return today
+    if named[0] == "tomorrow":
+        return today + timedelta(days=1)
+    ahead = (WEEKDAYS.index(named[0]) - today.weekday()) % 7
+    return None if ahead == 0 else today + timedelta(days=ahead)  # "on Friday" said on a Friday: which one?
 
 
 def _option(said: str, options: list[str]) -> str | None:

@@ -7,6 +7,7 @@ means "the conversation did not settle it": a small model must be allowed to say
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -184,7 +185,7 @@ class Extractor:
         if schema is not None:
             fields_target = nullable_schema(schema)
             result = drop_unfounded(tidy_text(fields, fields_target), fields_target, sources)
-            result = settle(result, schema, answers or {})
+            result = settle(result, schema, answers or {}, _today(context, day))
         if found is not None and found["summary"] is not None:
             # What the call was about (its instructions and context) may be restated; anything else is invented.
             known = numbers_in("\n".join((sources.said, instructions or "", json.dumps(context or {}))))
@@ -260,6 +261,13 @@ class Extractor:
             if size <= budget:
                 return messages
         raise ExtractionError(f"the prompt needs {size} tokens, more than the {budget} the model can take")
+
+
+def _today(context: dict[str, Any], day: date | None) -> date:
+    """The day "today" means in the call: its context's, else the day it was answered."""
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        return date.fromisoformat(str(context["today"])[:10])
+    return day or date.today()
 
 
 def with_today(context: dict[str, Any] | None, day: date) -> dict[str, Any]:

@@ -195,6 +195,16 @@ def call_brief(row: dict[str, Any]) -> CallBrief:
     )
 
 
+def agent_brief(agent: dict[str, Any]) -> CallBrief:
+    """A call of `agent` (an agent row) with nothing of its own: what its prepared questions are written from."""
+    direction = "inbound" if agent["type"] == "inbound" else "outbound"
+    row = {"id": f"agent:{agent['id']}", "direction": direction, "agent_id": agent["id"], "agent_snapshot": agent}
+    return call_brief(
+        row
+        | {"instructions": agent["instructions"], "context": {}, "metadata": {}, "to_number": None, "from_number": None}
+    )
+
+
 def prompt_reader(engine: VoiceEngine) -> Callable[[dict[str, Any]], asyncio.Task[None] | None]:
     """The dialer's `on_ringing`: the model reads the call's prompt while it rings (the reading, if begun)."""
     return lambda row: engine.ringing.prepare(call_brief(row))

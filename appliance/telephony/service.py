@@ -13,15 +13,18 @@ import sqlite_utils
 import structlog
 
 from appliance.config import Settings
+from appliance.store import agents as agent_store
 from appliance.store import trunks as trunk_store
 from appliance.store.trunks import TrunkState
 from appliance.telephony.ami import AmiClient
 from appliance.telephony.ari import AriClient
 from appliance.telephony.asterisk import PERSON_APP, AsteriskServer
+from appliance.telephony.conversation import agent_brief
 from appliance.telephony.dialer import Dialer
 from appliance.telephony.live_call import ConversationFactory
 from appliance.telephony.opt_out import OptOuts
 from appliance.telephony.trunk_config import TrunkConfig
+from appliance.voice.goal import goal_fields
 
 if TYPE_CHECKING:
     from appliance.telephony.browser_calls import BrowserCalls
@@ -176,6 +179,19 @@ class TelephonyService:
         return len(self.dialer.slots) if self.dialer is not None else 0
 
     # --- runtime.Telephony --------------------------------------------------------------------------
+    def agent_saved(self, agent_id: str) -> None:
+        """Write the agent's prepared questions now, while no call is placed or in conversation: a call that
+        begins stops the writing (its end writes them), so the writing never holds a caller up."""
+        voice = self._voice
+        if voice is None or voice.llm is None or self.live_calls():
+            return
+        row = agent_store.agent_row(self.db, agent_id)
+        if row is None or row["archived_at"]:
+            return
+        brief = agent_brief(row)
+        busy = lambda: self.live_calls() > 0 or bool(voice.conversations)  # noqa: E731
+        voice.questions.prepare(brief, goal_fields(brief.returns), yield_to=busy)
+
     def is_ready(self) -> bool:
         return self.asterisk.up.is_set() and self.ari is not None and self.ari.connected.is_set()
 

@@ -41,6 +41,7 @@ class VoiceEngine:
         self.error: str | None = None
         self.ringing = Ringing(self)  # outbound calls' prompts, read while the line rings
         self.questions = QuestionBook(None)  # each agent's questions for its `returns` fields, once written
+        self.conversations: set[str] = set()  # the calls in conversation now
 
     async def load(self) -> None:
         """Load STT, the default voice and the LLM contexts in a thread, logging each step."""

@@ -19,7 +19,7 @@ import asyncio
 import ctypes
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -256,17 +256,46 @@ class LlmPool:
     async def complete(self, call_id: str, messages: list[Message], opening: str, grammar: Any, max_tokens: int) -> str:
         """The reply to `messages` written from `opening` on (text the model is made to have written
         already: "<tool_call>\n"), under a llama.cpp `grammar`, greedy. Only for a model with a chat template."""
+        written = await self.complete_unless(call_id, messages, opening, grammar, max_tokens, None)
+        assert written is not None  # only an abandon check stops a writing
+        return written
+
+    async def complete_unless(
+        self,
+        call_id: str,
+        messages: list[Message],
+        opening: str,
+        grammar: Any,
+        max_tokens: int,
+        abandon: Callable[[], bool] | None,
+    ) -> str | None:
+        """`complete`, with `abandon` asked at each token: true stops the writing (None), freeing the context
+        for whoever needs it more."""
         assert self._formatter is not None
         formatted = self._formatter(messages=messages, tools=self._tools.get(call_id))
         index = await self._acquire(call_id)
         context = self._contexts[index]
 
-        def run() -> str:
+        def run() -> str | None:
             self._priority.wait()
-            out: Any = context.create_completion(
-                formatted.prompt + opening, grammar=grammar, max_tokens=max_tokens, temperature=0.0
+            prompt = formatted.prompt + opening
+            if abandon is not None and abandon():
+                return None
+            if abandon is None:
+                out: Any = context.create_completion(prompt, grammar=grammar, max_tokens=max_tokens, temperature=0.0)
+                return out["choices"][0]["text"]
+            written = []
+            stream: Any = context.create_completion(
+                prompt, grammar=grammar, max_tokens=max_tokens, temperature=0.0, stream=True
             )
-            return out["choices"][0]["text"]
+            try:
+                for chunk in stream:
+                    if abandon():
+                        return None
+                    written.append(chunk["choices"][0]["text"])
+            finally:
+                stream.close()
+            return "".join(written)
 
         return await self._on_context(index, run, release=True)
 

@@ -7,8 +7,9 @@ small task with nothing else to do, its questions are plain ("How likely are you
 to a friend, on a scale from one to ten?"); the conversation then speaks them as written (agenda.py).
 
 A field's `description` that is itself a question ("What is the code of your gate?") is used as written.
-The others are written by the model when the agent's first call has ended (written while it rang, they held
-its first reply up to 18 s: bench/scenarios.py, 2026-12-03), under a JSON grammar, from the
+The others are written by the model when the agent is saved, or else when a call of it has ended, whenever no
+other call needs the model (written while a call rang, they held its first reply up to 18 s:
+bench/scenarios.py, 2026-12-03; a call that begins stops the writing), under a JSON grammar, from the
 agent's persona and instructions (a shorthand field, "confirmed: boolean", means nothing without them), and
 kept (by a `QuestionKeeper`: the store's, across restarts) as long as those and its `returns` stay the same.
 A question that states a number, a time, a weekday or a month that neither the field nor the brief does is
@@ -22,6 +23,7 @@ import asyncio
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import structlog
@@ -52,9 +54,15 @@ WRITER = (
 class QuestionModel(Protocol):
     @property
     def templated(self) -> bool: ...
-    async def complete(
-        self, call_id: str, messages: list[dict[str, str]], opening: str, grammar: Any, max_tokens: int
-    ) -> str: ...
+    async def complete_unless(
+        self,
+        call_id: str,
+        messages: list[dict[str, str]],
+        opening: str,
+        grammar: Any,
+        max_tokens: int,
+        abandon: Callable[[], bool] | None,
+    ) -> str | None: ...
     def forget(self, call_id: str) -> None: ...
 
 
@@ -133,14 +141,18 @@ class QuestionBook:
         written = self._keeper(call).load(call.agent_id or "", _key(call, fields))
         return self._kept(call, fields) if written is None else written
 
-    def prepare(self, call: CallBrief, fields: list[Field]) -> asyncio.Task[dict[str, str]] | None:
-        """Start writing the agent's questions if nobody has; the writing (None: nothing to write)."""
+    def prepare(
+        self, call: CallBrief, fields: list[Field], yield_to: Callable[[], bool] | None = None
+    ) -> asyncio.Task[dict[str, str]] | None:
+        """Start writing the agent's questions if nobody has; the writing (None: nothing to write).
+        `yield_to`: true stops the writing (a call needs the model), which keeps nothing: a later prepare
+        writes them."""
         key = _key(call, fields)
         if not fields or self._keeper(call).load(call.agent_id or "", key) is not None:
             return None
         if (task := self._writing.get(key)) is not None:
             return task
-        task = asyncio.get_running_loop().create_task(self._write(key, call, fields))
+        task = asyncio.get_running_loop().create_task(self._write(key, call, fields, yield_to))
         self._writing[key] = task
         return task
 
@@ -152,12 +164,18 @@ class QuestionBook:
         edited = self._keeper(call).edited(call.agent_id or "")
         return given(fields) | {f: q for f, q in edited.items() if f in names}
 
-    async def _write(self, key: str, call: CallBrief, fields: list[Field]) -> dict[str, str]:
+    async def _write(
+        self, key: str, call: CallBrief, fields: list[Field], yield_to: Callable[[], bool] | None
+    ) -> dict[str, str]:
         questions = self._kept(call, fields)
         wanted = [f for f in fields if f.name not in questions]
         try:
             if wanted and self.model is not None and self.model.templated:
-                questions |= await self._ask_model(key, call, wanted)
+                written = await self._ask_model(key, call, wanted, yield_to)
+                if written is None:
+                    log.info("voice.questions_deferred", agent_id=call.agent_id)
+                    return questions
+                questions |= written
         except Exception as exc:  # the fields are then the model's to ask, as if no question was written
             log.warning("voice.questions_failed", agent_id=call.agent_id, error=f"{type(exc).__name__}: {exc}")
         finally:
@@ -169,7 +187,9 @@ class QuestionBook:
         log.info("voice.questions_ready", agent_id=call.agent_id, questions=questions)
         return questions
 
-    async def _ask_model(self, key: str, call: CallBrief, fields: list[Field]) -> dict[str, str]:
+    async def _ask_model(
+        self, key: str, call: CallBrief, fields: list[Field], yield_to: Callable[[], bool] | None
+    ) -> dict[str, str] | None:
         from llama_cpp import LlamaGrammar  # imported late: llama.cpp is loaded only where a model is
 
         assert self.model is not None
@@ -184,9 +204,12 @@ class QuestionBook:
         grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
         owner = f"questions:{key}"
         try:
-            written = await self.model.complete(owner, writer_messages(call, fields), "", grammar, 48 * len(fields))
+            messages = writer_messages(call, fields)
+            written = await self.model.complete_unless(owner, messages, "", grammar, 48 * len(fields), yield_to)
         finally:
             self.model.forget(owner)
+        if written is None:
+            return None
         brief = f"{call.persona or ''} {call.instructions or ''}"
         labels = {f.name: f"{f.label} {brief}" for f in fields}
         out = {}

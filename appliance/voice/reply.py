@@ -136,6 +136,9 @@ class ReplyVoice:
         clean, _ = text.strip_marks(chunk)
         if not text.words(clean):
             return 0
+        if text.speaks_as_model(clean):  # never said, nor kept as said: the agent is who its persona says
+            reply.full_text = reply.full_text.replace(chunk, "", 1).replace("  ", " ")
+            return 0
         if reply.first_chunk_at is None:
             reply.first_chunk_at = asyncio.get_running_loop().time()
         started = time.perf_counter()

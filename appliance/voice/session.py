@@ -123,6 +123,7 @@ class ConversationSession:
             for line in (FILLER_LATER, *HOLDING):
                 self.tasks.spawn(asyncio.to_thread(self.voice.tts.synthesize, line))
         self.silence.active(loop.time())
+        self.engine.conversations.add(self.call_id)
         listener = asyncio.create_task(self._listen(), name=f"listen-{self.call_id}")
         opener = self.tasks.spawn(self._open())
         try:
@@ -133,7 +134,9 @@ class ConversationSession:
 
     def _close(self) -> None:
         self.replies.close()
-        self.engine.questions.prepare(self.call, self.goal)  # for the agent's next calls, written now it is idle
+        self.engine.conversations.discard(self.call_id)
+        # For the agent's next calls, written now this one is over, unless another needs the model.
+        self.engine.questions.prepare(self.call, self.goal, yield_to=lambda: bool(self.engine.conversations))
         self.answer.finalize()
         self.keypad.close()
         if self.engine.llm is not None:

@@ -63,11 +63,12 @@ class SentenceChunker:
 
     def words_so_far(self, min_words: int = CHUNK_MIN_WORDS) -> str | None:
         """The whole words written so far of an unfinished chunk, taken out as a chunk, when there are
-        `min_words` of them and nothing that may be a mark or a tag ("<"): for when the line would otherwise
-        fall silent before the sentence is complete."""
+        `min_words` of them and nothing that may be a mark or a tag ("<") or the start of the model speaking as
+        itself ("As an AI language…", kept whole so that `speaks_as_model` sees it): for when the line would
+        otherwise fall silent before the sentence is complete."""
         cut = max(self._buffer.rfind(" "), self._buffer.rfind("\n"))
         head = self._buffer[:cut].strip() if cut > 0 else ""
-        if "<" in head or len(head.split()) < min_words:
+        if "<" in head or len(head.split()) < min_words or _MODEL_WORD.search(head):
             return None
         self._buffer = self._buffer[cut:]
         self._chunks += 1
@@ -123,6 +124,16 @@ def content_stems(text: str, plain: frozenset[str]) -> set[str]:
 
 def _singular(word: str) -> str:
     return word[:-1] if word.endswith("s") and not word.endswith("ss") else word  # "sales", not "press"
+
+
+# The model speaking as itself, not as the agent: "as an AI language model, I don't have access…" (a front
+# desk call, bench/scenarios.py 2026-12-03), "I'm called OpenAI". An agent may still say it is an AI assistant.
+_AS_MODEL = re.compile(r"(?i)\b(language model|ai model|openai|chatgpt|qwen|alibaba)\b")
+_MODEL_WORD = re.compile(r"(?i)\b(ai|language|openai|chatgpt|qwen|alibaba)\b")
+
+
+def speaks_as_model(said: str) -> bool:
+    return _AS_MODEL.search(said) is not None
 
 
 def is_backchannel(text: str) -> bool:

@@ -3,6 +3,7 @@ null, and what is refused as undecided, mixed or ambiguous."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -13,6 +14,9 @@ BOOLEAN = {"type": "boolean"}
 SCORE = {"type": "integer", "minimum": 1, "maximum": 10}
 BUDGET = {"type": "number"}
 WINDOW = {"type": "string", "enum": ["morning", "afternoon", "all_day"]}
+TEXT = {"type": "string"}
+DATE = {"type": "string", "format": "date"}
+THURSDAY = date(2026, 12, 3)
 
 
 @pytest.mark.parametrize(
@@ -44,20 +48,37 @@ WINDOW = {"type": "string", "enum": ["morning", "afternoon", "all_day"]}
         (WINDOW, "Not the morning.", None),
         (WINDOW, "Morning or afternoon, either.", None),
         (WINDOW, "Hmm, I'm not sure. The afternoon, I guess.", None),
+        (DATE, "Alright, I'll pay it on Friday.", "2026-12-04"),
+        (DATE, "Sorry, I was looking for my wallet. I can pay it today.", "2026-12-03"),
+        (DATE, "Tomorrow.", "2026-12-04"),
+        (DATE, "Next Monday.", None),  # the coming one or the week after's: people differ
+        (DATE, "On Thursday.", None),  # today's weekday: today or in a week
+        (DATE, "Friday or Saturday.", None),
+        (DATE, "On the 5th, Friday.", None),  # a date in numbers is the model's to read
+        (TEXT, "Friday.", None),  # a text field that is not a date keeps the model's reading
     ],
 )
 def test_an_answer_alone_settles_a_null_field_only_when_it_is_clear(
     field: dict[str, Any], answer: str, value: Any
 ) -> None:
     schema = {"type": "object", "properties": {"f": field}}
-    assert settle({"f": None}, schema, {"f": answer}) == {"f": value}
+    assert settle({"f": None}, schema, {"f": answer}, THURSDAY) == {"f": value}
+
+
+def test_a_text_field_named_for_a_date_is_a_date() -> None:
+    schema = {"type": "object", "properties": {"pay_date": TEXT, "note": TEXT}}
+    answers = {"pay_date": "I'll pay it on Friday.", "note": "On Friday."}
+    assert settle({"pay_date": None, "note": None}, schema, answers, THURSDAY) == {
+        "pay_date": "2026-12-04",
+        "note": None,
+    }
 
 
 def test_a_value_the_model_gave_is_never_changed_and_unanswered_fields_stay_null() -> None:
     schema = {"type": "object", "properties": {"confirmed": BOOLEAN, "score": SCORE}}
-    result = settle({"confirmed": False, "score": None}, schema, {"confirmed": "Yes, I'll be there."})
+    result = settle({"confirmed": False, "score": None}, schema, {"confirmed": "Yes, I'll be there."}, THURSDAY)
     assert result == {"confirmed": False, "score": None}
-    assert settle(None, schema, {"confirmed": "Yes."}) is None
+    assert settle(None, schema, {"confirmed": "Yes."}, THURSDAY) is None
 
 
 @pytest.mark.parametrize(

@@ -35,9 +35,13 @@ class WritingModel:
         self.asked: list[list[dict[str, str]]] = []
         self.forgotten: list[str] = []
 
-    async def complete(self, call_id: str, messages: list[dict[str, str]], opening: str, grammar: Any, n: int) -> str:
+    async def complete_unless(
+        self, call_id: str, messages: list[dict[str, str]], opening: str, grammar: Any, n: int, abandon: Any
+    ) -> str | None:
         self.asked.append(messages)
         await asyncio.sleep(self.delay)
+        if abandon is not None and abandon():
+            return None
         if isinstance(self.answer, Exception):
             raise self.answer
         return json.dumps(self.answer)
@@ -101,6 +105,19 @@ async def test_a_failed_writing_leaves_the_stated_questions_and_no_model_writes_
     await bare.prepare(CALL, FIELDS)  # type: ignore[misc]
     assert bare.get(CALL, FIELDS) == {"gate_code": "What is the code of your gate?"}
     assert bare.get(CALL, []) == {} and bare.prepare(CALL, []) is None
+
+
+async def test_a_writing_a_call_needs_the_model_for_keeps_nothing_and_the_next_prepare_writes_them() -> None:
+    written = {"window": "Which delivery window suits you?", "score": "How likely are you to recommend us?"}
+    book = QuestionBook(WritingModel(written, delay=0.05))
+    busy = [True]
+    task = book.prepare(CALL, FIELDS, yield_to=lambda: busy[0])
+    assert task is not None and await task == given(FIELDS)
+    assert book.get(CALL, FIELDS) == given(FIELDS)  # nothing kept: not written, only stated
+    busy[0] = False
+    again = book.prepare(CALL, FIELDS, yield_to=lambda: busy[0])
+    assert again is not None and await again == given(FIELDS) | written
+    assert book.get(CALL, FIELDS) == given(FIELDS) | written
 
 
 @pytest.mark.parametrize(

@@ -145,3 +145,26 @@ async def test_an_outbound_call_asks_its_returns_fields_in_their_prepared_words_
     # Which turn answered the field is an event the extraction reads; their question back was not one.
     answered = [data for kind, data in sink.events if kind == "field_answered"]
     assert [(a["field"], a["answer"]) for a in answered] == [("gate_code", "It's four four one two.")]
+
+
+async def test_the_agent_never_says_it_is_a_language_model_nor_keeps_it_as_said() -> None:
+    brief = CallBrief("call-1", "inbound", first_message="Front desk, how can I help?")
+    session, line, sink, model = conversation(
+        brief, ["Can you see my account?", "Dana. Bye."],
+        ["Sorry. As an AI language model, I don't have access to your account. What is your name?",
+         f"Thank you, Dana. Goodbye! {END_CALL_MARK}"],
+    )  # fmt: skip
+
+    async def caller() -> None:
+        for i in range(2):
+            await line.agent_quiet()
+            await line.say(i, 600)
+
+    person = asyncio.create_task(caller())
+    async with asyncio.timeout(30):
+        reason = await session.run()
+    await person
+    assert reason == "agent_ended"
+    said = [said for role, said, _ in sink.segments if role == "agent"]
+    assert said[1] == "Sorry. What is your name?" and not any("model" in s for s in said), said
+    assert all("model" not in m["content"] for m in model.prompts[-1]), model.prompts[-1]

@@ -18,7 +18,13 @@ from tests.fakes import RecordingSink
 def outbound() -> tuple[ConversationSession, BrowserMedia, RecordingSink]:
     media, sink = BrowserMedia(), RecordingSink()
     call = CallBrief("call-1", "outbound", voicemail_action="hangup")
-    return ConversationSession(call, media, SimpleNamespace(llm=None, questions=QuestionBook(None)), sink), media, sink  # type: ignore[arg-type]
+    return (
+        ConversationSession(
+            call, media, SimpleNamespace(llm=None, questions=QuestionBook(None), conversations=set()), sink
+        ),
+        media,
+        sink,
+    )  # type: ignore[arg-type]
 
 
 async def test_a_greeting_that_asks_for_a_message_after_a_human_verdict_is_a_machine_published_once() -> None:

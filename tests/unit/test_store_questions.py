@@ -7,10 +7,11 @@ import pytest
 import sqlite_utils
 
 from appliance.errors import InvalidInput
-from appliance.store import agents
+from appliance.store import agents, calls
 from appliance.store import questions as store
 from appliance.store.db import open_db
 from appliance.store.questions import StoredQuestions
+from appliance.telephony.conversation import agent_brief, call_brief
 from appliance.voice.brief import CallBrief
 from appliance.voice.goal import goal_fields
 from appliance.voice.questions import QuestionBook
@@ -96,3 +97,29 @@ async def test_the_book_asks_a_persons_question_and_the_model_writes_only_the_ot
         "gate_code": "What is your gate code?",
         "window": "Which delivery window suits you best?",
     }
+
+
+async def test_questions_written_when_the_agent_is_saved_are_the_ones_its_calls_read(
+    db: sqlite_utils.Database, agent_id: str
+) -> None:
+    written = {"gate_code": "What is your gate code?", "window": "Which window suits you?"}
+    book = QuestionBook(WritingModel(written), StoredQuestions(db))
+    saved = agent_brief(agents.agent_row(db, agent_id))  # type: ignore[arg-type]
+    task = book.prepare(saved, goal_fields(saved.returns))
+    assert task is not None
+    await task
+    call, _ = calls.create_call(
+        db,
+        agent=agents.agent_row(db, agent_id),  # type: ignore[arg-type]
+        direction="outbound",
+        to_number="+12025550101",
+        from_number=None,
+        trunk_id=None,
+        instructions=None,
+        context={"name": "Dana"},
+        metadata={},
+        webhook_url=None,
+    )
+    placed = call_brief(calls.call_row(db, call.id))
+    assert book.prepare(placed, goal_fields(placed.returns)) is None  # written already
+    assert book.get(placed, goal_fields(placed.returns))["window"] == "Which window suits you?"

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.voice.text import SentenceChunker, content_stems, ends_sentence, heard_part, is_backchannel, strip_marks
+from appliance.voice.text import (
+    SentenceChunker,
+    content_stems,
+    ends_sentence,
+    heard_part,
+    is_backchannel,
+    speaks_as_model,
+    strip_marks,
+)
 
 
 def chunks_of(pieces: list[str]) -> list[str]:
@@ -103,3 +111,17 @@ def test_word_error_rate_counts_edits_over_reference_words() -> None:
 def test_content_stems_drop_plurals_short_words_and_plain_words_in_either_form() -> None:
     plain = frozenset({"the", "key", "this"})
     assert content_stems("Press the keys for Sales, this is it", plain) == {"press", "for", "sale"}
+
+
+@pytest.mark.parametrize(
+    ("said", "as_model"),
+    [
+        ("As an AI language model, I don't have access to that.", True),
+        ("I'm called OpenAI.", True),
+        ("I was made by Alibaba Cloud.", True),
+        ("I'm an AI assistant for Bright Smile Dental.", False),  # a persona may say so
+        ("Our new model of dishwasher is in stock.", False),
+    ],
+)
+def test_the_model_speaking_as_itself_is_told_apart_from_the_agent(said: str, as_model: bool) -> None:
+    assert speaks_as_model(said) is as_model
