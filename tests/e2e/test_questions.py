@@ -49,5 +49,5 @@ def test_an_agent_saved_on_an_idle_box_has_its_questions_before_its_first_call(a
         time.sleep(1)
     assert questions["gate_code"] == GATE  # a description that is a question is asked as written
     window = questions.get("delivery_window")
-    # The model's question for the other field: one question, or none (refused), never an invented detail.
-    assert window is None or (window.endswith("?") and window.count("?") == 1), questions
+    # The model's question for the other field ("What is your preferred delivery window?"): one question.
+    assert window is not None and window.endswith("?") and window.count("?") == 1, questions
