@@ -47,6 +47,7 @@ class Agenda:
         self.done: set[str] = set()
         self.current: str | None = None  # the field the agent asked last, not yet answered
         self.asks: dict[str, int] = {}
+        self._opening_asked: str | None = None  # the field the agent's opening asked
 
     def plan(self, user_text: str | None) -> Step | None:
         """The step for the reply to the caller's `user_text` (None: the agent's opening); None when the
@@ -69,13 +70,20 @@ class Agenda:
 
     def commit(self, user_text: str | None, said: str) -> str | None:
         """The turn happened: the caller said `user_text` (None: the agent spoke first), then heard `said`;
-        the field `user_text` answered, if it did."""
+        the field `user_text` answered, if it did and the question was not the opening's. A reply to the
+        opening answers the greeting as much as the question ("Yes." to "Hello Lee! I'm Casey from City
+        Power. Will you be able to pay the balance?", then "I'm not paying that, the bill is wrong.")."""
         answered = None
         if self._answers(user_text):
             assert self.current is not None
             answered, self.current = self.current, None
             self.done.add(answered)
+            if self._opening_asked == answered:
+                answered = None
         self._heard(said)
+        # Only the turn right after the opening is in doubt: once the caller has said something else (their
+        # question back), the field's next answer is theirs to it.
+        self._opening_asked = self.current if user_text is None else None
         return answered
 
     def _answers(self, user_text: str | None) -> bool:

@@ -27,9 +27,10 @@ def test_the_opening_asks_the_first_field_and_an_answer_moves_on_to_the_next() -
     a.commit(None, f"Hi, this is Sam from Bright Smile. {QUESTIONS['confirmed']}")
     assert a.current == "confirmed"
     assert a.plan("Yes, I'll be there.") == Step("gate_code", QUESTIONS["gate_code"], 1)
-    a.commit("Yes, I'll be there.", f"Great. {QUESTIONS['gate_code']}")
+    # Answered, but the reply to an opening answers the greeting too: not a field's answer to settle it by.
+    assert a.commit("Yes, I'll be there.", f"Great. {QUESTIONS['gate_code']}") is None
     assert a.done == {"confirmed"} and a.current == "gate_code"
-    a.commit("It's four four one two.", "Thank you, that's all I needed.")
+    assert a.commit("It's four four one two.", "Thank you, that's all I needed.") == "gate_code"
     assert a.done == {"confirmed", "gate_code"} and a.plan("Okay.") is None  # all asked: the model wraps up
 
 
