@@ -73,7 +73,7 @@ class QuestionKeeper(Protocol):
 
 
 class KeptInMemory:
-    """A keeper for a process with no store (tests, the benchmarks' engine): nothing edited, lost at exit."""
+    """A keeper for calls with no agent id and engines with no store (unit tests): nothing edited, lost at exit."""
 
     def __init__(self) -> None:
         self._written: dict[tuple[str, str], dict[str, str]] = {}
