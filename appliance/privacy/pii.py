@@ -115,8 +115,9 @@ def find(text: str, kinds: list[str] | tuple[str, ...]) -> list[Span]:
         cued = CARD_WORDS.search(text) is not None
         for m in DIGIT_RUN.finditer(text):
             digits = re.sub(r"\D", "", m.group())
-            # A misheard digit breaks the checksum: in talk about a card, any long run of digits is one.
-            if (13 <= len(digits) <= 19 and luhn(digits)) or (cued and len(digits) >= 12):
+            # A misheard digit breaks the checksum, and Whisper drops digits too ("4111 1111 1111 1111" came out
+            # "4,111,111, 1,111": 11 digits): in talk about a card, any run of nine digits or more is one.
+            if (13 <= len(digits) <= 19 and luhn(digits)) or cued:
                 found.append(Span("card", m.start(), m.end()))
     if "ssn" in kinds:
         cued = SSN_WORDS.search(text) is not None
