@@ -8,6 +8,8 @@ update of what they are written from (name, persona, instructions, language, ret
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 import sqlite_utils
 
@@ -29,7 +31,7 @@ class AgentQuestions(msgspec.Struct, kw_only=True):
 
 
 def get(db: sqlite_utils.Database, agent_id: str) -> AgentQuestions | None:
-    row = next(db.query("SELECT * FROM agent_questions WHERE agent_id = ?", [agent_id]), None)
+    row = _row(db, agent_id)
     if row is None:
         return None
     return AgentQuestions(
@@ -54,9 +56,9 @@ def edit(db: sqlite_utils.Database, agent_id: str, fields: list[str], changes: d
                 field=f"questions.{name}",
             )
     with transaction(db):
-        found = get(db, agent_id)
-        questions = dict(found.questions) if found else {}
-        edited = set(found.edited) if found else set()
+        row = _row(db, agent_id)
+        questions: dict[str, str] = loads(row["questions"]) if row else {}
+        edited: set[str] = set(loads(row["edited"])) if row else set()
         for name, question in changes.items():
             question = question.strip()
             if question == questions.get(name, ""):
@@ -67,8 +69,7 @@ def edit(db: sqlite_utils.Database, agent_id: str, fields: list[str], changes: d
             else:
                 questions.pop(name, None)
                 edited.discard(name)
-        key = _key(db, agent_id)
-        _put(db, agent_id, key, questions, sorted(edited & set(fields)))
+        _put(db, agent_id, row["key"] if row else None, questions, sorted(edited & set(fields)))
     result = get(db, agent_id)
     assert result is not None
     return result
@@ -104,9 +105,8 @@ class StoredQuestions:
             _put(self.db, agent_id, key, questions, edited)
 
 
-def _key(db: sqlite_utils.Database, agent_id: str) -> str | None:
-    row = db.execute("SELECT key FROM agent_questions WHERE agent_id = ?", [agent_id]).fetchone()
-    return None if row is None else row[0]
+def _row(db: sqlite_utils.Database, agent_id: str) -> dict[str, Any] | None:
+    return next(db.query("SELECT * FROM agent_questions WHERE agent_id = ?", [agent_id]), None)
 
 
 def _put(db: sqlite_utils.Database, agent_id: str, key: str | None, asked: dict[str, str], edited: list[str]) -> None:
