@@ -19,6 +19,7 @@ from appliance.api.app import create_asgi
 from appliance.campaigns.runner import CampaignRunner
 from appliance.config import Settings
 from appliance.console.accounts import ensure_first_user
+from appliance.model_server import ModelServer
 from appliance.results.extraction import Extractor
 from appliance.results.extraction_worker import ExtractionWorker
 from appliance.results.retention import RetentionJob
@@ -57,7 +58,9 @@ class Appliance:
         engine = self._voice_engine()
         # The extractor uses the conversation's model: it shares the loaded weights rather than load them twice.
         runtime.extractor = Extractor(
-            model_id=settings.llm_model or None, weights=engine.llama_weights if engine else None
+            model_id=settings.llm_model or None,
+            weights=engine.llama_weights if engine else None,
+            server=_model_server(settings, "extraction", settings.extraction_server_url),
         )
         self.extraction = ExtractionWorker(
             db,
@@ -89,6 +92,7 @@ class Appliance:
             stt_model=settings.stt_model,
             llm_contexts=settings.llm_contexts,
             threads=settings.threads,
+            llm_server=_model_server(settings, "llm", settings.llm_server_url),
         )
         engine.questions.keeper = StoredQuestions(self.db)  # an agent's questions outlive the process
         self.runtime.voice = engine
@@ -235,3 +239,10 @@ def _recording_redactor(stt_model: str) -> Callable[[Path, list[str], str], int]
         return redact_recording(path, kinds, loaded[0], language)
 
     return redact
+
+
+def _model_server(settings: Settings, role: str, url: str) -> ModelServer | None:
+    if not url:
+        return None
+    timeout = settings.model_server_timeout_ms / 1000
+    return ModelServer(url, role, timeout_seconds=timeout, api_key=settings.model_server_api_key)

@@ -67,6 +67,13 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     stt_model: str = ""
     llm_contexts: int = 1  # llama.cpp contexts sharing one copy of the weights: replies generated at once
     threads: int = 2  # CPU threads per model run
+    # Model servers on the LAN (model_server.py): an OpenAI-compatible endpoint (llama.cpp's llama-server serving
+    # the same GGUF as llm_model) for the conversation's replies and for the extraction; "" = the local model.
+    # The local model stays loaded and takes over whenever the server fails (a `model_server_fallback` event).
+    llm_server_url: str = ""
+    extraction_server_url: str = ""
+    model_server_api_key: str = ""  # sent as a bearer token (llama-server's --api-key)
+    model_server_timeout_ms: int = 5000  # longest wait for the first token, or between two
     # Outbound HTTP (webhooks, tools): hosts, ".domain" suffixes or networks (CIDR); empty = any
     url_allowlist: list[str] = []
     # Logging
@@ -122,6 +129,11 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ConfigError(
                 f"opt_out_key must be one DTMF key 0-9, * or #, or empty for none; got {self.opt_out_key!r}"
             )
+        for name in ("llm_server_url", "extraction_server_url"):
+            if getattr(self, name) and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", getattr(self, name)):
+                raise ConfigError(f"{name} must be an http:// or https:// URL, got {getattr(self, name)!r}")
+        if not 100 <= self.model_server_timeout_ms <= 60_000:
+            raise ConfigError(f"model_server_timeout_ms must be 100-60000, got {self.model_server_timeout_ms}")
         if self.llm_contexts < 1 or self.threads < 1:
             raise ConfigError("llm_contexts and threads must be at least 1")
         if self.log_level not in ("debug", "info", "warning", "error"):

@@ -15,6 +15,8 @@ beside that repacked copy, so the model was held twice: 1.9 GB of RSS for the 1.
 A second context for the same model (the extractor beside the conversation, a second conversation
 context) borrows the first one's loaded weights instead of loading its own copy: llama.cpp lets several
 contexts use one model, but llama-cpp-python's `Llama` always loads one, so the load is short-circuited.
+
+`chat_formatter` writes a prompt the way the model's own chat template does.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import llama_cpp._internals
 import llama_cpp.llama
 import llama_cpp.llama_chat_format
 from llama_cpp import Llama
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 
 def _keep_output(disable: bool = True) -> contextlib.nullcontext[None]:
@@ -70,3 +73,19 @@ def load_llama(model_path: str, *, weights_of: Llama | None = None, **params: An
             return Llama(model_path=model_path, verbose=False, **params)
         finally:
             llama_cpp._internals.LlamaModel = loader  # type: ignore[misc]
+
+
+def chat_formatter(context: Llama) -> Jinja2ChatFormatter | None:
+    """The formatter `create_chat_completion` uses for a model with a chat template in its file (as
+    llama-cpp-python builds it), so that a prefilled prompt, or one sent to a model server, is token for token
+    the one a local completion reads. None for other formats: no prefill, no server."""
+    template = context.metadata.get("tokenizer.chat_template")
+    if context.chat_format != "chat_template.default" or not template:
+        return None
+    text = context._model.token_get_text
+    return Jinja2ChatFormatter(
+        template=template,
+        eos_token=text(context.token_eos()) if context.token_eos() != -1 else "",
+        bos_token=text(context.token_bos()) if context.token_bos() != -1 else "",
+        stop_token_ids=[context.token_eos()],
+    )

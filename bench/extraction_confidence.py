@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from llama_cpp import Llama, LlamaGrammar
 
+from appliance.llama_loading import chat_formatter
 from appliance.logs import configure_logging
 from appliance.results.extraction import Extractor, nullable_schema, tidy_text
 from appliance.results.grounding import Sources, drop_unfounded
 from appliance.results.schema import returns_to_schema
-from appliance.voice.llm import chat_formatter
 from bench.extraction import DATA, leaves, same
 from bench.procstat import machine
 

@@ -180,7 +180,7 @@ class StubEngine:
         self.priority = SpeechFirst()
         self.ringing = NothingRinging()
         self.questions = QuestionBook(None)  # no model: only the questions an agent's `returns` states
-        self.conversations: set[str] = set()
+        self.conversations: dict[str, Any] = {}
         self.error: str | None = None
 
     async def ready(self) -> bool:

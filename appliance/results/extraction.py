@@ -22,6 +22,7 @@ import structlog
 
 from appliance import models
 from appliance.errors import InvalidInput
+from appliance.model_server import ModelServer, ServerDown
 from appliance.results import analysis as analysis_fields
 from appliance.results.answers import settle
 from appliance.results.extraction_prompt import ROLE_LABELS, build_messages
@@ -120,12 +121,16 @@ class Extractor:
         n_ctx: int = N_CTX,
         n_threads: int = N_THREADS,
         weights: Callable[[Path], Llama | None] | None = None,
+        server: ModelServer | None = None,
     ) -> None:
         """`weights`: where to find a loaded context of the same model (the conversation's) whose weights
-        this one can share, instead of loading a second copy."""
+        this one can share, instead of loading a second copy. `server`: a model server serving the same model,
+        which writes the answer while it answers (the local context formats the prompt, and writes the answer
+        when the server fails)."""
         self.model_id = model_id
         self.model_path = model_path
         self.weights = weights
+        self.server = server
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self._lock = threading.Lock()
@@ -221,13 +226,20 @@ class Extractor:
         analysis: dict[str, Any] | None,
     ) -> str:
         from llama_cpp import LlamaGrammar
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
 
         llm = self._model()
         messages = self._fit(llm, schema, transcript, instructions, context, analysis)
-        grammar = LlamaGrammar.from_json_schema(json.dumps(target), verbose=False)
+        grammar = json_schema_to_gbnf(json.dumps(target))
+        if self.server is not None and self.server.up and (served := self._served(llm, messages, grammar)) is not None:
+            return served
         # Streamed so that close() can stop a generation between two tokens.
         chunks = llm.create_chat_completion(
-            messages, grammar=grammar, temperature=0.0, max_tokens=MAX_OUTPUT_TOKENS, stream=True
+            messages,
+            grammar=LlamaGrammar.from_string(grammar, verbose=False),
+            temperature=0.0,
+            max_tokens=MAX_OUTPUT_TOKENS,
+            stream=True,
         )
         text, finish = [], None
         for chunk in chunks:  # type: ignore[union-attr]
@@ -239,6 +251,28 @@ class Extractor:
         if finish == "length":
             raise ExtractionError(f"the answer did not fit in {MAX_OUTPUT_TOKENS} tokens")
         return "".join(text)
+
+    def _served(self, llm: Llama, messages: list[dict[str, str]], grammar: str) -> str | None:
+        """The answer written by the server under the same grammar; None when it failed (the local model writes it)."""
+        from appliance.llama_loading import chat_formatter
+
+        assert self.server is not None
+        formatter = chat_formatter(llm)
+        if formatter is None:
+            return None
+        formatted = formatter(messages=messages)
+        prompt = llm.tokenize(formatted.prompt.encode(), add_bos=not formatted.added_special, special=True)
+        pieces = self.server.generate(
+            prompt, max_tokens=MAX_OUTPUT_TOKENS, temperature=0.0, grammar=grammar, stop=self._closing.is_set
+        )
+        try:
+            text = "".join(pieces)
+        except ServerDown as exc:
+            log.warning("extraction.model_server_fallback", server=self.server.url, error=str(exc))
+            return None
+        if self._closing.is_set():
+            raise ExtractionCancelled
+        return text
 
     def _fit(
         self,

@@ -14,6 +14,7 @@ from appliance import models
 from appliance.voice.llm import LlmPool
 from appliance.voice.questions import QuestionBook
 from appliance.voice.ringing import Ringing
+from appliance.voice.served_llm import ServedLlm
 from appliance.voice.speech_first import SpeechFirst
 from appliance.voice.stt import Transcriber
 from appliance.voice.tts import Synthesizer
@@ -21,27 +22,40 @@ from appliance.voice.tts import Synthesizer
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
+    from appliance.model_server import ModelServer
+    from appliance.voice.transcript import CallSink
+
 log = structlog.get_logger(__name__)
 LOAD_WAIT_SECONDS = 300.0
 PHRASES = 256  # short phrases kept per voice once synthesised (≈ 10 KB each)
 
 
 class VoiceEngine:
-    def __init__(self, *, llm_model: str = "", stt_model: str = "", llm_contexts: int = 1, threads: int = 2) -> None:
+    def __init__(
+        self,
+        *,
+        llm_model: str = "",
+        stt_model: str = "",
+        llm_contexts: int = 1,
+        threads: int = 2,
+        llm_server: ModelServer | None = None,
+    ) -> None:
+        """`llm_server`: where replies are written while it answers (served_llm.py); the local model otherwise."""
         self._llm_id = llm_model or None
+        self._llm_server = llm_server
         self._stt_id = stt_model or None
         self._contexts = llm_contexts
         self._threads = threads
         self._voices: dict[str, Synthesizer] = {}
         self.priority = SpeechFirst()  # one for the process: every call's speech before anyone's generation
         self.stt: Transcriber | None = None
-        self.llm: LlmPool | None = None
+        self.llm: LlmPool | ServedLlm | None = None
         self._ready = asyncio.Event()
         self._loaded = threading.Event()  # the same, for threads
         self.error: str | None = None
         self.ringing = Ringing(self)  # outbound calls' prompts, read while the line rings
         self.questions = QuestionBook(None)  # each agent's questions for its `returns` fields, once written
-        self.conversations: set[str] = set()  # the calls in conversation now
+        self.conversations: dict[str, CallSink] = {}  # the calls in conversation now, and where their events go
 
     async def load(self) -> None:
         """Load STT, the default voice and the LLM contexts in a thread, logging each step."""
@@ -54,7 +68,8 @@ class VoiceEngine:
             log.info("voice.loading", step="voice", model=models.DEFAULT_VOICE)
             voice = await self.voice(None)
             log.info("voice.loading", step="language model", model=llm.id, contexts=self._contexts)
-            self.llm = await asyncio.to_thread(LlmPool, llm.path, self._contexts, 4096, self._threads, self.priority)
+            pool = await asyncio.to_thread(LlmPool, llm.path, self._contexts, 4096, self._threads, self.priority)
+            self.llm = pool if self._llm_server is None else ServedLlm(self._llm_server, pool, self._call_event)
             self.questions.model = self.llm
             log.info("voice.loading", step="warm-up")
             await asyncio.to_thread(self._warm_up, voice)
@@ -77,6 +92,10 @@ class VoiceEngine:
         for context in self.llm.contexts:
             context.create_completion("Hello, this is a test of the line.", max_tokens=8, temperature=0.0)
             context.reset()
+
+    def _call_event(self, call_id: str, data: dict[str, object]) -> None:
+        if (sink := self.conversations.get(call_id)) is not None:
+            sink.event("model_server_fallback", dict(data))
 
     def llama_weights(self, path: Path) -> Llama | None:
         """A conversation context whose weights are the model at `path`, for another context to share

@@ -25,10 +25,9 @@ from typing import Any
 
 import llama_cpp
 import numpy as np
-from llama_cpp import Llama, LlamaState
-from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+from llama_cpp import Llama, LlamaGrammar, LlamaState
 
-from appliance.llama_loading import load_llama
+from appliance.llama_loading import chat_formatter, load_llama
 from appliance.voice.speech_first import SpeechFirst
 
 Message = dict[str, str]
@@ -181,11 +180,21 @@ class LlmPool:
             messages=[*messages, {"role": "user", "content": _CUT}], tools=self._tools.get(call_id)
         )
         known = formatted.prompt[: formatted.prompt.rindex(_CUT)] + user_so_far
-        tokens = self._contexts[0].tokenize(known.encode(), add_bos=not formatted.added_special, special=True)
+        tokens = self._tokens(known, formatted.added_special)
         index = await self._take_own(call_id)
         if index is None:
             return 0
         return await self._on_context(index, self._extend, self._contexts[index], tokens, release=True)
+
+    def prompt_tokens(self, call_id: str, messages: list[Message], opening: str = "") -> list[int]:
+        """The tokens a reply to `messages` reads (the call's tools in them), written from `opening` on: what
+        a model server is sent, so that it reads what a local context would."""
+        assert self._formatter is not None
+        formatted = self._formatter(messages=messages, tools=self._tools.get(call_id))
+        return self._tokens(formatted.prompt + opening, formatted.added_special)
+
+    def _tokens(self, text: str, added_special: bool) -> list[int]:
+        return self._contexts[0].tokenize(text.encode(), add_bos=not added_special, special=True)
 
     def _extend(self, context: Llama, tokens: list[int]) -> int:
         """Bring the context's cache to `tokens`, keeping the prefix it already holds (a worker thread)."""
@@ -213,7 +222,7 @@ class LlmPool:
         """Text pieces as they are generated. Closing the iterator stops generation within a token.
         `words_only`: no "<" (no mark, no tag: the end-of-call mark and a call's tag both open with it)."""
         index = await self._acquire(call_id)
-        bias = dict.fromkeys(self._angles, -100.0) if words_only else None
+        bias = self.words_only_bias() if words_only else None
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
         stop = threading.Event()
@@ -253,9 +262,13 @@ class LlmPool:
             # The context is free only once the thread has let go of it; do not wait for that here.
             worker.add_done_callback(lambda _done: loop.create_task(self._release(index)))
 
-    async def complete(self, call_id: str, messages: list[Message], opening: str, grammar: Any, max_tokens: int) -> str:
+    def words_only_bias(self) -> dict[int, float]:
+        """Logit bias that keeps "<" out of a reply: no mark, no tag (see `stream`)."""
+        return dict.fromkeys(self._angles, -100.0)
+
+    async def complete(self, call_id: str, messages: list[Message], opening: str, grammar: str, max_tokens: int) -> str:
         """The reply to `messages` written from `opening` on (text the model is made to have written
-        already: "<tool_call>\n"), under a llama.cpp `grammar`, greedy. Only for a model with a chat template."""
+        already: "<tool_call>\n"), under a `grammar` (GBNF text), greedy. Only for a model with a chat template."""
         written = await self.complete_unless(call_id, messages, opening, grammar, max_tokens, None)
         assert written is not None  # only an abandon check stops a writing
         return written
@@ -265,7 +278,7 @@ class LlmPool:
         call_id: str,
         messages: list[Message],
         opening: str,
-        grammar: Any,
+        grammar: str,
         max_tokens: int,
         abandon: Callable[[], bool] | None,
     ) -> str | None:
@@ -273,6 +286,7 @@ class LlmPool:
         for whoever needs it more."""
         assert self._formatter is not None
         formatted = self._formatter(messages=messages, tools=self._tools.get(call_id))
+        rules = LlamaGrammar.from_string(grammar, verbose=False)
         index = await self._acquire(call_id)
         context = self._contexts[index]
 
@@ -282,11 +296,11 @@ class LlmPool:
             if abandon is not None and abandon():
                 return None
             if abandon is None:
-                out: Any = context.create_completion(prompt, grammar=grammar, max_tokens=max_tokens, temperature=0.0)
+                out: Any = context.create_completion(prompt, grammar=rules, max_tokens=max_tokens, temperature=0.0)
                 return out["choices"][0]["text"]
             written = []
             stream: Any = context.create_completion(
-                prompt, grammar=grammar, max_tokens=max_tokens, temperature=0.0, stream=True
+                prompt, grammar=rules, max_tokens=max_tokens, temperature=0.0, stream=True
             )
             try:
                 for chunk in stream:
@@ -302,22 +316,6 @@ class LlmPool:
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
-
-
-def chat_formatter(context: Llama) -> Jinja2ChatFormatter | None:
-    """The formatter `create_chat_completion` uses for a model with a chat template in its file (as
-    llama-cpp-python builds it), so that a prefilled prompt is token for token the start of the real one.
-    None for other formats: no prefill."""
-    template = context.metadata.get("tokenizer.chat_template")
-    if context.chat_format != "chat_template.default" or not template:
-        return None
-    text = context._model.token_get_text
-    return Jinja2ChatFormatter(
-        template=template,
-        eos_token=text(context.token_eos()) if context.token_eos() != -1 else "",
-        bos_token=text(context.token_bos()) if context.token_bos() != -1 else "",
-        stop_token_ids=[context.token_eos()],
-    )
 
 
 def snapshot(context: Llama) -> LlamaState:

@@ -190,7 +190,9 @@ class QuestionBook:
     async def _ask_model(
         self, key: str, call: CallBrief, fields: list[Field], yield_to: Callable[[], bool] | None
     ) -> dict[str, str] | None:
-        from llama_cpp import LlamaGrammar  # imported late: llama.cpp is loaded only where a model is
+        from llama_cpp.llama_grammar import (
+            json_schema_to_gbnf,  # imported late: llama.cpp is loaded only where a model is
+        )
 
         assert self.model is not None
         pattern = ENGLISH_QUESTION if call.language.startswith("en") else QUESTION_PATTERN
@@ -201,7 +203,7 @@ class QuestionBook:
             "required": [f.name for f in fields],
             "additionalProperties": False,
         }
-        grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        grammar = json_schema_to_gbnf(json.dumps(schema))
         owner = f"questions:{key}"
         try:
             messages = writer_messages(call, fields)

@@ -123,7 +123,7 @@ class ConversationSession:
             for line in (FILLER_LATER, *HOLDING):
                 self.tasks.spawn(asyncio.to_thread(self.voice.tts.synthesize, line))
         self.silence.active(loop.time())
-        self.engine.conversations.add(self.call_id)
+        self.engine.conversations[self.call_id] = self.sink
         listener = asyncio.create_task(self._listen(), name=f"listen-{self.call_id}")
         opener = self.tasks.spawn(self._open())
         try:
@@ -134,7 +134,7 @@ class ConversationSession:
 
     def _close(self) -> None:
         self.replies.close()
-        self.engine.conversations.discard(self.call_id)
+        self.engine.conversations.pop(self.call_id, None)
         # For the agent's next calls, written now this one is over, unless another needs the model.
         self.engine.questions.prepare(self.call, self.goal, yield_to=lambda: bool(self.engine.conversations))
         self.answer.finalize()

@@ -90,7 +90,7 @@ class ToolModel(Protocol):
         self, call_id: str, messages: list[dict[str, str]], *, words_only: bool = False
     ) -> AsyncIterator[str]: ...
     async def complete(
-        self, call_id: str, messages: list[dict[str, str]], opening: str, grammar: Any, max_tokens: int
+        self, call_id: str, messages: list[dict[str, str]], opening: str, grammar: str, max_tokens: int
     ) -> str: ...
 
 
@@ -160,7 +160,7 @@ class ToolTurns:
         self.active = bool(self.tools) and model is not None and offer(model, call_id, tools)
         self.ends_call: str | None = None  # set by a tool that ended the conversation (a transfer)
         self.succeeded: set[str] = set()  # the tools that ran with outcome ok in this call
-        self._grammar: Any = None
+        self._grammar: str | None = None
         self._segments: list[tuple[str, datetime, datetime]] = []  # written after the caller's turn they answer
         self._log = log.bind(call_id=call_id)
 

@@ -41,8 +41,8 @@ def call_schema(tools: list[dict[str, Any]]) -> dict[str, Any]:
     return options[0] if len(options) == 1 else {"anyOf": options}
 
 
-def call_grammar(tools: list[dict[str, Any]]) -> Any:
-    """The llama.cpp grammar of one call, ending with the template's closing tag."""
-    from llama_cpp import LlamaGrammar  # imported late: llama.cpp is loaded only where a model is
+def call_grammar(tools: list[dict[str, Any]]) -> str:
+    """The grammar (GBNF text) of one call, ending with the template's closing tag."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf  # imported late: llama.cpp is loaded only where a model is
 
-    return LlamaGrammar.from_json_schema(json.dumps(call_schema(tools)), verbose=False)
+    return json_schema_to_gbnf(json.dumps(call_schema(tools)))

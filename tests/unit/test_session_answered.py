@@ -20,7 +20,7 @@ def outbound() -> tuple[ConversationSession, BrowserMedia, RecordingSink]:
     call = CallBrief("call-1", "outbound", voicemail_action="hangup")
     return (
         ConversationSession(
-            call, media, SimpleNamespace(llm=None, questions=QuestionBook(None), conversations=set()), sink
+            call, media, SimpleNamespace(llm=None, questions=QuestionBook(None), conversations={}), sink
         ),
         media,
         sink,

@@ -115,9 +115,8 @@ def test_the_call_schema_allows_only_the_offered_names_with_their_arguments() ->
     assert call_schema([SLOTS])["properties"]["name"] == {"const": "find_slots"}
 
 
-def test_the_call_grammar_compiles_for_llama_cpp() -> None:
-    grammar = call_grammar([SLOTS, BOOK])
-    rules = grammar._grammar
+def test_the_call_grammar_allows_each_tool() -> None:
+    rules = call_grammar([SLOTS, BOOK])
     assert '\\"find_slots\\"' in rules and '\\"book\\"' in rules and "root ::= alternative-0 | alternative-1" in rules
 
 
@@ -181,7 +180,7 @@ class Model:
         for piece in self.replies.pop(0):
             yield piece
 
-    async def complete(self, call_id: str, messages: Any, opening: str, grammar: Any, max_tokens: int) -> str:
+    async def complete(self, call_id: str, messages: Any, opening: str, grammar: str, max_tokens: int) -> str:
         assert opening.endswith("<tool_call>\n") and grammar is not None
         self.openings.append(opening)
         return self.calls.pop(0)
