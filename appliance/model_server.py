@@ -70,6 +70,7 @@ class ModelServer:
         self._clock = clock
         self._down_until = 0.0
         self.outages = 0  # times it stopped answering (a retry that fails again is the same outage)
+        self.last_error = ""
         self._lock = threading.Lock()
         UP.labels(role).set(1)
 
@@ -136,6 +137,7 @@ class ModelServer:
         with self._lock:
             if not self._down_until:
                 self.outages += 1
+            self.last_error = reason
             self._down_until = self._clock() + self.retry_seconds
         UP.labels(self.role).set(0)
         FALLBACKS.labels(self.role).inc()

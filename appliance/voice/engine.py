@@ -93,9 +93,11 @@ class VoiceEngine:
             context.create_completion("Hello, this is a test of the line.", max_tokens=8, temperature=0.0)
             context.reset()
 
-    def _call_event(self, call_id: str, data: dict[str, object]) -> None:
-        if (sink := self.conversations.get(call_id)) is not None:
-            sink.event("model_server_fallback", dict(data))
+    def _call_event(self, call_id: str, data: dict[str, object]) -> bool:
+        if (sink := self.conversations.get(call_id)) is None:
+            return False
+        sink.event("model_server_fallback", dict(data))
+        return True
 
     def llama_weights(self, path: Path) -> Llama | None:
         """A conversation context whose weights are the model at `path`, for another context to share

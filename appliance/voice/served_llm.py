@@ -25,7 +25,8 @@ from appliance.voice.llm import LlmPool, Message
 
 log = structlog.get_logger(__name__)
 _READING: set[asyncio.Future[None]] = set()  # worker threads still reading a closed stream's last piece
-Report = Callable[[str, dict[str, Any]], None]  # (call id, event data): the call's `model_server_fallback`
+# (call id, event data) → whether the call took the event (a call still ringing has nowhere to put it yet)
+Report = Callable[[str, dict[str, Any]], bool]
 
 
 class ServedLlm:
@@ -55,25 +56,30 @@ class ServedLlm:
         self._reported.pop(call_id, None)
         self.local.forget(call_id)
 
-    def _serves(self) -> bool:
+    def _serves(self, call_id: str) -> bool:
         # Without a chat template the box cannot write the server the prompt a local context would read.
-        return self.local.templated and self.server.up
+        if not self.local.templated:
+            return False
+        if self.server.up:
+            return True
+        self._tell(call_id, 0)  # passed over: this call's words are written here
+        return False
 
     async def warm(self, call_id: str, messages: list[Message]) -> None:
         """Have the server read the call's system prompt into a slot's cache (one token written)."""
-        if not self._serves():
+        if not self._serves(call_id):
             await self.local.warm(call_id, messages)
             return
         prompt = self.local.prompt_tokens(call_id, messages)
         try:
             await asyncio.to_thread(_drain, self.server.generate(prompt, max_tokens=1, temperature=0.0))
         except ServerDown as exc:
-            self._fell_back(call_id, exc)
+            self._tell(call_id, exc.pieces)
             await self.local.warm(call_id, messages)
 
     def can_prefill(self, call_id: str) -> bool:
         # The server reads a prompt's known part from its slot's cache by itself (`cache_prompt`).
-        return not self._serves() and self.local.can_prefill(call_id)
+        return not self._serves(call_id) and self.local.can_prefill(call_id)
 
     async def prefill(self, call_id: str, messages: list[Message], user_so_far: str) -> int:
         return await self.local.prefill(call_id, messages, user_so_far)
@@ -88,7 +94,7 @@ class ServedLlm:
         words_only: bool = False,
     ) -> AsyncIterator[str]:
         """As `LlmPool.stream`, from the server while it answers."""
-        if self._serves():
+        if self._serves(call_id):
             prompt = self.local.prompt_tokens(call_id, messages)
             bias = self.local.words_only_bias() if words_only else None
             pieces = self.server.generate(
@@ -100,7 +106,7 @@ class ServedLlm:
                         yield piece
                 return
             except ServerDown as exc:
-                self._fell_back(call_id, exc)
+                self._tell(call_id, exc.pieces)
                 if exc.pieces:
                     return  # its words were spoken: the reply ends there, the next one is written here
         async with contextlib.aclosing(
@@ -124,7 +130,7 @@ class ServedLlm:
         abandon: Callable[[], bool] | None,
     ) -> str | None:
         """As `LlmPool.complete_unless`, from the server while it answers (the same grammar, as GBNF text)."""
-        if self._serves():
+        if self._serves(call_id):
             prompt = self.local.prompt_tokens(call_id, messages, opening)
             stopped = threading.Event()
 
@@ -138,19 +144,20 @@ class ServedLlm:
             try:
                 return await asyncio.to_thread(write)
             except ServerDown as exc:
-                self._fell_back(call_id, exc)
+                self._tell(call_id, exc.pieces)
             except asyncio.CancelledError:
                 stopped.set()
                 raise
         return await self.local.complete_unless(call_id, messages, opening, grammar, max_tokens, abandon)
 
-    def _fell_back(self, call_id: str, exc: ServerDown) -> None:
+    def _tell(self, call_id: str, words_served: int) -> None:
+        """The call's `model_server_fallback` event, once per outage."""
         if self._reported.get(call_id) == self.server.outages:
             return
-        self._reported[call_id] = self.server.outages
-        data = {"role": "llm", "server": self.server.url, "error": str(exc), "words_served": exc.pieces}
-        log.warning("voice.model_server_fallback", call_id=call_id, **data)
-        self._report(call_id, data)
+        data = {"role": "llm", "server": self.server.url, "error": self.server.last_error, "words_served": words_served}
+        if self._report(call_id, data):
+            self._reported[call_id] = self.server.outages
+            log.warning("voice.model_server_fallback", call_id=call_id, **data)
 
 
 def _either(first: Callable[[], bool] | None, second: threading.Event) -> Callable[[], bool]:

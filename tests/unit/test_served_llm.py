@@ -47,7 +47,7 @@ def served(handler: Callable[[httpx.Request], httpx.Response], clock: Clock | No
     events: list[tuple[str, dict[str, Any]]] = []
     local = LocalPool()
     server = ModelServer("http://llm.lan:8081", "llm", transport=httpx.MockTransport(handler), clock=clock or Clock())
-    model = ServedLlm(server, local, lambda call_id, data: events.append((call_id, data)))  # type: ignore[arg-type]
+    model = ServedLlm(server, local, lambda call_id, data: events.append((call_id, data)) is None)  # type: ignore[arg-type]
     return model, local, events
 
 
@@ -81,6 +81,16 @@ def test_a_reply_the_server_broke_off_ends_with_the_words_already_spoken() -> No
     model, local, events = served(lambda _request: httpx.Response(200, stream=BrokenOff()))
     assert asyncio.run(reply(model)) == "One two"
     assert local.streams == 0 and events[0][1]["words_served"] == 2
+
+
+def test_a_call_that_cannot_take_the_event_yet_is_told_at_its_next_reply() -> None:
+    calls: list[str] = []
+    server = ModelServer("http://llm.lan:8081", "llm", transport=httpx.MockTransport(lambda _r: httpx.Response(500)))
+    model = ServedLlm(server, LocalPool(), lambda call_id, _data: bool(calls.append(call_id)) or len(calls) > 1)  # type: ignore[arg-type]
+    asyncio.run(model.warm("call-1", []))  # while the line rings: the call has no events yet
+    asyncio.run(reply(model))  # the server is passed over now, and the call is told
+    asyncio.run(reply(model))
+    assert calls == ["call-1", "call-1"]
 
 
 def test_a_new_outage_is_reported_again() -> None:
