@@ -5,8 +5,10 @@ person's speech → first agent audio) over many turns, per caller voice (none o
 the Piper voice lowered, espeak-ng American, espeak-ng Scottish female), barge-in stop time (person
 starts talking over the agent → agent audio stops), a concurrency sweep (p95 reply latency and CPU with
 N simultaneous conversations), and the appliance's memory (idle with models loaded, and per extra
-call). The agent's own breakdown per turn (STT, LLM first token, first words complete, their TTS, TTS of
-the whole reply) comes from the call events.
+call). `--llm-server N` runs it all with the language model on a llama.cpp `llama-server` with N slots
+on this machine (tests/llama_server.py), as `llm_server_url` puts it on a box of the LAN, for the calls per
+box with a model server. The agent's own breakdown per turn (STT, LLM first token, first words complete,
+their TTS, TTS of the whole reply) comes from the call events.
 
 Every reply latency is read four ways and reported side by side: by the person, by the appliance's
 turn events, in the call's stereo recording, and on the wire (as root: ../shared/tools/rtp_latency.py
@@ -150,12 +152,26 @@ def main() -> None:
     parser.add_argument("--voices", default=",".join(VOICES), help="the person's voices (carrier script `voice`)")
     parser.add_argument("--barge", type=int, default=5, help="calls with a caller who interrupts")
     parser.add_argument("--sweep", default="1,2,4,8,12,16", help="simultaneous conversations to try")
-    parser.add_argument("--out", default=str(HERE / "results" / "conversation.json"), help="where the results go")
+    parser.add_argument("--llm-server", type=int, default=0, help="slots of a llama-server writing the replies")
+    parser.add_argument("--out", default="", help="where the results go (default bench/results/conversation*.json)")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="bench-conversation-"))
-    appliance = ServerProcess(data_dir, env={"APPLIANCE_VOICE": "true", "APPLIANCE_MAX_CONCURRENT_CALLS": "16"})
+    env = {"APPLIANCE_VOICE": "true", "APPLIANCE_MAX_CONCURRENT_CALLS": "16"}
+    server = None
+    if args.llm_server:
+        from appliance import models
+        from tests.llama_server import LlamaServer
+
+        # Each slot as large as one of the box's own contexts (4096 tokens).
+        server = LlamaServer(models.resolve("llm", None).path, slots=args.llm_server, context=4096 * args.llm_server)
+        print(f"llama-server with {args.llm_server} slots: {server.start().url}", flush=True)
+        env |= {"APPLIANCE_LLM_SERVER_URL": server.url, "APPLIANCE_EXTRACTION_SERVER_URL": server.url}
+    name = f"conversation-llm-server-{args.llm_server}.json" if args.llm_server else "conversation.json"
+    args.out = args.out or str(HERE / "results" / name)
+    appliance = ServerProcess(data_dir, env=env)
     appliance.start(timeout=180)
     out: dict[str, object] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine()}
+    out["llm"] = f"llama-server, {args.llm_server} slots, same machine" if server else "local contexts (the pool)"
     # Other work on the 2 cores shows in every figure: the 1-minute load at the start and after each phase.
     load: dict[str, float] = {"start": round(os.getloadavg()[0], 2)}
     out["load_average"] = load
@@ -170,7 +186,7 @@ def main() -> None:
 
         keys = ("latency_ms", "stt_ms", "llm_first_token_ms", "first_chunk_ms", "first_tts_ms", "tts_ms")
         per_voice = {}
-        for voice in args.voices.split(","):
+        for voice in [v for v in args.voices.split(",") if v]:
             measured = bench.voice(voice, args.turns)
             turns = measured.pop("agent_turns")
             measured["agent_breakdown_ms"] = {key: stats([t[key] for t in turns]) for key in keys}
@@ -190,7 +206,9 @@ def main() -> None:
 
         sweep = {}
         for level in [int(x) for x in args.sweep.split(",") if x]:
-            sampler = Sampler({"appliance": pid})
+            sampler = Sampler(
+                {"appliance": pid, **({"llama-server": server.proc.pid} if server and server.proc else {})}
+            )
             stop = threading.Event()
 
             def sample(sampler: Sampler = sampler, stop: threading.Event = stop) -> None:
@@ -203,13 +221,20 @@ def main() -> None:
             stop.set()
             thread.join()
             lat = [x for p in person for x in p["reply_latency_ms"]]
-            summary = sampler.summary()["appliance"]
+            summaries = sampler.summary()
+            summary = summaries["appliance"]
             sweep[level] = {
                 "reply_latency_at_caller_ms": stats(lat),
                 "completed": sum(c["status"] == "completed" for c in calls),
                 "cpu_percent_of_one_core": {"mean": summary["cpu_pct_mean"], "max": summary["cpu_pct_max"]},
                 "peak_rss_mb": round(summary["rss_mb_max"]),
             }
+            if "llama-server" in summaries:
+                used = summaries["llama-server"]
+                sweep[level]["llama_server_cpu_percent_of_one_core"] = {
+                    "mean": used["cpu_pct_mean"],
+                    "max": used["cpu_pct_max"],
+                }
             print(f"{level} simultaneous: {sweep[level]}", flush=True)
         out["concurrency"] = sweep
         load["end"] = round(os.getloadavg()[0], 2)
@@ -218,6 +243,8 @@ def main() -> None:
             out["rss_per_extra_call_mb"] = round((sweep[top]["peak_rss_mb"] - out["idle_rss_mb"]) / max(1, top), 1)
     finally:
         appliance.stop()
+        if server is not None:
+            server.stop()
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))
 
