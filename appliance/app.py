@@ -91,6 +91,7 @@ class Appliance:
             llm_model=settings.llm_model,
             stt_model=settings.stt_model,
             llm_contexts=settings.llm_contexts,
+            llm_sequences=settings.llm_sequences,
             threads=settings.threads,
             llm_server=_model_server(settings, "llm", settings.llm_server_url),
         )

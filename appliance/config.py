@@ -66,6 +66,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     llm_model: str = ""
     stt_model: str = ""
     llm_contexts: int = 1  # llama.cpp contexts sharing one copy of the weights: replies generated at once
+    # > 0: instead, one context whose N sequences hold N calls' KV caches, their replies decoded in one batch
+    llm_sequences: int = 0
     threads: int = 2  # CPU threads per model run
     # Model servers on the LAN (model_server.py): an OpenAI-compatible endpoint (llama.cpp's llama-server serving
     # the same GGUF as llm_model) for the conversation's replies and for the extraction; "" = the local model.
@@ -136,6 +138,8 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ConfigError(f"model_server_timeout_ms must be 100-60000, got {self.model_server_timeout_ms}")
         if self.llm_contexts < 1 or self.threads < 1:
             raise ConfigError("llm_contexts and threads must be at least 1")
+        if not 0 <= self.llm_sequences <= 64:
+            raise ConfigError(f"llm_sequences must be 0 (the pool of contexts) to 64, got {self.llm_sequences}")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"log_level must be debug|info|warning|error, got {self.log_level!r}")
 

@@ -7,8 +7,9 @@ starts talking over the agent → agent audio stops), a concurrency sweep (p95 r
 N simultaneous conversations), and the appliance's memory (idle with models loaded, and per extra
 call). `--llm-server N` runs it all with the language model on a llama.cpp `llama-server` with N slots
 on this machine (tests/llama_server.py), as `llm_server_url` puts it on a box of the LAN, for the calls per
-box with a model server. The agent's own breakdown per turn (STT, LLM first token, first words complete,
-their TTS, TTS of the whole reply) comes from the call events.
+box with a model server; `--llm-sequences N` with one context decoding N calls in a batch (llm_sequences).
+The agent's own breakdown per turn (STT, LLM first token, first words complete, their TTS, TTS of the whole
+reply) comes from the call events.
 
 Every reply latency is read four ways and reported side by side: by the person, by the appliance's
 turn events, in the call's stereo recording, and on the wire (as root: ../shared/tools/rtp_latency.py
@@ -153,10 +154,15 @@ def main() -> None:
     parser.add_argument("--barge", type=int, default=5, help="calls with a caller who interrupts")
     parser.add_argument("--sweep", default="1,2,4,8,12,16", help="simultaneous conversations to try")
     parser.add_argument("--llm-server", type=int, default=0, help="slots of a llama-server writing the replies")
+    parser.add_argument("--llm-sequences", type=int, default=0, help="llm_sequences: replies decoded in one batch")
     parser.add_argument("--out", default="", help="where the results go (default bench/results/conversation*.json)")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="bench-conversation-"))
-    env = {"APPLIANCE_VOICE": "true", "APPLIANCE_MAX_CONCURRENT_CALLS": "16"}
+    env = {
+        "APPLIANCE_VOICE": "true",
+        "APPLIANCE_MAX_CONCURRENT_CALLS": "16",
+        "APPLIANCE_LLM_SEQUENCES": str(args.llm_sequences),
+    }
     server = None
     if args.llm_server:
         from appliance import models
@@ -166,12 +172,22 @@ def main() -> None:
         server = LlamaServer(models.resolve("llm", None).path, slots=args.llm_server, context=4096 * args.llm_server)
         print(f"llama-server with {args.llm_server} slots: {server.start().url}", flush=True)
         env |= {"APPLIANCE_LLM_SERVER_URL": server.url, "APPLIANCE_EXTRACTION_SERVER_URL": server.url}
-    name = f"conversation-llm-server-{args.llm_server}.json" if args.llm_server else "conversation.json"
+    name = "conversation.json"
+    if args.llm_server:
+        name = f"conversation-llm-server-{args.llm_server}.json"
+    elif args.llm_sequences:
+        name = f"conversation-llm-sequences-{args.llm_sequences}.json"
     args.out = args.out or str(HERE / "results" / name)
     appliance = ServerProcess(data_dir, env=env)
     appliance.start(timeout=180)
     out: dict[str, object] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine()}
-    out["llm"] = f"llama-server, {args.llm_server} slots, same machine" if server else "local contexts (the pool)"
+    out["llm"] = (
+        f"llama-server, {args.llm_server} slots, same machine"
+        if server
+        else f"one context, {args.llm_sequences} sequences decoded in one batch"
+        if args.llm_sequences
+        else "local contexts (the pool)"
+    )
     # Other work on the 2 cores shows in every figure: the 1-minute load at the start and after each phase.
     load: dict[str, float] = {"start": round(os.getloadavg()[0], 2)}
     out["load_average"] = load

@@ -12,6 +12,7 @@ import structlog
 
 from appliance import models
 from appliance.voice.llm import LlmPool
+from appliance.voice.llm_batch import BatchedLlm
 from appliance.voice.questions import QuestionBook
 from appliance.voice.ringing import Ringing
 from appliance.voice.served_llm import ServedLlm
@@ -37,19 +38,22 @@ class VoiceEngine:
         llm_model: str = "",
         stt_model: str = "",
         llm_contexts: int = 1,
+        llm_sequences: int = 0,
         threads: int = 2,
         llm_server: ModelServer | None = None,
     ) -> None:
-        """`llm_server`: where replies are written while it answers (served_llm.py); the local model otherwise."""
+        """`llm_sequences` > 0: one context decoding that many calls in a batch (llm_batch.py) instead of a pool
+        of `llm_contexts`. `llm_server`: where replies are written while it answers (served_llm.py)."""
         self._llm_id = llm_model or None
         self._llm_server = llm_server
         self._stt_id = stt_model or None
         self._contexts = llm_contexts
+        self._sequences = llm_sequences
         self._threads = threads
         self._voices: dict[str, Synthesizer] = {}
         self.priority = SpeechFirst()  # one for the process: every call's speech before anyone's generation
         self.stt: Transcriber | None = None
-        self.llm: LlmPool | ServedLlm | None = None
+        self.llm: LlmPool | BatchedLlm | ServedLlm | None = None
         self._ready = asyncio.Event()
         self._loaded = threading.Event()  # the same, for threads
         self.error: str | None = None
@@ -67,8 +71,16 @@ class VoiceEngine:
             self.stt = await asyncio.to_thread(Transcriber, stt.path, self._threads, self.priority)
             log.info("voice.loading", step="voice", model=models.DEFAULT_VOICE)
             voice = await self.voice(None)
-            log.info("voice.loading", step="language model", model=llm.id, contexts=self._contexts)
-            pool = await asyncio.to_thread(LlmPool, llm.path, self._contexts, 4096, self._threads, self.priority)
+            log.info(
+                "voice.loading", step="language model", model=llm.id, contexts=self._contexts, sequences=self._sequences
+            )
+            pool: LlmPool | BatchedLlm
+            if self._sequences:
+                pool = await asyncio.to_thread(
+                    BatchedLlm, llm.path, self._sequences, 4096, self._threads, self.priority
+                )
+            else:
+                pool = await asyncio.to_thread(LlmPool, llm.path, self._contexts, 4096, self._threads, self.priority)
             self.llm = pool if self._llm_server is None else ServedLlm(self._llm_server, pool, self._call_event)
             self.questions.model = self.llm
             log.info("voice.loading", step="warm-up")

@@ -22,6 +22,7 @@ import structlog
 
 from appliance.model_server import ModelServer, ServerDown
 from appliance.voice.llm import LlmPool, Message
+from appliance.voice.llm_batch import BatchedLlm
 
 log = structlog.get_logger(__name__)
 _READING: set[asyncio.Future[None]] = set()  # worker threads still reading a closed stream's last piece
@@ -30,7 +31,7 @@ Report = Callable[[str, dict[str, Any]], bool]
 
 
 class ServedLlm:
-    def __init__(self, server: ModelServer, local: LlmPool, report: Report) -> None:
+    def __init__(self, server: ModelServer, local: LlmPool | BatchedLlm, report: Report) -> None:
         self.server = server
         self.local = local
         self._report = report
