@@ -13,6 +13,10 @@ key=$(printf '%s %s' "$version" "$args" | sha256sum | cut -c1-12)
 cache=${LLAMA_SERVER_CACHE:-/var/cache/appliance/llama-server}
 binary="$cache/$version-$key/llama-server"
 if [ -x "$binary" ]; then echo "$binary"; exit 0; fi
+mkdir -p "$cache"
+exec 9>"$cache/.build.lock"
+flock 9  # one build at a time: a second caller waits for the first one's binary
+if [ -x "$binary" ]; then echo "$binary"; exit 0; fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

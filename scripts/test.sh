@@ -25,6 +25,9 @@ recap() {
     sed -n '/short test summary info/,$p' "build/test-$1.log" | grep -E '^(FAILED|ERROR) ' | cut -c1-300
 }
 
+# The model-server tests need llama.cpp's llama-server: on a machine that has none it is built (≈ 7 min) beside
+# the first tests rather than inside the one that needs it, which waits for it (scripts/llama-server.sh locks).
+nice -n 19 bash scripts/llama-server.sh > build/llama-server-build.log 2>&1 &
 half models 0 -v -m models &  # a line per test: each takes up to a minute or two
 models=$!
 half rest 19 -q -m "not models" &

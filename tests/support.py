@@ -153,6 +153,16 @@ class ServerProcess:
                     raise TimeoutError(f"call {call_id} still {call['status']} after {timeout} s")
                 time.sleep(0.1)
 
+    def wait_for_result(self, call_id: str, timeout: float = 240) -> dict:
+        """Poll an ended call until its extraction is no longer pending."""
+        deadline = time.monotonic() + timeout
+        with self.client() as api:
+            while (call := api.get(f"/v1/calls/{call_id}").json())["result_status"] == "pending":
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"call {call_id}'s result still pending after {timeout} s")
+                time.sleep(1)
+        return call
+
     def inline_secret(self) -> str:
         """The box's default signing secret (inline webhooks, HTTP tools), as `appliance webhooks secret` prints it."""
         return subprocess.run(

@@ -4,10 +4,8 @@ call goes on with the box's own model and its events say so."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from appliance import models
@@ -38,14 +36,6 @@ def box(tmp_path_factory: pytest.TempPathFactory, llm_server: LlamaServer) -> It
     proc.stop()
 
 
-def result_of(api: httpx.Client, call_id: str) -> dict:
-    deadline = time.monotonic() + 180
-    while (call := api.get(f"/v1/calls/{call_id}").json())["result_status"] == "pending":
-        assert time.monotonic() < deadline, "the result was not extracted"
-        time.sleep(1)
-    return call
-
-
 def test_calls_are_held_by_the_server_and_go_on_when_it_dies(box: ServerProcess, llm_server: LlamaServer) -> None:
     with box.client() as api:
         agent = api.post("/v1/agents", json={**APPOINTMENT, "returns": RETURNS}).json()
@@ -54,7 +44,7 @@ def test_calls_are_held_by_the_server_and_go_on_when_it_dies(box: ServerProcess,
         assert call["status"] == "completed", call
         replies = [s for s in segments if s["role"] == "agent"][1:]  # after the first message, which is written
         assert replies, segments
-        call = result_of(api, call["id"])
+        call = box.wait_for_result(call["id"])
         assert call["result_status"] == "completed" and call["result"] == {"confirmed": True}, call
         served = llm_server.tokens_predicted() - before
         words = sum(len(s["text"].split()) for s in replies)
@@ -69,4 +59,4 @@ def test_calls_are_held_by_the_server_and_go_on_when_it_dies(box: ServerProcess,
         events = api.get(f"/v1/calls/{call['id']}/events").json()["events"]
         fallbacks = [e["data"] for e in events if e["type"] == "model_server_fallback"]
         assert len(fallbacks) == 1 and fallbacks[0]["role"] == "llm", events
-        assert result_of(api, call["id"])["result_status"] == "completed"
+        assert box.wait_for_result(call["id"])["result_status"] == "completed"
