@@ -28,7 +28,7 @@ from appliance import models
 from appliance.logs import configure_logging
 from appliance.results.analysis import check_analysis
 from appliance.results.extraction import Extractor
-from appliance.results.grounding import numbers_in
+from appliance.spoken_numbers import numbers_in
 from bench.procstat import machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "analysis.json"

@@ -20,7 +20,7 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
-from appliance.results.grounding import numbers_in
+from appliance.spoken_numbers import numbers_in
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MODEL_TALK = ("language model", "openai", "an ai", "artificial intelligence", "chatgpt", "qwen", "alibaba")

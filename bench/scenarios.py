@@ -115,6 +115,8 @@ class Runner:
         judged = self.judge(scenario, kind, call, segments, person, inbound)
         # Replies the person spoke over in a pause (their first words played, the rest still being written).
         judged["replies_cut"] = [e["data"] for e in events if e["type"] == "reply_cut"]
+        # Sentences the agent did not speak: they stated a number nobody gave (voice/reply.py).
+        judged["withheld"] = [e["data"]["said"] for e in events if e["type"] == "reply_withheld"]
         return judged
 
     def _inbound_call(self, since: float) -> dict[str, Any]:
@@ -196,6 +198,7 @@ def summary(calls: list[dict[str, Any]]) -> dict[str, Any]:
         "task_success": rate(calls),
         "result_fields": {k: fields.count(k) for k in ("right", "missed", "invented", "wrong")},
         "failed_checks": dict(failures),
+        "sentences_withheld": sum(len(c.get("withheld", [])) for c in calls),
         "per_agent_kind": {k: rate(v) for k, v in by_kind.items()},
         "per_behaviour": {k: rate(v) for k, v in by_behaviour.items()},
         "reply_latency_at_caller_ms": stats([x for c in calls for x in c["reply_latency_ms"]]),

@@ -18,7 +18,8 @@ from typing import Any
 
 import structlog
 
-from appliance.results.grounding import NUMBER_WORDS, SCALES, WEEKDAYS
+from appliance.results.grounding import WEEKDAYS
+from appliance.spoken_numbers import NUMBER_WORDS, SCALES
 
 log = structlog.get_logger(__name__)
 

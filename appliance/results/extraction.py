@@ -26,8 +26,9 @@ from appliance.model_server import ModelServer, ServerDown
 from appliance.results import analysis as analysis_fields
 from appliance.results.answers import settle
 from appliance.results.extraction_prompt import ROLE_LABELS, build_messages
-from appliance.results.grounding import WEEKDAYS, Sources, drop_unfounded, numbers_in, written_address
+from appliance.results.grounding import WEEKDAYS, Sources, drop_unfounded, written_address
 from appliance.results.schema import returns_to_schema
+from appliance.spoken_numbers import numbers_in
 from appliance.store.calls import empty_result
 
 if TYPE_CHECKING:

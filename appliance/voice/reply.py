@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ class Reply:
     stt_ms: int = 0
     tts_ms: int = 0  # synthesis time of its chunks
     step: Step | None = None  # the field it asks about next, in its prepared words (agenda.py)
+    grounds: str = ""  # all the model was given for it: a number it states must be in there (or a tool's result)
+    withheld: list[str] = field(default_factory=list)  # its sentences not spoken: they stated a number nobody gave
 
     @property
     def answers_caller(self) -> bool:
@@ -130,15 +133,33 @@ class ReplyVoice:
             reply.full_text += f"{filler} "
             await self.speak(reply, filler)
 
+    @staticmethod
+    def _founded(reply: Reply, said: str) -> str:
+        """`said` without its sentences that state a number nobody gave (kept in `reply.withheld`)."""
+        if not reply.grounds:
+            return said  # not the model's words: a filler, the goodbye
+        grounds = "\n".join([reply.grounds, *(m["content"] for m in reply.tool_messages)])
+        kept = []
+        for sentence in re.split(r"(?<=[.!?])\s+", said):
+            if text.unfounded_figure(sentence, grounds) is None:
+                kept.append(sentence)
+            else:
+                reply.withheld.append(sentence)
+        return " ".join(kept)
+
     async def speak(self, reply: Reply, chunk: str) -> int:
         """Synthesise one chunk, then play it once the reply is released; returns the synthesis time (ms)."""
         assert self.tts is not None
         clean, _ = text.strip_marks(chunk)
         if not text.words(clean):
             return 0
-        if text.speaks_as_model(clean):  # never said, nor kept as said: the agent is who its persona says
-            reply.full_text = reply.full_text.replace(chunk, "", 1).replace("  ", " ")
-            return 0
+        if text.speaks_as_model(clean) or (founded := self._founded(reply, clean)) != clean:
+            # Never said, nor kept as said: the agent is who its persona says, and states only what it was given.
+            if text.speaks_as_model(clean) or not text.words(founded):
+                reply.full_text = reply.full_text.replace(chunk, "", 1).replace("  ", " ")
+                return 0
+            reply.full_text = reply.full_text.replace(clean, founded, 1)
+            chunk = clean = founded
         if reply.first_chunk_at is None:
             reply.first_chunk_at = asyncio.get_running_loop().time()
         started = time.perf_counter()

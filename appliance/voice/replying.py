@@ -119,6 +119,8 @@ class Replies:
         if (field := self.agenda.commit(reply.user_text if reply.answers_caller else None, said)) is not None:
             # Which field the caller's words answered: the extraction reads it (results/answers.py).
             self.sink.event("field_answered", {"field": field, "answer": reply.user_text, "at_ms": self._ms()})
+        if reply.withheld:
+            self.sink.event("reply_withheld", {"said": " ".join(reply.withheld), "reason": "a number nobody gave"})
         self.history.extend(reply.tool_messages)
         self.tools.write_segments()
         if rest := after_calls(said, reply.tool_messages):
@@ -131,6 +133,7 @@ class Replies:
 
     async def _generate(self, reply: Reply) -> None:
         messages = self.prompt({"role": "user", "content": reply.user_text})
+        reply.grounds = "\n".join([*(m["content"] for m in messages), reply.step.question if reply.step else ""])
         await self.voice.say(
             reply, ask_after(self.tools.stream(messages, reply.released, reply.tool_messages), reply.step)
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from appliance.spoken_numbers import numbers_in
+
 END_CALL_MARK = "<end_call>"
 # A spoken yes or no, by its words (consent to recording, a confirmation before a tool that writes)
 YES = frozenset("yes yeah yep sure okay ok fine agree agreed alright certainly absolutely go".split())
@@ -134,6 +136,18 @@ _MODEL_WORD = re.compile(r"(?i)\b(ai|language|openai|chatgpt|qwen|alibaba)\b")
 
 def speaks_as_model(said: str) -> bool:
     return _AS_MODEL.search(said) is not None
+
+
+def unfounded_figure(said: str, grounds: str) -> str | None:
+    """The first number `said` writes in digits that `grounds` (all the model was given: instructions, context,
+    the call so far, a tool's result) holds neither as a number, in digits or words, nor among its digits (a
+    phone number read back in other groups than the caller's); None when every one is there. The model invents
+    these ("Your callback number is 123-456-7890", a delivery "on December 15th"); ":00" is only o'clock."""
+    figures = [f for f in re.findall(r"\d+", said) if f.strip("0")]
+    if not figures:
+        return None
+    known, stream = numbers_in(grounds), digits(grounds)
+    return next((f for f in figures if float(f) not in known and f not in stream), None)
 
 
 def is_backchannel(text: str) -> bool:

@@ -10,8 +10,8 @@ from appliance.errors import InvalidInput
 from appliance.results.analysis import SENTIMENTS, check_analysis, grounded_summary, split
 from appliance.results.extraction import Extractor, answer_schema, nullable_schema
 from appliance.results.extraction_prompt import build_messages
-from appliance.results.grounding import numbers_in
 from appliance.results.schema import returns_to_schema
+from appliance.spoken_numbers import numbers_in
 
 OUTCOMES = ["confirmed", "rescheduled", "declined", "no_decision"]
 CONFIG = check_analysis({"outcomes": OUTCOMES, "success_rubric": "They keep the appointment."})

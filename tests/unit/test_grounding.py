@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from appliance.results.extraction import nullable_schema
-from appliance.results.grounding import Sources, drop_unfounded, numbers_in, written_address
+from appliance.results.grounding import Sources, drop_unfounded, written_address
 from appliance.results.schema import returns_to_schema
+from appliance.spoken_numbers import numbers_in
 
 
 def target(returns: dict) -> dict:

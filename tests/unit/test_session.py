@@ -168,3 +168,29 @@ async def test_the_agent_never_says_it_is_a_language_model_nor_keeps_it_as_said(
     said = [said for role, said, _ in sink.segments if role == "agent"]
     assert said[1] == "Sorry. What is your name?" and not any("model" in s for s in said), said
     assert all("model" not in m["content"] for m in model.prompts[-1]), model.prompts[-1]
+
+
+async def test_a_sentence_stating_a_number_nobody_gave_is_not_spoken() -> None:
+    brief = CallBrief("call-1", "inbound", first_message="Front desk, how can I help?")
+    session, line, sink, _model = conversation(
+        brief, ["I'd like a call back.", "Dana. Bye."],
+        ["Sure. Your callback number is 123-456-7890. What is your name?",
+         f"Thank you, Dana. Goodbye! {END_CALL_MARK}"],
+    )  # fmt: skip
+
+    async def caller() -> None:
+        for i in range(2):
+            await line.agent_quiet()
+            await line.say(i, 600)
+
+    person = asyncio.create_task(caller())
+    async with asyncio.timeout(30):
+        reason = await session.run()
+    await person
+    assert reason == "agent_ended"
+    said = [said for role, said, _ in sink.segments if role == "agent"]
+    # Never the number; the question after it all the same. (Words of its sentence spoken before the number
+    # was written, while the line would otherwise have gone quiet, cannot be taken back.)
+    assert not any(c.isdigit() for c in said[1]) and said[1].endswith("What is your name?"), said
+    withheld = [data["said"] for kind, data in sink.events if kind == "reply_withheld"]
+    assert len(withheld) == 1 and "123-456-7890" in withheld[0], sink.events

@@ -12,6 +12,7 @@ from appliance.voice.text import (
     is_backchannel,
     speaks_as_model,
     strip_marks,
+    unfounded_figure,
 )
 
 
@@ -125,3 +126,21 @@ def test_content_stems_drop_plurals_short_words_and_plain_words_in_either_form()
 )
 def test_the_model_speaking_as_itself_is_told_apart_from_the_agent(said: str, as_model: bool) -> None:
     assert speaks_as_model(said) is as_model
+
+
+GROUNDS = "Confirm Alex's cleaning on Tuesday at 10:00, room 4B.\nuser: Call me back on four five zero, 550 123."
+
+
+@pytest.mark.parametrize(
+    ("said", "figure"),
+    [
+        ("Your callback number is 123-456-7890.", "456"),  # a number nobody gave (123 is the caller's)
+        ("It will arrive on December 15th.", "15"),
+        ("I'll call you back on 450-550-123.", None),  # the caller's, in other groups of digits
+        ("See you on Tuesday at 10:00 in room 4B.", None),  # the instructions'
+        ("See you at 10 o'clock, 10:00 sharp.", None),  # ":00" is o'clock
+        ("Thank you, Alex. Goodbye!", None),
+    ],
+)
+def test_a_number_in_digits_that_nothing_gave_is_found(said: str, figure: str | None) -> None:
+    assert unfounded_figure(said, GROUNDS) == figure
