@@ -94,11 +94,14 @@ def polite_end(segments: list[dict[str, Any]]) -> bool:
     return _has(last, list(CLOSINGS))
 
 
-def score_result(result: dict[str, Any] | None, expect: dict[str, Any]) -> dict[str, str]:
-    """Each expected field: right, missed, invented or wrong."""
+def score_result(result: dict[str, Any] | None, expect: dict[str, Any], day: date | None = None) -> dict[str, str]:
+    """Each expected field: right, missed, invented or wrong. An expected word "@today" or "@friday" stands for
+    that day as MM-DD, counted from `day`, the day of the call (the coming Friday: never the day itself)."""
     result = result or {}
     out = {}
     for name, want in expect.items():
+        if isinstance(want, list) and day is not None:
+            want = [_on(w, day) for w in want]
         got = result.get(name)
         if want is None:
             out[name] = "right" if got is None else "invented"
@@ -112,3 +115,12 @@ def score_result(result: dict[str, Any] | None, expect: dict[str, Any]) -> dict[
         else:
             out[name] = "right" if got == want else "wrong"
     return out
+
+
+def _on(word: Any, day: date) -> Any:
+    if not (isinstance(word, str) and word.startswith("@")):
+        return word
+    if word == "@today":
+        return f"{day:%m-%d}"
+    ahead = (WEEKDAYS.index(word[1:]) - day.weekday()) % 7 or 7
+    return f"{day + timedelta(days=ahead):%m-%d}"

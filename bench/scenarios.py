@@ -160,7 +160,9 @@ class Runner:
             failed["answered"] = True
         if not checks.polite_end(spoken):
             failed["polite_end"] = next((s["text"] for s in reversed(spoken) if s["role"] == "agent"), None)
-        fields = checks.score_result(call.get("result"), scenario.get("expect") or {})
+        fields = checks.score_result(
+            call.get("result"), scenario.get("expect") or {}, date.fromisoformat(call["created_at"][:10])
+        )
         right = all(v == "right" for v in fields.values())
         return {
             "agent": scenario["agent"],

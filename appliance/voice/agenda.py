@@ -26,7 +26,6 @@ from appliance.voice.tool_calls import SAY_NOW
 MAX_ASKS = 2
 # The caller turns the agenda gives way on: a refusal ("No.", "I'm not interested", "wrong number").
 _DECLINES = re.compile(r"\b(no|nope|not|never|neither|wrong number|rather not)\b|n't\b")
-_SENTENCE = re.compile(r"(?<=[.!?…])\s+")
 PLAIN = frozenset("the you your are and for this that with what can could would will have about".split())
 
 
@@ -92,7 +91,7 @@ class Agenda:
     def _heard(self, said: str) -> None:
         """A field the agent asked about in `said` is now the one being answered."""
         questions = self._questions()
-        for sentence in _SENTENCE.split(said):
+        for sentence in text.sentences(said):
             if "?" not in sentence:
                 continue
             asked = _stems(sentence)
@@ -139,7 +138,7 @@ async def ask_after(pieces: AsyncGenerator[str, None], step: Step | None) -> Asy
                     yield rest
                 return
             buffer += piece
-            *whole, buffer = _SENTENCE.split(buffer)
+            *whole, buffer = text.sentences(buffer)
             for sentence in whole:
                 if _stops(sentence):
                     done = True

@@ -36,7 +36,30 @@ PREFILL_CHUNK = 4  # tokens per decode while prefilling: a reply that wants the 
 _CUT = "\u2063"  # stands for the caller's next words in a formatted prompt (an invisible separator)
 
 
-class LlmPool:
+class Completing:
+    """`complete`, for each conversation model (the pool, the batched context, a model server): its
+    `complete_unless` that nothing abandons."""
+
+    async def complete_unless(
+        self,
+        call_id: str,
+        messages: list[Message],
+        opening: str,
+        grammar: str,
+        max_tokens: int,
+        abandon: Callable[[], bool] | None,
+    ) -> str | None:
+        raise NotImplementedError
+
+    async def complete(self, call_id: str, messages: list[Message], opening: str, grammar: str, max_tokens: int) -> str:
+        """The reply to `messages` written from `opening` on (text the model is made to have written
+        already: "<tool_call>\n"), under a `grammar` (GBNF text), greedy. Only for a model with a chat template."""
+        written = await self.complete_unless(call_id, messages, opening, grammar, max_tokens, None)
+        assert written is not None  # only an abandon check stops a writing
+        return written
+
+
+class LlmPool(Completing):
     def __init__(
         self, model_path: Path, size: int = 1, n_ctx: int = 4096, threads: int = 2, priority: SpeechFirst | None = None
     ) -> None:
@@ -265,13 +288,6 @@ class LlmPool:
     def words_only_bias(self) -> dict[int, float]:
         """Logit bias that keeps "<" out of a reply: no mark, no tag (see `stream`)."""
         return dict.fromkeys(self._angles, -100.0)
-
-    async def complete(self, call_id: str, messages: list[Message], opening: str, grammar: str, max_tokens: int) -> str:
-        """The reply to `messages` written from `opening` on (text the model is made to have written
-        already: "<tool_call>\n"), under a `grammar` (GBNF text), greedy. Only for a model with a chat template."""
-        written = await self.complete_unless(call_id, messages, opening, grammar, max_tokens, None)
-        assert written is not None  # only an abandon check stops a writing
-        return written
 
     async def complete_unless(
         self,

@@ -28,7 +28,7 @@ from llama_cpp import Llama, LlamaGrammar
 from llama_cpp import _internals as internals
 
 from appliance.llama_loading import chat_formatter, load_llama
-from appliance.voice.llm import _CUT, Message, _common_prefix
+from appliance.voice.llm import _CUT, Completing, Message, _common_prefix
 from appliance.voice.speech_first import SpeechFirst
 
 log = structlog.get_logger(__name__)
@@ -54,7 +54,7 @@ class _Job:
     done: bool = False
 
 
-class BatchedLlm:
+class BatchedLlm(Completing):
     def __init__(
         self,
         model_path: Path,
@@ -201,11 +201,6 @@ class BatchedLlm:
                 yield item
         finally:
             stopped.set()  # the job ends at the next step; nothing waits for it here
-
-    async def complete(self, call_id: str, messages: list[Message], opening: str, grammar: str, max_tokens: int) -> str:
-        written = await self.complete_unless(call_id, messages, opening, grammar, max_tokens, None)
-        assert written is not None  # only an abandon check stops a writing
-        return written
 
     async def complete_unless(
         self,

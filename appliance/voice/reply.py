@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -140,7 +139,7 @@ class ReplyVoice:
             return said  # not the model's words: a filler, the goodbye
         grounds = "\n".join([reply.grounds, *(m["content"] for m in reply.tool_messages)])
         kept = []
-        for sentence in re.split(r"(?<=[.!?])\s+", said):
+        for sentence in text.sentences(said):
             if text.unfounded_figure(sentence, grounds) is None:
                 kept.append(sentence)
             else:

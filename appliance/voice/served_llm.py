@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 
 from appliance.model_server import ModelServer, ServerDown
-from appliance.voice.llm import LlmPool, Message
+from appliance.voice.llm import Completing, LlmPool, Message
 from appliance.voice.llm_batch import BatchedLlm
 
 log = structlog.get_logger(__name__)
@@ -30,7 +30,7 @@ _READING: set[asyncio.Future[None]] = set()  # worker threads still reading a cl
 Report = Callable[[str, dict[str, Any]], bool]
 
 
-class ServedLlm:
+class ServedLlm(Completing):
     def __init__(self, server: ModelServer, local: LlmPool | BatchedLlm, report: Report) -> None:
         self.server = server
         self.local = local
@@ -115,11 +115,6 @@ class ServedLlm:
         ) as pieces:
             async for piece in pieces:
                 yield piece
-
-    async def complete(self, call_id: str, messages: list[Message], opening: str, grammar: str, max_tokens: int) -> str:
-        written = await self.complete_unless(call_id, messages, opening, grammar, max_tokens, None)
-        assert written is not None  # only an abandon check stops a writing
-        return written
 
     async def complete_unless(
         self,

@@ -104,6 +104,22 @@ class SentenceChunker:
         return self._long_enough(m, FIRST_CHUNK_MIN_WORDS)
 
 
+_SENTENCE_GAP = re.compile(r"(?<=[.!?…])\s+")
+
+
+def sentences(said: str) -> list[str]:
+    """`said` cut after each sentence's end, but not after an abbreviation ("a message for Dr. Hill"): the
+    last piece is what follows the last end (a sentence still being written, or "")."""
+    out: list[str] = []
+    for piece in _SENTENCE_GAP.split(said):
+        last = out[-1].rsplit(None, 1)[-1] if out and out[-1].strip() else ""
+        if last.endswith(".") and last[:-1].casefold() in ABBREVIATIONS:
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
+
+
 def _ends_sentence(word: str, marks: str) -> bool:
     return marks != "." or not word.isalpha() or (len(word) > 1 and word.lower() not in ABBREVIATIONS)
 

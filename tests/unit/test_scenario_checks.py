@@ -49,3 +49,12 @@ def test_result_fields_are_scored_apart() -> None:
         "n": "wrong",
         "day": "right",
     }
+
+
+def test_expected_days_are_counted_from_the_day_of_the_call() -> None:
+    expect = {"today": ["@today"], "friday": ["@friday"], "monday": ["@monday"]}
+    got = {"today": "2026-12-04", "friday": "2026-12-11", "monday": "2026-12-07"}
+    on_a_friday = checks.score_result(got, expect, date(2026, 12, 4))
+    assert on_a_friday == {"today": "right", "friday": "right", "monday": "right"}  # "on Friday": the next one
+    on_a_tuesday = checks.score_result(got, expect, date(2026, 12, 1))
+    assert on_a_tuesday == {"today": "wrong", "friday": "wrong", "monday": "right"}

@@ -147,13 +147,12 @@ async def test_an_outbound_call_asks_its_returns_fields_in_their_prepared_words_
     assert [(a["field"], a["answer"]) for a in answered] == [("gate_code", "It's four four one two.")]
 
 
-async def test_the_agent_never_says_it_is_a_language_model_nor_keeps_it_as_said() -> None:
+async def front_desk_call(caller_says: str, model_writes: str) -> tuple[RecordingSink, ScriptedModel]:
+    """An inbound call of two turns: the caller's words, the model's reply; then "Dana. Bye." and goodbye."""
     brief = CallBrief("call-1", "inbound", first_message="Front desk, how can I help?")
     session, line, sink, model = conversation(
-        brief, ["Can you see my account?", "Dana. Bye."],
-        ["Sorry. As an AI language model, I don't have access to your account. What is your name?",
-         f"Thank you, Dana. Goodbye! {END_CALL_MARK}"],
-    )  # fmt: skip
+        brief, [caller_says, "Dana. Bye."], [model_writes, f"Thank you, Dana. Goodbye! {END_CALL_MARK}"]
+    )
 
     async def caller() -> None:
         for i in range(2):
@@ -165,29 +164,23 @@ async def test_the_agent_never_says_it_is_a_language_model_nor_keeps_it_as_said(
         reason = await session.run()
     await person
     assert reason == "agent_ended"
+    return sink, model
+
+
+async def test_the_agent_never_says_it_is_a_language_model_nor_keeps_it_as_said() -> None:
+    sink, model = await front_desk_call(
+        "Can you see my account?",
+        "Sorry. As an AI language model, I don't have access to your account. What is your name?",
+    )
     said = [said for role, said, _ in sink.segments if role == "agent"]
     assert said[1] == "Sorry. What is your name?" and not any("model" in s for s in said), said
     assert all("model" not in m["content"] for m in model.prompts[-1]), model.prompts[-1]
 
 
 async def test_a_sentence_stating_a_number_nobody_gave_is_not_spoken() -> None:
-    brief = CallBrief("call-1", "inbound", first_message="Front desk, how can I help?")
-    session, line, sink, _model = conversation(
-        brief, ["I'd like a call back.", "Dana. Bye."],
-        ["Sure. Your callback number is 123-456-7890. What is your name?",
-         f"Thank you, Dana. Goodbye! {END_CALL_MARK}"],
-    )  # fmt: skip
-
-    async def caller() -> None:
-        for i in range(2):
-            await line.agent_quiet()
-            await line.say(i, 600)
-
-    person = asyncio.create_task(caller())
-    async with asyncio.timeout(30):
-        reason = await session.run()
-    await person
-    assert reason == "agent_ended"
+    sink, _model = await front_desk_call(
+        "I'd like a call back.", "Sure. Your callback number is 123-456-7890. What is your name?"
+    )
     said = [said for role, said, _ in sink.segments if role == "agent"]
     # Never the number; the question after it all the same. (Words of its sentence spoken before the number
     # was written, while the line would otherwise have gone quiet, cannot be taken back.)

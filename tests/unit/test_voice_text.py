@@ -10,6 +10,7 @@ from appliance.voice.text import (
     ends_sentence,
     heard_part,
     is_backchannel,
+    sentences,
     speaks_as_model,
     strip_marks,
     unfounded_figure,
@@ -144,3 +145,9 @@ GROUNDS = "Confirm Alex's cleaning on Tuesday at 10:00, room 4B.\nuser: Call me 
 )
 def test_a_number_in_digits_that_nothing_gave_is_found(said: str, figure: str | None) -> None:
     assert unfounded_figure(said, GROUNDS) == figure
+
+
+def test_sentences_end_at_their_marks_but_not_after_an_abbreviation() -> None:
+    cut = ["Hi!", "I'll tell Dr. Hill.", "Is that all?", "And"]
+    assert sentences("Hi! I'll tell Dr. Hill. Is that all? And") == cut
+    assert sentences("See you then. ") == ["See you then.", ""]
