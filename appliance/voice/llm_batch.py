@@ -367,8 +367,9 @@ class BatchedLlm(Completing):
             job.written += 1
             job.last = token
             text, job.pending = _utf8(job.pending + self._piece(token))
-            if text:
-                job.emit(text)
+            if text and not _delivered(job.emit, text):
+                self._finish(job)  # nobody reads it any more
+                continue
             if job.written >= job.write:
                 self._finish(job)
 
@@ -390,8 +391,18 @@ class BatchedLlm(Completing):
                 self._jobs.remove(job)
         if job.sampler is not None:
             job.sampler.close()
-        job.emit(error)
-        job.finished()
+        _delivered(job.emit, error)
+        _delivered(job.finished)
+
+
+def _delivered(hand_over: Callable[..., None], *item: str | BaseException | None) -> bool:
+    """Hand `item` over to the requester's event loop; False when that loop is closed (nobody waits for it:
+    a process shutting down, a test's loop ended with a reply half read). The decoding thread goes on."""
+    try:
+        hand_over(*item)
+    except RuntimeError:
+        return False
+    return True
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import jsonschema
 import pytest
+from llama_cpp import _internals as internals
 from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 from appliance import models
@@ -117,3 +118,19 @@ def test_a_calls_next_turn_reads_only_what_is_new_and_its_end_empties_its_sequen
     assert batched.can_prefill("t")
     batched.forget("t")
     assert not batched.can_prefill("t") and gone(lambda: batched._held[seq] == [])
+
+
+def test_a_requester_whose_event_loop_is_gone_leaves_the_decoding_going(batched: BatchedLlm) -> None:
+    closed = asyncio.new_event_loop()
+    closed.close()
+    sampler = internals.LlamaSampler()
+    sampler.add_greedy()
+    tokens = batched.prompt_tokens("u", repeat("a long story"))
+    # Its pieces cannot be handed over (a process shutting down, a test's loop ended mid-reply): the job ends.
+    asyncio.run(
+        batched._run("u", tokens, 50, sampler, lambda item: closed.call_soon_threadsafe(print, item), lambda: False)
+    )
+    assert gone(lambda: not batched._jobs)
+    assert "banana" in asyncio.run(reply(batched, "v", "banana")).lower()  # the decoding thread lives on
+    batched.forget("u")
+    batched.forget("v")
