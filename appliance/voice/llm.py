@@ -27,13 +27,12 @@ import llama_cpp
 import numpy as np
 from llama_cpp import Llama, LlamaGrammar, LlamaState
 
-from appliance.llama_loading import chat_formatter, load_llama
+from appliance.llama_loading import load_llama
+from appliance.voice.call_prompts import CallPrompts, Message
 from appliance.voice.speech_first import SpeechFirst
 
-Message = dict[str, str]
 MAX_SNAPSHOTS = 64  # KV-cache snapshots of calls waiting for a context (a few MB each)
 PREFILL_CHUNK = 4  # tokens per decode while prefilling: a reply that wants the context waits one chunk at most
-_CUT = "\u2063"  # stands for the caller's next words in a formatted prompt (an invisible separator)
 
 
 class Completing:
@@ -76,9 +75,7 @@ class LlmPool(Completing):
         self._snapshots: OrderedDict[str, LlamaState] = OrderedDict()
         self._available = asyncio.Condition()
         self._waiting = 0  # replies waiting for a context: a prefill gives its context up to them
-        self._formatter = chat_formatter(first)
-        self._tools: dict[str, list[dict[str, Any]]] = {}  # call → tools offered in its prompt (offer())
-        self._angles = {first.tokenize(a.encode(), add_bos=False)[0] for a in ("<", " <")}
+        self.prompts = CallPrompts(first)
 
     @property
     def contexts(self) -> list[Llama]:
@@ -87,7 +84,7 @@ class LlmPool(Completing):
     @property
     def templated(self) -> bool:
         """Whether the model has a chat template (complete() and prefill() need one)."""
-        return self._formatter is not None
+        return self.prompts.templated
 
     async def _acquire(self, call_id: str) -> int:
         async with self._available:
@@ -142,18 +139,12 @@ class LlmPool(Completing):
             self._available.notify_all()
 
     def offer(self, call_id: str, tools: list[dict[str, Any]]) -> bool:
-        """Offer `tools` (OpenAI-style function specs) in every prompt of this call, in the model's own
-        chat-template format. False (nothing offered) for a model without a chat template: it has no format
-        to call them in, and its prefill could not match the prompt."""
-        if self._formatter is None or not tools:
-            return False
-        self._tools[call_id] = tools
-        return True
+        return self.prompts.offer(call_id, tools)
 
     def forget(self, call_id: str) -> None:
         """The call ended: its contexts are free for anyone, its snapshot is dropped."""
         self._snapshots.pop(call_id, None)
-        self._tools.pop(call_id, None)
+        self.prompts.forget(call_id)
         for index, owner in list(self._owner.items()):
             if owner == call_id:
                 del self._owner[index]
@@ -166,7 +157,7 @@ class LlmPool(Completing):
             index,
             context.create_chat_completion,
             messages=messages,
-            tools=self._tools.get(call_id),
+            tools=self.prompts.tools(call_id),
             max_tokens=1,
             temperature=0.0,
             release=True,
@@ -190,34 +181,20 @@ class LlmPool(Completing):
 
     def can_prefill(self, call_id: str) -> bool:
         """Whether a free context holds this call's cache: prefilling never moves a call to another context."""
-        return self._formatter is not None and self._held_by(call_id) is not None
+        return self.prompts.templated and self._held_by(call_id) is not None
 
     async def prefill(self, call_id: str, messages: list[Message], user_so_far: str) -> int:
         """Evaluate the prompt of the call's next reply up to the caller's words so far (after `messages`).
         Best effort: skipped when no context holds the call, stopped between chunks when a reply wants
         the context, paused while speech work runs. Returns the number of tokens evaluated."""
-        if self._formatter is None:
+        if not self.prompts.templated:
             return 0
         # Formatted before a context is taken: a template that fails here must not keep one.
-        formatted = self._formatter(
-            messages=[*messages, {"role": "user", "content": _CUT}], tools=self._tools.get(call_id)
-        )
-        known = formatted.prompt[: formatted.prompt.rindex(_CUT)] + user_so_far
-        tokens = self._tokens(known, formatted.added_special)
+        tokens = self.prompts.known_tokens(call_id, messages, user_so_far)
         index = await self._take_own(call_id)
         if index is None:
             return 0
         return await self._on_context(index, self._extend, self._contexts[index], tokens, release=True)
-
-    def prompt_tokens(self, call_id: str, messages: list[Message], opening: str = "") -> list[int]:
-        """The tokens a reply to `messages` reads (the call's tools in them), written from `opening` on: what
-        a model server is sent, so that it reads what a local context would."""
-        assert self._formatter is not None
-        formatted = self._formatter(messages=messages, tools=self._tools.get(call_id))
-        return self._tokens(formatted.prompt + opening, formatted.added_special)
-
-    def _tokens(self, text: str, added_special: bool) -> list[int]:
-        return self._contexts[0].tokenize(text.encode(), add_bos=not added_special, special=True)
 
     def _extend(self, context: Llama, tokens: list[int]) -> int:
         """Bring the context's cache to `tokens`, keeping the prefix it already holds (a worker thread)."""
@@ -245,11 +222,11 @@ class LlmPool(Completing):
         """Text pieces as they are generated. Closing the iterator stops generation within a token.
         `words_only`: no "<" (no mark, no tag: the end-of-call mark and a call's tag both open with it)."""
         index = await self._acquire(call_id)
-        bias = self.words_only_bias() if words_only else None
+        bias = self.prompts.words_only_bias() if words_only else None
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
         stop = threading.Event()
-        tools = self._tools.get(call_id)
+        tools = self.prompts.tools(call_id)
 
         def produce() -> None:
             try:
@@ -285,10 +262,6 @@ class LlmPool(Completing):
             # The context is free only once the thread has let go of it; do not wait for that here.
             worker.add_done_callback(lambda _done: loop.create_task(self._release(index)))
 
-    def words_only_bias(self) -> dict[int, float]:
-        """Logit bias that keeps "<" out of a reply: no mark, no tag (see `stream`)."""
-        return dict.fromkeys(self._angles, -100.0)
-
     async def complete_unless(
         self,
         call_id: str,
@@ -300,15 +273,13 @@ class LlmPool(Completing):
     ) -> str | None:
         """`complete`, with `abandon` asked at each token: true stops the writing (None), freeing the context
         for whoever needs it more."""
-        assert self._formatter is not None
-        formatted = self._formatter(messages=messages, tools=self._tools.get(call_id))
+        prompt = self.prompts.text(call_id, messages) + opening
         rules = LlamaGrammar.from_string(grammar, verbose=False)
         index = await self._acquire(call_id)
         context = self._contexts[index]
 
         def run() -> str | None:
             self._priority.wait()
-            prompt = formatted.prompt + opening
             if abandon is not None and abandon():
                 return None
             if abandon is None:

@@ -27,8 +27,9 @@ import structlog
 from llama_cpp import Llama, LlamaGrammar
 from llama_cpp import _internals as internals
 
-from appliance.llama_loading import chat_formatter, load_llama
-from appliance.voice.llm import _CUT, Completing, Message, _common_prefix
+from appliance.llama_loading import load_llama
+from appliance.voice.call_prompts import CallPrompts, Message
+from appliance.voice.llm import Completing, _common_prefix
 from appliance.voice.speech_first import SpeechFirst
 
 log = structlog.get_logger(__name__)
@@ -78,9 +79,7 @@ class BatchedLlm(Completing):
         self._ctx = internals.LlamaContext(model=self._owner._model, params=params, verbose=False)
         self._batch = internals.LlamaBatch(n_tokens=BATCH, embd=0, n_seq_max=1, verbose=False)
         self._vocab = self._owner._model.vocab
-        self._formatter = chat_formatter(self._owner)
-        self._angles = {self._owner.tokenize(a.encode(), add_bos=False)[0] for a in ("<", " <")}
-        self._tools: dict[str, list[dict[str, Any]]] = {}
+        self.prompts = CallPrompts(self._owner)
         self._held: list[list[int]] = [[] for _ in range(sequences)]  # the tokens in each sequence's cache
         self._seat: dict[str, int] = {}  # call → its sequence
         self._used: dict[int, int] = {}  # sequence → when its call last had a job (a counter)
@@ -106,16 +105,13 @@ class BatchedLlm(Completing):
 
     @property
     def templated(self) -> bool:
-        return self._formatter is not None
+        return self.prompts.templated
 
     def offer(self, call_id: str, tools: list[dict[str, Any]]) -> bool:
-        if self._formatter is None or not tools:
-            return False
-        self._tools[call_id] = tools
-        return True
+        return self.prompts.offer(call_id, tools)
 
     def forget(self, call_id: str) -> None:
-        self._tools.pop(call_id, None)
+        self.prompts.forget(call_id)
         seq = self._seat.pop(call_id, None)
         if seq is not None:
             self._used.pop(seq, None)
@@ -123,35 +119,20 @@ class BatchedLlm(Completing):
                 self._clear.append(seq)
                 self._wake.notify()
 
-    def prompt_tokens(self, call_id: str, messages: list[Message], opening: str = "") -> list[int]:
-        assert self._formatter is not None
-        formatted = self._formatter(messages=messages, tools=self._tools.get(call_id))
-        return self._tokens(formatted.prompt + opening, formatted.added_special)
-
-    def _tokens(self, text: str, added_special: bool) -> list[int]:
-        return self._owner.tokenize(text.encode(), add_bos=not added_special, special=True)
-
-    def words_only_bias(self) -> dict[int, float]:
-        return dict.fromkeys(self._angles, -100.0)
-
     def can_prefill(self, call_id: str) -> bool:
-        return self._formatter is not None and call_id in self._seat
+        return self.prompts.templated and call_id in self._seat
 
     # --- the calls' requests (event loop) -----------------------------------------------------------------
 
     async def warm(self, call_id: str, messages: list[Message]) -> None:
         """Read a call's prompt into its sequence now, so the first reply only reads the new turn."""
-        await self._run(call_id, self.prompt_tokens(call_id, messages), 0, None, lambda _item: None, lambda: False)
+        await self._run(call_id, self.prompts.tokens(call_id, messages), 0, None, lambda _item: None, lambda: False)
 
     async def prefill(self, call_id: str, messages: list[Message], user_so_far: str) -> int:
         """Read the next reply's prompt as far as it is known (the caller's words so far) into the sequence."""
-        if self._formatter is None or call_id not in self._seat:
+        if not self.can_prefill(call_id):
             return 0
-        formatted = self._formatter(
-            messages=[*messages, {"role": "user", "content": _CUT}], tools=self._tools.get(call_id)
-        )
-        known = formatted.prompt[: formatted.prompt.rindex(_CUT)] + user_so_far
-        tokens = self._tokens(known, formatted.added_special)
+        tokens = self.prompts.known_tokens(call_id, messages, user_so_far)
         before = len(self._held[self._seat[call_id]])
         await self._run(call_id, tokens, 0, None, lambda _item: None, lambda: False, chunk=PREFILL_CHUNK)
         return max(0, len(tokens) - before)
@@ -168,7 +149,7 @@ class BatchedLlm(Completing):
         """Text pieces as they are written. Closing the iterator stops the writing at the next step."""
         sampler = internals.LlamaSampler()
         if words_only:
-            sampler.add_logit_bias(self._owner.n_vocab(), self.words_only_bias())
+            sampler.add_logit_bias(self._owner.n_vocab(), self.prompts.words_only_bias())
         # llama-cpp-python's chain for these settings, so a reply reads as it would from the pool.
         if temperature == 0.0:
             sampler.add_greedy()
@@ -181,7 +162,7 @@ class BatchedLlm(Completing):
         queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
         loop = asyncio.get_running_loop()
         stopped = threading.Event()
-        tokens = self.prompt_tokens(call_id, messages)
+        tokens = self.prompts.tokens(call_id, messages)
         run = asyncio.ensure_future(
             self._run(
                 call_id,
@@ -225,7 +206,7 @@ class BatchedLlm(Completing):
                 failed.append(item)
 
         stop = abandon or (lambda: False)
-        await self._run(call_id, self.prompt_tokens(call_id, messages, opening), max_tokens, sampler, keep, stop)
+        await self._run(call_id, self.prompts.tokens(call_id, messages, opening), max_tokens, sampler, keep, stop)
         if failed:
             raise failed[0]
         return None if abandon is not None and abandon() else "".join(pieces)

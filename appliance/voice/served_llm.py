@@ -21,7 +21,8 @@ from typing import Any
 import structlog
 
 from appliance.model_server import ModelServer, ServerDown
-from appliance.voice.llm import Completing, LlmPool, Message
+from appliance.voice.call_prompts import Message
+from appliance.voice.llm import Completing, LlmPool
 from appliance.voice.llm_batch import BatchedLlm
 
 log = structlog.get_logger(__name__)
@@ -71,7 +72,7 @@ class ServedLlm(Completing):
         if not self._serves(call_id):
             await self.local.warm(call_id, messages)
             return
-        prompt = self.local.prompt_tokens(call_id, messages)
+        prompt = self.local.prompts.tokens(call_id, messages)
         try:
             await asyncio.to_thread(_drain, self.server.generate(prompt, max_tokens=1, temperature=0.0))
         except ServerDown as exc:
@@ -96,8 +97,8 @@ class ServedLlm(Completing):
     ) -> AsyncIterator[str]:
         """As `LlmPool.stream`, from the server while it answers."""
         if self._serves(call_id):
-            prompt = self.local.prompt_tokens(call_id, messages)
-            bias = self.local.words_only_bias() if words_only else None
+            prompt = self.local.prompts.tokens(call_id, messages)
+            bias = self.local.prompts.words_only_bias() if words_only else None
             pieces = self.server.generate(
                 prompt, max_tokens=max_tokens, temperature=temperature, top_p=0.9, logit_bias=bias
             )
@@ -127,7 +128,7 @@ class ServedLlm(Completing):
     ) -> str | None:
         """As `LlmPool.complete_unless`, from the server while it answers (the same grammar, as GBNF text)."""
         if self._serves(call_id):
-            prompt = self.local.prompt_tokens(call_id, messages, opening)
+            prompt = self.local.prompts.tokens(call_id, messages, opening)
             stopped = threading.Event()
 
             def write() -> str | None:

@@ -112,7 +112,7 @@ def test_a_calls_next_turn_reads_only_what_is_new_and_its_end_empties_its_sequen
     asyncio.run(batched.warm("t", first))
     seq = batched._seat["t"]
     held = list(batched._held[seq])
-    assert held == batched.prompt_tokens("t", first)
+    assert held == batched.prompts.tokens("t", first)
     asyncio.run(reply(batched, "t", "banana"))
     assert batched._held[seq][: len(held)] == held  # the prompt read once, the reply after it
     assert batched.can_prefill("t")
@@ -125,7 +125,7 @@ def test_a_requester_whose_event_loop_is_gone_leaves_the_decoding_going(batched:
     closed.close()
     sampler = internals.LlamaSampler()
     sampler.add_greedy()
-    tokens = batched.prompt_tokens("u", repeat("a long story"))
+    tokens = batched.prompts.tokens("u", repeat("a long story"))
     # Its pieces cannot be handed over (a process shutting down, a test's loop ended mid-reply): the job ends.
     asyncio.run(
         batched._run("u", tokens, 50, sampler, lambda item: closed.call_soon_threadsafe(print, item), lambda: False)

@@ -152,7 +152,7 @@ async def test_a_prompt_that_cannot_be_formatted_keeps_no_context(pool: LlmPool)
     def broken(**_: object) -> None:
         raise ValueError("template error")
 
-    pool._formatter = broken  # type: ignore[assignment]
+    pool.prompts._formatter = broken  # type: ignore[assignment]
     with pytest.raises(ValueError):
         await pool.prefill("z", SYSTEM, "Hello")
     assert await asyncio.wait_for(answer(pool, "z"), timeout=30)

@@ -14,20 +14,25 @@ from appliance.voice.served_llm import ServedLlm
 from tests.unit.test_model_server import BrokenOff, Clock, sse
 
 
-class LocalPool:
-    """The local contexts: a prompt is three token ids, a reply is "local"."""
+class Prompts:
+    """A prompt is three token ids."""
 
-    templated = True
-
-    def __init__(self) -> None:
-        self.streams = 0
-        self.warmed: list[str] = []
-
-    def prompt_tokens(self, call_id: str, messages: list[dict[str, str]], opening: str = "") -> list[int]:
+    def tokens(self, call_id: str, messages: list[dict[str, str]], opening: str = "") -> list[int]:
         return [7, len(messages), len(opening)]
 
     def words_only_bias(self) -> dict[int, float]:
         return {27: -100.0}
+
+
+class LocalPool:
+    """The local contexts: a reply is "local"."""
+
+    templated = True
+    prompts = Prompts()
+
+    def __init__(self) -> None:
+        self.streams = 0
+        self.warmed: list[str] = []
 
     async def stream(self, call_id: str, messages: Any, **_: Any) -> AsyncIterator[str]:
         self.streams += 1
